@@ -1,0 +1,139 @@
+"""NAF-style U-Net for text deblurring, sized for CPU inference.
+
+Blocks first, network last. The net works at half resolution after a lossless
+pixel-unshuffle (4x fewer pixels for every conv), and is conditioned on the
+blur sigma through per-block feature modulation; sigma < 0 means "unknown"
+(blind mode), which training teaches through sigma dropout.
+"""
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+SIGMA_SCALE = 4.0  # sigma is fed to the conditioning MLP as sigma / SIGMA_SCALE
+
+
+@dataclass
+class NAFUNetConfig:
+    name: str = "nafunet"
+    width: int = 32
+    enc_blocks: tuple = (1, 1, 2)
+    middle_blocks: int = 2
+    dec_blocks: tuple = (1, 1, 1)
+    unshuffle: int = 2
+    cond_dim: int = 32
+
+
+class LayerNorm2d(nn.Module):
+    """LayerNorm over channels of an NCHW tensor."""
+
+    def __init__(self, channels, eps=1e-6):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.eps = eps
+
+    def forward(self, x):
+        mean = x.mean(1, keepdim=True)
+        var = (x - mean).pow(2).mean(1, keepdim=True)
+        x = (x - mean) / torch.sqrt(var + self.eps)
+        return x * self.weight[:, None, None] + self.bias[:, None, None]
+
+
+class SimpleGate(nn.Module):
+    def forward(self, x):
+        a, b = x.chunk(2, dim=1)
+        return a * b
+
+
+class NAFBlock(nn.Module):
+    """NAFNet block with an added sigma modulation (scale and shift after the first norm)."""
+
+    def __init__(self, channels, cond_dim):
+        super().__init__()
+        c2 = channels * 2
+        self.norm1 = LayerNorm2d(channels)
+        self.modulation = nn.Linear(cond_dim, 2 * channels)
+        self.conv1 = nn.Conv2d(channels, c2, 1)
+        self.dwconv = nn.Conv2d(c2, c2, 3, padding=1, groups=c2)
+        self.gate = SimpleGate()
+        self.sca = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(channels, channels, 1))
+        self.conv3 = nn.Conv2d(channels, channels, 1)
+        self.norm2 = LayerNorm2d(channels)
+        self.conv4 = nn.Conv2d(channels, c2, 1)
+        self.conv5 = nn.Conv2d(channels, channels, 1)
+        self.beta = nn.Parameter(torch.zeros(1, channels, 1, 1))
+        self.gamma = nn.Parameter(torch.zeros(1, channels, 1, 1))
+        nn.init.zeros_(self.modulation.weight)
+        nn.init.zeros_(self.modulation.bias)
+
+    def forward(self, x, cond):
+        scale, shift = self.modulation(cond)[:, :, None, None].chunk(2, dim=1)
+        y = self.norm1(x) * (1 + scale) + shift
+        y = self.gate(self.dwconv(self.conv1(y)))
+        y = self.conv3(y * self.sca(y))
+        x = x + y * self.beta
+        y = self.conv5(self.gate(self.conv4(self.norm2(x))))
+        return x + y * self.gamma
+
+
+class NAFUNet(nn.Module):
+    def __init__(self, config: NAFUNetConfig):
+        super().__init__()
+        self.config = config
+        c = config.width
+        r = config.unshuffle
+        self.cond = nn.Sequential(nn.Linear(2, config.cond_dim), nn.GELU(), nn.Linear(config.cond_dim, config.cond_dim))
+        self.intro = nn.Conv2d(3 * r * r, c, 3, padding=1)
+        self.encoders = nn.ModuleList()
+        self.downs = nn.ModuleList()
+        for n_blocks in config.enc_blocks:
+            self.encoders.append(nn.ModuleList(NAFBlock(c, config.cond_dim) for _ in range(n_blocks)))
+            self.downs.append(nn.Conv2d(c, 2 * c, 2, stride=2))
+            c *= 2
+        self.middle = nn.ModuleList(NAFBlock(c, config.cond_dim) for _ in range(config.middle_blocks))
+        self.ups = nn.ModuleList()
+        self.decoders = nn.ModuleList()
+        for n_blocks in config.dec_blocks:
+            self.ups.append(nn.Sequential(nn.Conv2d(c, 2 * c, 1, bias=False), nn.PixelShuffle(2)))
+            c //= 2
+            self.decoders.append(nn.ModuleList(NAFBlock(c, config.cond_dim) for _ in range(n_blocks)))
+        self.ending = nn.Conv2d(c, 3 * r * r, 3, padding=1)
+
+    @property
+    def size_multiple(self):
+        return self.config.unshuffle * 2 ** len(self.config.enc_blocks)
+
+    def condition(self, sigma, batch, device, dtype):
+        """(N, 2) features [sigma / scale, known]; sigma None or < 0 means blind."""
+        if sigma is None:
+            sigma = torch.full((batch,), -1.0, device=device)
+        sigma = torch.as_tensor(sigma, dtype=torch.float32, device=device).reshape(-1).expand(batch)
+        known = (sigma >= 0).float()
+        feats = torch.stack([sigma.clamp(min=0) / SIGMA_SCALE * known, known], dim=1)
+        return self.cond(feats.to(dtype))
+
+    def forward(self, x, sigma=None):
+        n, _, h, w = x.shape
+        m = self.size_multiple
+        pad_h, pad_w = (-h) % m, (-w) % m
+        mode = "reflect" if pad_h < h and pad_w < w else "replicate"
+        inp = F.pad(x, (0, pad_w, 0, pad_h), mode=mode) if pad_h or pad_w else x
+        cond = self.condition(sigma, n, x.device, x.dtype)
+
+        y = self.intro(F.pixel_unshuffle(inp, self.config.unshuffle))
+        skips = []
+        for blocks, down in zip(self.encoders, self.downs):
+            for block in blocks:
+                y = block(y, cond)
+            skips.append(y)
+            y = down(y)
+        for block in self.middle:
+            y = block(y, cond)
+        for up, blocks, skip in zip(self.ups, self.decoders, reversed(skips)):
+            y = up(y) + skip
+            for block in blocks:
+                y = block(y, cond)
+        y = F.pixel_shuffle(self.ending(y), self.config.unshuffle) + inp
+        return y[:, :, :h, :w]
