@@ -1,0 +1,139 @@
+"""The two Chromium blur kernels against their definitions, computed independently with numpy.
+
+gaussian: a sampled Gaussian truncated at radius ceil(3 sigma), normalised, applied separably.
+box3 (SVG filter effects, feGaussianBlur): d = floor(sigma * 3 * sqrt(2 pi) / 4 + 0.5);
+odd d: three boxes of width d centred on the pixel; even d: a box of width d centred on the
+boundary with the left neighbour, one centred on the boundary with the right neighbour, then
+one of width d + 1 centred on the pixel; d <= 1: no blur.
+"""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from models.blur import BLUR_KINDS, box3_blur, box_width, chromium_blur, gaussian_blur
+
+SIZE = 48  # impulse images: the centre is farther from every border than any kernel here reaches
+CENTRE = SIZE // 2
+
+
+def impulse(size=SIZE, row=CENTRE, col=CENTRE):
+    x = torch.zeros(1, 1, size, size, dtype=torch.float64)
+    x[0, 0, row, col] = 1.0
+    return x
+
+
+def sampled_gaussian(sigma):
+    radius = max(1, math.ceil(3 * sigma))
+    t = np.arange(-radius, radius + 1, dtype=np.float64)
+    g = np.exp(-(t**2) / (2 * sigma**2))
+    return g / g.sum()
+
+
+def place_centred(kernel2d, size=SIZE):
+    out = np.zeros((size, size))
+    r = kernel2d.shape[0] // 2
+    out[CENTRE - r : CENTRE + r + 1, CENTRE - r : CENTRE + r + 1] = kernel2d
+    return out
+
+
+def box_pass(a, left, right, axis):
+    """Mean over the window [i - left, i + right] along axis (np.roll wraps, harmless away from borders)."""
+    return sum(np.roll(a, -k, axis=axis) for k in range(-left, right + 1)) / (left + right + 1)
+
+
+def svg_box3(a, sigma):
+    d = math.floor(sigma * 3 * math.sqrt(2 * math.pi) / 4 + 0.5)
+    if d <= 1:
+        return a
+    if d % 2:
+        windows = [(d // 2, d // 2)] * 3
+    else:
+        half = d // 2
+        windows = [(half, half - 1), (half - 1, half), (half, half)]
+    for left, right in windows:
+        a = box_pass(box_pass(a, left, right, axis=1), left, right, axis=0)
+    return a
+
+
+@pytest.mark.parametrize("sigma", [0.5, 1.0, 2.3, 4.0, 6.5])
+def test_gaussian_impulse_response_is_the_normalised_sampled_gaussian(sigma):
+    g = sampled_gaussian(sigma)
+    expected = place_centred(np.outer(g, g))
+    got = gaussian_blur(impulse().float(), sigma)[0, 0].double().numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    "sigma, width",
+    [(0.79, 1), (0.8, 2), (1.0, 2), (1.5, 3), (2.0, 4), (2.5, 5), (3.0, 6), (4.0, 8), (5.0, 9)],
+)
+def test_box_width_follows_the_svg_formula(sigma, width):
+    assert box_width(sigma) == width
+
+
+@pytest.mark.parametrize("sigma", [0.8, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0])
+def test_box3_impulse_response_is_three_svg_boxes(sigma):
+    expected = svg_box3(impulse()[0, 0].numpy(), sigma)
+    got = box3_blur(impulse().float(), sigma)[0, 0].double().numpy()
+    assert not np.allclose(got, impulse()[0, 0].numpy())
+    np.testing.assert_allclose(got, expected, atol=1e-7)
+
+
+def test_even_box_passes_are_shifted_in_opposite_directions():
+    """Two even boxes shifted the same way would move an impulse's centre of mass; the SVG pair does not."""
+    got = box3_blur(impulse(), 2.0)[0, 0]
+    idx = torch.arange(SIZE, dtype=torch.float64)
+    assert float((got.sum(0) * idx).sum()) == pytest.approx(CENTRE, abs=1e-4)
+    assert float((got.sum(1) * idx).sum()) == pytest.approx(CENTRE, abs=1e-4)
+
+
+@pytest.mark.parametrize("kind", BLUR_KINDS)
+@pytest.mark.parametrize("sigma", [0.0, 0.3, 0.79])
+def test_small_sigma_is_identity_where_the_kernel_is(kind, sigma):
+    x = torch.rand(2, 3, 17, 23)
+    y = chromium_blur(x, sigma, kind)
+    if kind == "gaussian" and sigma > 0:
+        assert not torch.equal(y, x)  # a true Gaussian blurs at any positive sigma
+    else:
+        assert torch.equal(y, x)
+
+
+@pytest.mark.parametrize("kind", BLUR_KINDS)
+@pytest.mark.parametrize("sigma", [1.0, 2.5, 4.0])
+def test_mass_is_preserved(kind, sigma):
+    x = torch.zeros(1, 3, SIZE, SIZE, dtype=torch.float64)
+    x[:, :, 18:30, 16:32] = torch.rand(1, 3, 12, 16, dtype=torch.float64)
+    y = chromium_blur(x, sigma, kind)
+    torch.testing.assert_close(y.sum(dim=(2, 3)), x.sum(dim=(2, 3)), rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("kind", BLUR_KINDS)
+@pytest.mark.parametrize("shape", [(1, 1), (2, 3), (5, 40), (37, 53)])
+def test_flat_images_stay_flat_at_every_size(kind, shape):
+    """The kernels are normalised and the padding (reflect, or replicate on tiny images) adds no edge."""
+    x = torch.full((1, 3, *shape), 0.25)
+    y = chromium_blur(x, 4.0, kind)
+    assert y.shape == x.shape
+    torch.testing.assert_close(y, x)
+
+
+@pytest.mark.parametrize("kind", BLUR_KINDS)
+def test_channels_and_samples_blur_independently(kind):
+    x = torch.zeros(2, 3, SIZE, SIZE)
+    x[1, 2, CENTRE, CENTRE] = 1.0
+    y = chromium_blur(x, 2.0, kind)
+    assert torch.count_nonzero(y[0]) == 0 and torch.count_nonzero(y[1, :2]) == 0
+    torch.testing.assert_close(y[1, 2], chromium_blur(impulse().float(), 2.0, kind)[0, 0])
+
+
+def test_chromium_blur_dispatches_by_kind():
+    x = torch.rand(1, 3, 20, 20)
+    assert torch.equal(chromium_blur(x, 2.0, "gaussian"), gaussian_blur(x, 2.0))
+    assert torch.equal(chromium_blur(x, 2.0, "box3"), box3_blur(x, 2.0))
+
+
+def test_chromium_blur_rejects_unknown_kinds():
+    with pytest.raises(ValueError, match="unknown blur kind"):
+        chromium_blur(torch.rand(1, 3, 8, 8), 2.0, "motion")
