@@ -1,0 +1,119 @@
+// Requests to the local sharpening server and the messages its failures turn into.
+// `fetchImpl` is injected so that node --test can exercise this without a server.
+
+export const START_COMMAND = "make run";
+export const START_COMMAND_ALT = "python -m server serve";
+// The server refuses huge bodies (413); several smaller batches go through instead.
+export const MAX_BATCH_ITEMS = 8;
+export const MAX_BATCH_BYTES = 12 * 1024 * 1024;
+export const REQUEST_TIMEOUT_MS = 60_000;
+
+export class ServerError extends Error {
+  constructor(message, { status = 0, code = "unreachable", retryAfter = null } = {}) {
+    super(message);
+    this.name = "ServerError";
+    this.status = status;
+    this.code = code;
+    this.retryAfter = retryAfter;
+  }
+}
+
+function headers(token, extra = {}) {
+  return token ? { ...extra, Authorization: `Bearer ${token}` } : { ...extra };
+}
+
+export function buildHealthRequest(serverUrl, token = "") {
+  return { url: `${serverUrl}/healthz`, init: { method: "GET", headers: headers(token) } };
+}
+
+/** One /v1/sharpen/batch request; items are {image: data URL, sigma: number|null}. */
+export function buildBatchRequest(serverUrl, items, token = "") {
+  const images = items.map(({ image, sigma }) => ({ image, sigma: Number.isFinite(sigma) && sigma > 0 ? sigma : null }));
+  return {
+    url: `${serverUrl}/v1/sharpen/batch`,
+    init: { method: "POST", headers: headers(token, { "Content-Type": "application/json" }), body: JSON.stringify({ images }) },
+  };
+}
+
+/** Split items into batches under the server's size limits, keeping their order. */
+export function chunkItems(items, { maxItems = MAX_BATCH_ITEMS, maxBytes = MAX_BATCH_BYTES } = {}) {
+  const batches = [];
+  let current = [];
+  let bytes = 0;
+  for (const item of items) {
+    const size = item.image.length;
+    if (current.length && (current.length >= maxItems || bytes + size > maxBytes)) {
+      batches.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(item);
+    bytes += size;
+  }
+  if (current.length) batches.push(current);
+  return batches;
+}
+
+export function unreachableMessage(serverUrl) {
+  return `The anti-aging server is not running at ${serverUrl}. Start it with \`${START_COMMAND}\` (or \`${START_COMMAND_ALT}\`) in the project folder, then try again.`;
+}
+
+/** A ServerError from an HTTP error response: the server's own message when it sent one. */
+export function errorFromResponse(status, bodyText, retryAfterHeader = null) {
+  let code = `http_${status}`;
+  let message = "";
+  try {
+    const body = JSON.parse(bodyText);
+    if (body && body.error) {
+      code = body.error.code ?? code;
+      message = body.error.message ?? "";
+    }
+  } catch {
+    message = String(bodyText ?? "").trim().slice(0, 200);
+  }
+  const retryAfter = retryAfterHeader === null || retryAfterHeader === "" ? null : Number(retryAfterHeader);
+  let text = `The server answered ${status}${message ? `: ${message}` : ""}`;
+  if (status === 403) text += " (check the token in the extension's options, or the server's --allow-origin)";
+  if (status === 503 && Number.isFinite(retryAfter)) text += ` (retry in ${retryAfter} s)`;
+  return new ServerError(text, { status, code, retryAfter: Number.isFinite(retryAfter) ? retryAfter : null });
+}
+
+async function send(fetchImpl, serverUrl, request, timeoutMs) {
+  let response;
+  try {
+    response = await fetchImpl(request.url, { ...request.init, signal: AbortSignal.timeout(timeoutMs) });
+  } catch (error) {
+    if (error && (error.name === "TimeoutError" || error.name === "AbortError")) {
+      throw new ServerError(`The server at ${serverUrl} did not answer within ${Math.round(timeoutMs / 1000)} s.`, { code: "timeout" });
+    }
+    throw new ServerError(unreachableMessage(serverUrl));
+  }
+  const text = await response.text();
+  if (!response.ok) throw errorFromResponse(response.status, text, response.headers.get("Retry-After"));
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ServerError(`The server at ${serverUrl} sent something that is not JSON; is another program using that port?`, { status: response.status, code: "bad_response" });
+  }
+}
+
+export async function checkHealth(fetchImpl, serverUrl, token = "", timeoutMs = 3000) {
+  return send(fetchImpl, serverUrl, buildHealthRequest(serverUrl, token), timeoutMs);
+}
+
+/** Sharpen items [{image, sigma}] in as few batches as the limits allow; results keep the order. */
+export async function sharpenImages(fetchImpl, serverUrl, items, token = "", timeoutMs = REQUEST_TIMEOUT_MS) {
+  const results = [];
+  for (const batch of chunkItems(items)) {
+    const body = await send(fetchImpl, serverUrl, buildBatchRequest(serverUrl, batch, token), timeoutMs);
+    if (!body || !Array.isArray(body.results) || body.results.length !== batch.length) {
+      throw new ServerError(`The server at ${serverUrl} answered the batch with ${body?.results?.length ?? "no"} results for ${batch.length} images.`, { code: "bad_response" });
+    }
+    for (const result of body.results) {
+      if (result.error) throw new ServerError(`The server could not sharpen an image: ${result.error.message ?? result.error}`, { code: result.error.code ?? "error" });
+      if (typeof result.image !== "string") throw new ServerError("The server's answer has no image.", { code: "bad_response" });
+    }
+    results.push(...body.results);
+  }
+  return results;
+}

@@ -1,0 +1,88 @@
+// User settings (chrome.storage.sync) and their validation; no chrome.* here.
+
+export const DEFAULT_SERVER_URL = "http://127.0.0.1:8765";
+export const DEFAULT_SETTINGS = Object.freeze({ serverUrl: DEFAULT_SERVER_URL, token: "", autoSites: [] });
+// The manifest grants host access to these only: the server has to run on this machine.
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost"]);
+
+/** A server URL reduced to its origin; throws an Error saying what is wrong. */
+export function normalizeServerUrl(text) {
+  const value = String(text ?? "").trim() || DEFAULT_SERVER_URL;
+  let url;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error(`"${value}" is not a URL; expected something like ${DEFAULT_SERVER_URL}`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error(`the server URL must start with http:// (got ${url.protocol})`);
+  if (!LOOPBACK_HOSTS.has(url.hostname)) throw new Error(`the server must run on this computer (127.0.0.1 or localhost), not ${url.hostname}`);
+  if (url.pathname !== "/" || url.search || url.hash) throw new Error("the server URL takes no path; the extension adds /v1/sharpen itself");
+  return url.origin;
+}
+
+/**
+ * Parse the options page's site list (one per line: `example.com`, `*.example.com` or a URL)
+ * into Chrome match patterns. Returns {patterns, errors}.
+ */
+export function parseSiteList(text) {
+  const patterns = [];
+  const errors = [];
+  for (const raw of String(text ?? "").split(/[\n,]/)) {
+    const line = raw.trim();
+    if (!line || line.startsWith("#")) continue;
+    const pattern = sitePattern(line);
+    if (pattern) {
+      if (!patterns.includes(pattern)) patterns.push(pattern);
+    } else {
+      errors.push(`not a site: ${line}`);
+    }
+  }
+  return { patterns, errors };
+}
+
+function sitePattern(line) {
+  let host = line;
+  let scheme = "*";
+  const withScheme = /^(https?):\/\/([^/?#]+)/i.exec(line);
+  if (withScheme) {
+    scheme = withScheme[1].toLowerCase();
+    host = withScheme[2];
+  }
+  host = host.toLowerCase().replace(/:\d+$/, "");
+  const wildcard = host.startsWith("*.");
+  const bare = wildcard ? host.slice(2) : host;
+  if (!/^[a-z0-9-]+(\.[a-z0-9-]+)*$/.test(bare)) return null;
+  return `${scheme}://${wildcard ? "*." : ""}${bare}/*`;
+}
+
+/** Whether a page URL belongs to one of the match patterns made by parseSiteList. */
+export function matchesSite(pageUrl, patterns) {
+  let url;
+  try {
+    url = new URL(pageUrl);
+  } catch {
+    return false;
+  }
+  const scheme = url.protocol.slice(0, -1);
+  if (scheme !== "http" && scheme !== "https") return false;
+  return patterns.some((pattern) => {
+    const match = /^(\*|https?):\/\/(\*\.)?([^/]+)\/\*$/.exec(pattern);
+    if (!match) return false;
+    const [, patternScheme, wildcard, host] = match;
+    if (patternScheme !== "*" && patternScheme !== scheme) return false;
+    return url.hostname === host || (Boolean(wildcard) && url.hostname.endsWith(`.${host}`));
+  });
+}
+
+/** Settings as stored, with defaults filled in and bad values replaced. */
+export function normalizeSettings(stored = {}) {
+  let serverUrl = DEFAULT_SERVER_URL;
+  try {
+    serverUrl = normalizeServerUrl(stored.serverUrl);
+  } catch {
+    // A broken stored URL falls back to the default; the options page refuses to save one.
+  }
+  const token = typeof stored.token === "string" ? stored.token.trim() : "";
+  const autoSites = Array.isArray(stored.autoSites) ? stored.autoSites.filter((p) => typeof p === "string") : [];
+  return { serverUrl, token, autoSites };
+}
