@@ -1,0 +1,178 @@
+"""Command line: ``python -m server serve | sharpen | install-service | uninstall-service``."""
+import argparse
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from models import REGISTRY, CheckpointError
+
+from . import DEFAULT_HOST, DEFAULT_PORT, create_app, resolve_checkpoint, service
+from .engine import PRECISIONS, Engine, cpu_count
+from .errors import ServerError
+from .imaging import DEFAULT_MAX_PIXELS
+
+TOKEN_ENV = "ANTI_AGING_TOKEN"
+
+
+def add_engine_options(parser):
+    parser.add_argument("--model", choices=sorted(REGISTRY), help="model name (default: the checkpoint's)")
+    parser.add_argument("--checkpoint", help="checkpoint file (default: $ANTI_AGING_CHECKPOINT, "
+                                             "else models/checkpoints/<model>.pt)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                        help="bf16 autocast is faster on CPUs with AVX512-BF16/AMX, slightly less exact")
+
+
+def add_serve_options(parser):
+    parser.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default: loopback only)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    add_engine_options(parser)
+    parser.add_argument("--token", default=os.environ.get(TOKEN_ENV),
+                        help=f"require 'Authorization: Bearer TOKEN' on /v1/* (or set ${TOKEN_ENV})")
+    parser.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                        help="allow this Origin, e.g. chrome-extension://<id> (pins extensions to the listed ones); "
+                             "repeatable")
+    parser.add_argument("--threads", type=int, default=8, help="request threads (inference itself is serialized)")
+    parser.add_argument("--queue-size", type=int, default=64, help="images waiting at most, beyond that 503")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request before 503")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="python -m server", description="anti-aging local sharpening server")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP server (waitress)")
+    add_serve_options(serve)
+
+    sharpen = commands.add_parser("sharpen", help="sharpen image files")
+    sharpen.add_argument("inputs", nargs="+", metavar="IN", help="PNG, JPEG, WebP, BMP or GIF files")
+    where = sharpen.add_mutually_exclusive_group()
+    where.add_argument("-o", "--output", help="output PNG (one input only)")
+    where.add_argument("--out-dir", help="directory for the outputs (default: beside each input, NAME.sharp.png)")
+    sharpen.add_argument("--sigma", type=float, help="blur sigma in image pixels (default: blind)")
+    sharpen.add_argument("--max-pixels", type=int, default=4 * DEFAULT_MAX_PIXELS)
+    add_engine_options(sharpen)
+
+    install = commands.add_parser("install-service", help="write a systemd user unit that runs `serve` at login")
+    add_serve_options(install)
+    install.add_argument("--enable", action="store_true", help="also daemon-reload and enable --now the unit")
+
+    commands.add_parser("uninstall-service", help="disable and remove the systemd user unit")
+    return parser
+
+
+def load_engine(args, **options):
+    checkpoint = Path(resolve_checkpoint(args.checkpoint, args.model or "nafunet"))
+    if not checkpoint.is_file():
+        raise SystemExit(
+            f"error: checkpoint not found: {checkpoint}\n"
+            f"Train one (make train), or pass --checkpoint PATH, or set ANTI_AGING_CHECKPOINT.")
+    try:
+        engine = Engine.from_checkpoint(checkpoint, device=args.device, precision=args.precision, **options)
+    except (CheckpointError, ServerError) as exc:
+        raise SystemExit(f"error: {exc}") from None
+    if args.model and engine.name != args.model:
+        engine.close()
+        raise SystemExit(f"error: {checkpoint} holds a {engine.name!r} model, not {args.model!r}")
+    if engine.device == "cpu":
+        import torch
+
+        torch.set_num_threads(cpu_count())
+    return engine
+
+
+def serve(args):
+    import waitress
+
+    engine = load_engine(args, queue_size=args.queue_size)
+    engine.warmup()
+    app = create_app({
+        "ENGINE": engine, "HOST": args.host, "PORT": args.port, "TOKEN": args.token,
+        "ALLOWED_ORIGINS": args.allow_origin, "REQUEST_TIMEOUT": args.timeout,
+    })
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    try:
+        server = waitress.create_server(app, host=args.host, port=args.port, threads=args.threads,
+                                        ident="anti-aging", max_request_body_size=2 * app.config["MAX_CONTENT_LENGTH"])
+    except OSError as exc:
+        raise SystemExit(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    info = engine.describe()
+    print(f"anti-aging: {info['model']} from {info['checkpoint']} on {info['device']} ({info['precision']}), "
+          f"serving http://{'localhost' if args.host in ('127.0.0.1', '::1') else args.host}:{args.port}/",
+          flush=True)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+        engine.close()
+    return 0
+
+
+def output_path(source, args):
+    if args.output:
+        return Path(args.output)
+    directory = Path(args.out_dir) if args.out_dir else source.parent
+    return directory / (f"{source.stem}.png" if args.out_dir else f"{source.stem}.sharp.png")
+
+
+def sharpen(args):
+    from PIL import Image
+    from tqdm import tqdm
+
+    from .imaging import decode_image, encode_png
+
+    if args.output and len(args.inputs) > 1:
+        raise SystemExit("error: -o/--output takes one input; use --out-dir for several")
+    Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS, args.max_pixels)
+    engine = load_engine(args)
+    if args.out_dir:
+        Path(args.out_dir).mkdir(parents=True, exist_ok=True)
+    failures = 0
+    try:
+        for name in tqdm(args.inputs, unit="image", desc="sharpening"):
+            source = Path(name)
+            try:
+                rgb, alpha = decode_image(source.read_bytes(), max_pixels=args.max_pixels)
+                result = engine.sharpen(rgb, args.sigma)
+                target = output_path(source, args)
+                target.write_bytes(encode_png(result, alpha))
+            except (OSError, ServerError) as exc:
+                failures += 1
+                tqdm.write(f"{source}: {getattr(exc, 'message', None) or exc}", file=sys.stderr)
+    finally:
+        engine.close()
+    return 1 if failures else 0
+
+
+def serve_argv(args):
+    """The `serve` options given to install-service, as argv for the unit's ExecStart."""
+    argv = ["--host", args.host, "--port", str(args.port), "--device", args.device, "--precision", args.precision]
+    if args.model:
+        argv += ["--model", args.model]
+    if args.checkpoint:
+        argv += ["--checkpoint", str(Path(args.checkpoint).resolve())]
+    if args.token:
+        argv += ["--token", args.token]
+    for origin in args.allow_origin:
+        argv += ["--allow-origin", origin]
+    return argv + ["--threads", str(args.threads), "--queue-size", str(args.queue_size),
+                   "--timeout", f"{args.timeout:g}"]
+
+
+def main(argv=None, runner=subprocess.run):
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        return serve(args)
+    if args.command == "sharpen":
+        return sharpen(args)
+    if args.command == "install-service":
+        return service.install(serve_argv(args), enable=args.enable, runner=runner)
+    return service.uninstall(runner=runner)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""Typed errors the engine, the decoder and the request checks raise, each with its HTTP status.
+
+The API turns every one into ``{"error": {"code": ..., "message": ...}}``; the CLI prints the message.
+"""
+
+
+class ServerError(Exception):
+    status = 500
+    code = "internal_error"
+    headers = {}
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(ServerError):
+    status = 400
+    code = "bad_request"
+
+
+class BadImage(BadRequest):
+    code = "bad_image"
+
+
+class BadSigma(BadRequest):
+    code = "bad_sigma"
+
+
+class UnknownModel(BadRequest):
+    code = "unknown_model"
+
+
+class ImageTooLarge(ServerError):
+    status = 413
+    code = "image_too_large"
+
+
+class UnsupportedMediaType(ServerError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class Forbidden(ServerError):
+    status = 403
+    code = "forbidden"
+
+
+class Busy(ServerError):
+    """The engine cannot take the work now; the client should retry shortly."""
+
+    status = 503
+    code = "busy"
+    retry_after_s = 1
+
+    @property
+    def headers(self):
+        return {"Retry-After": str(self.retry_after_s)}
+
+
+class QueueFull(Busy):
+    code = "queue_full"
+
+
+class RequestTimeout(Busy):
+    code = "timeout"
+    retry_after_s = 5
