@@ -1,0 +1,220 @@
+"""Train a deblurring model on synthetic web text.
+
+    python -m models.train --model nafunet --steps 9000 --out runs/nafunet
+    python -m models.train --resume runs/nafunet/last.pt           # continue where it stopped
+    torchrun --nproc_per_node=N -m models.train ...                  # several GPUs (DDP)
+
+Every batch is a pure function of (seed, step, rank), so a resumed run sees the same data as an
+uninterrupted one. Checkpoints hold model, optimizer, config and step.
+"""
+import argparse
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from models import build_model, read_checkpoint, save_checkpoint
+from models.synth import SynthConfig, make_batch
+
+
+@dataclass
+class TrainConfig:
+    model: str = "nafunet"
+    model_overrides: dict = field(default_factory=dict)
+    steps: int = 9000
+    batch_size: int = 8
+    patch: int = 128
+    lr: float = 1e-3
+    min_lr: float = 1e-5
+    warmup: int = 300
+    weight_decay: float = 1e-4
+    edge_weight: float = 0.1
+    blind_fraction: float = 0.3   # sigma dropout: this share of samples trains the blind mode
+    seed: int = 0
+    val_samples: int = 48
+    log_every: int = 100
+    ckpt_every: int = 500
+    out: str = "runs/nafunet"
+    export: str = ""              # where to write the final fp16 model-only checkpoint
+    device: str = "auto"
+    threads: int = 0
+    workers: int = 1
+    resume: str = ""
+
+
+def lr_at(step, config):
+    """Linear warm-up, then cosine decay to min_lr."""
+    if step < config.warmup:
+        return config.lr * (step + 1) / config.warmup
+    progress = min(1.0, (step - config.warmup) / max(1, config.steps - config.warmup))
+    return config.min_lr + 0.5 * (config.lr - config.min_lr) * (1 + math.cos(math.pi * progress))
+
+
+def charbonnier(a, b, eps=1e-3):
+    return torch.sqrt((a - b) ** 2 + eps * eps).mean()
+
+
+LAPLACIAN = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
+
+
+def edge_map(x):
+    kernel = LAPLACIAN.to(x).view(1, 1, 3, 3).expand(x.shape[1], 1, 3, 3)
+    return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), kernel, groups=x.shape[1])
+
+
+def loss_fn(output, target, edge_weight):
+    return charbonnier(output, target) + edge_weight * charbonnier(edge_map(output), edge_map(target))
+
+
+def drop_sigma(sigma, fraction, generator):
+    """Mark a seeded share of samples as 'sigma unknown' (-1) so one net learns both modes."""
+    drop = torch.rand(sigma.shape, generator=generator) < fraction
+    return torch.where(drop, torch.full_like(sigma, -1.0), sigma)
+
+
+class SyntheticBatches(torch.utils.data.Dataset):
+    """Batch ``i`` of rank ``r`` is generated from the seed alone: resumable and worker-safe."""
+
+    def __init__(self, config, rank, start, synth):
+        self.config, self.rank, self.start, self.synth = config, rank, start, synth
+
+    def __len__(self):
+        return self.config.steps - self.start
+
+    def __getitem__(self, i):
+        step = self.start + i
+        seed = self.config.seed * 1000 + self.rank
+        blurred, sharp, sigma = make_batch(seed, step, self.config.batch_size, self.synth)
+        generator = torch.Generator().manual_seed(seed * 10_000_019 + step)
+        return blurred, sharp, drop_sigma(sigma, self.config.blind_fraction, generator)
+
+
+def psnr(a, b):
+    mse = F.mse_loss(a.clamp(0, 1), b, reduction="none").flatten(1).mean(1)
+    return 10 * torch.log10(1.0 / mse.clamp(min=1e-10))
+
+
+@torch.no_grad()
+def validate(model, val, device):
+    """Mean PSNR by sigma bucket on a fixed synthetic set, given sigma and blind."""
+    model.eval()
+    blurred, sharp, sigma = (t.to(device) for t in val)
+    buckets = {"<=1": sigma <= 1, "1-2": (sigma > 1) & (sigma <= 2), "2-4": (sigma > 2) & (sigma <= 4), ">4": sigma > 4}
+    report = {}
+    for mode, s in (("given", sigma), ("blind", None)):
+        out = torch.cat([model(blurred[i:i + 8], None if s is None else s[i:i + 8]) for i in range(0, len(blurred), 8)])
+        scores = psnr(out, sharp)
+        report[mode] = {k: round(scores[m].mean().item(), 2) for k, m in buckets.items() if m.any()}
+    report["input"] = {k: round(psnr(blurred, sharp)[m].mean().item(), 2) for k, m in buckets.items() if m.any()}
+    model.train()
+    return report
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for f in TrainConfig.__dataclass_fields__.values():
+        if f.name == "model_overrides":
+            parser.add_argument("--model-overrides", type=json.loads, default={},
+                                help='JSON of config overrides, e.g. \'{"width": 16}\'')
+            continue
+        default = f.default
+        parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(default), default=default)
+    return TrainConfig(**vars(parser.parse_args(argv)))
+
+
+def setup_distributed():
+    """(rank, world_size); initialises the process group when launched by torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1:
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        torch.distributed.init_process_group(backend)
+        return torch.distributed.get_rank(), world
+    return 0, 1
+
+
+def main(argv=None):
+    config = parse_args(argv)
+    rank, world = setup_distributed()
+    if config.device == "auto":
+        config.device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(config.device)
+    if device.type == "cuda" and world > 1:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        torch.cuda.set_device(device)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+
+    start_step, payload = 0, None
+    if config.resume:
+        payload = read_checkpoint(config.resume)
+        config.model_overrides = {k: v for k, v in payload["config"].items() if k != "name"}
+        start_step = payload["step"]
+    model = build_model(config.model, **config.model_overrides).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.9, 0.9), weight_decay=config.weight_decay)
+    if payload is not None:
+        model.load_state_dict(payload["model"])
+        optimizer.load_state_dict(payload["optimizer"])
+    train_model = model
+    if world > 1:
+        train_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    synth = SynthConfig(patch=config.patch)
+    val = make_batch(config.seed + 999_983, 0, config.val_samples, synth)
+    loader = torch.utils.data.DataLoader(SyntheticBatches(config, rank, start_step, synth), batch_size=None,
+                                         shuffle=False, num_workers=config.workers,
+                                         persistent_workers=config.workers > 0)
+    out = Path(config.out)
+    is_main = rank == 0
+    if is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        n_params = sum(p.numel() for p in model.parameters())
+        print(f"model {config.model} {n_params / 1e6:.2f} M params, device {device}, world {world}, "
+              f"steps {start_step}->{config.steps}, batch {config.batch_size}x{config.patch}^2", flush=True)
+
+    model.train()
+    started, window_loss, step = time.time(), 0.0, start_step
+    bar = tqdm(total=config.steps, initial=start_step, disable=not is_main, mininterval=5, dynamic_ncols=True)
+    for step, (blurred, sharp, sigma) in enumerate(loader, start=start_step):
+        lr = lr_at(step, config)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        blurred, sharp, sigma = blurred.to(device), sharp.to(device), sigma.to(device)
+        loss = loss_fn(train_model(blurred, sigma), sharp, config.edge_weight)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        window_loss += loss.item()
+        bar.update(1)
+        done = step + 1
+        if is_main and (done % config.log_every == 0 or done == config.steps):
+            n = config.log_every if done % config.log_every == 0 else done % config.log_every
+            rate = (done - start_step) / (time.time() - started)
+            line = f"step {done} loss {window_loss / n:.4f} lr {lr:.2e} {rate:.2f} step/s"
+            if done % (config.log_every * 10) == 0 or done == config.steps:
+                line += f" val {json.dumps(validate(model, val, device))}"
+            tqdm.write(line)
+            window_loss = 0.0
+        if is_main and (done % config.ckpt_every == 0 or done == config.steps):
+            save_checkpoint(out / "last.pt", model, optimizer, step=done, extra={"train": asdict(config)})
+    bar.close()
+
+    if is_main:
+        export = Path(config.export) if config.export else out / f"{config.model}.pt"
+        save_checkpoint(export, model, step=config.steps, half=True,
+                        extra={"train": asdict(config), "minutes": round((time.time() - started) / 60, 1)})
+        print(f"exported {export}", flush=True)
+    if world > 1:
+        torch.distributed.destroy_process_group()
+    return model
+
+
+if __name__ == "__main__":
+    main()
