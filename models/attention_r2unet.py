@@ -58,8 +58,9 @@ def unshuffled_input(inp, sigma, unshuffle, with_sigma):
 
 
 def conv_bn_relu(c_in, c_out, kernel_size=3):
+    # no conv bias: the BatchNorm that follows subtracts it again
     return nn.Sequential(
-        nn.Conv2d(c_in, c_out, kernel_size, padding=kernel_size // 2),
+        nn.Conv2d(c_in, c_out, kernel_size, padding=kernel_size // 2, bias=False),
         nn.BatchNorm2d(c_out),
         nn.ReLU(inplace=True),
     )
@@ -98,9 +99,9 @@ class AttentionGate(nn.Module):
 
     def __init__(self, channels, inner):
         super().__init__()
-        self.w_g = nn.Sequential(nn.Conv2d(channels, inner, 1), nn.BatchNorm2d(inner))
-        self.w_x = nn.Sequential(nn.Conv2d(channels, inner, 1), nn.BatchNorm2d(inner))
-        self.psi = nn.Sequential(nn.Conv2d(inner, 1, 1), nn.BatchNorm2d(1), nn.Sigmoid())
+        self.w_g = nn.Sequential(nn.Conv2d(channels, inner, 1, bias=False), nn.BatchNorm2d(inner))
+        self.w_x = nn.Sequential(nn.Conv2d(channels, inner, 1, bias=False), nn.BatchNorm2d(inner))
+        self.psi = nn.Sequential(nn.Conv2d(inner, 1, 1, bias=False), nn.BatchNorm2d(1), nn.Sigmoid())
 
     def forward(self, g, x):
         return x * self.psi(F.relu(self.w_g(g) + self.w_x(x)))

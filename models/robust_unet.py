@@ -28,15 +28,17 @@ class RobustUNetConfig:
 
 
 class ResidualBlock(nn.Module):
-    """conv-BN-ReLU-conv-BN plus the input (1x1-projected when the width changes), then ReLU."""
+    """conv-BN-ReLU-conv-BN plus the input (1x1-projected when the width changes), then ReLU.
+
+    Convs feeding a BatchNorm carry no bias: the norm would subtract it again."""
 
     def __init__(self, c_in, c_out):
         super().__init__()
         self.body = nn.Sequential(
-            nn.Conv2d(c_in, c_out, 3, padding=1),
+            nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
             nn.BatchNorm2d(c_out),
             nn.ReLU(inplace=True),
-            nn.Conv2d(c_out, c_out, 3, padding=1),
+            nn.Conv2d(c_out, c_out, 3, padding=1, bias=False),
             nn.BatchNorm2d(c_out),
         )
         self.shortcut = nn.Identity() if c_in == c_out else nn.Conv2d(c_in, c_out, 1)
@@ -81,7 +83,7 @@ class RobustUNet(nn.Module):
         r = config.unshuffle
         widths = tuple(config.base * 2**i for i in range(len(config.res_blocks) + 1))
         c_in = 3 * r * r + (2 if config.sigma_input else 0)
-        self.stem = nn.Sequential(nn.Conv2d(c_in, widths[0], 7, padding=3), nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True))
+        self.stem = nn.Sequential(nn.Conv2d(c_in, widths[0], 7, padding=3, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True))
         self.downs = nn.ModuleList(
             DownStage(c_prev, c, n_blocks) for c_prev, c, n_blocks in zip(widths, widths[1:], config.res_blocks)
         )
