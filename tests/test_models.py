@@ -177,6 +177,15 @@ def test_build_model_applies_overrides():
     assert build_model("nafunet", width=8).config.width == 8
 
 
+@pytest.mark.parametrize("name", ZERO_INIT_HEAD)
+def test_seed_models_also_run_at_full_resolution(name):
+    model = scrambled(name, unshuffle=1)
+    assert model.size_multiple == 8
+    with torch.no_grad():
+        y = model(torch.rand(1, 3, 37, 53), torch.tensor([1.0]))
+    assert y.shape == (1, 3, 37, 53) and torch.isfinite(y).all()
+
+
 def test_models_without_sigma_input_ignore_sigma():
     model = scrambled("attention_r2unet", sigma_input=False)
     x = torch.rand(1, 3, 20, 20)
