@@ -64,8 +64,9 @@ def decode_image(data, max_pixels=DEFAULT_MAX_PIXELS):
         raise BadImage("empty body: no image")
     try:
         image = Image.open(io.BytesIO(data), formats=FORMATS)
-    except Image.DecompressionBombError as exc:
-        raise ImageTooLarge(f"image too large: {exc}") from None
+    except Image.DecompressionBombError:
+        raise ImageTooLarge(f"the image header claims more than {2 * Image.MAX_IMAGE_PIXELS} pixels; "
+                            f"the limit is {max_pixels}") from None
     except (UnidentifiedImageError, SyntaxError, ValueError, OSError) as exc:
         raise BadImage(f"not a supported image (PNG, JPEG, WebP, BMP, GIF): {exc}") from None
     with image:

@@ -1,0 +1,260 @@
+"""The inference engine: tile geometry (pure), tiled == untiled, batching, thread safety."""
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from models import build_model
+from server.engine import Engine, validate_sigma
+from server.errors import BadSigma, QueueFull
+from server.tiling import (axis_weights, axis_windows, blend_windows, context_margin, pad_image, plan_tiles,
+                           round_up)
+
+
+class GatedModel:
+    """Stands in for a network: identity, but each forward waits for ``gate``; records batch sizes and sigmas."""
+
+    size_multiple = 16
+
+    def __init__(self, open_gate=False):
+        self.gate = threading.Event()
+        if open_gate:
+            self.gate.set()
+        self.entered = threading.Event()
+        self.batch_sizes = []
+        self.sigmas = []
+
+    def to(self, *args, **kwargs):
+        return self
+
+    def eval(self):
+        return self
+
+    def __call__(self, x, sigma=None):
+        self.batch_sizes.append(x.shape[0])
+        self.sigmas.append(sigma.tolist())
+        self.entered.set()
+        self.gate.wait(10)
+        return x
+
+
+# --- geometry ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("length", [1, 15, 16, 100, 257, 1000, 3001])
+@pytest.mark.parametrize("tile, margin, blend", [(128, 16, 16), (256, 32, 16), (96, 16, 0)])
+def test_axis_windows_cover_aligned_and_overlapping(length, tile, margin, blend):
+    multiple = 16
+    windows = axis_windows(length, tile, margin, blend, multiple)
+    padded = round_up(length + 2 * margin, multiple)
+    assert windows[0][0] == 0 and windows[-1][1] == padded
+    for start, stop in windows:
+        assert start % multiple == 0
+        assert stop - start == (padded if len(windows) == 1 else tile)
+    for (a0, a1), (b0, b1) in zip(windows, windows[1:]):
+        assert a0 < b0 and a1 - b0 >= 2 * margin + blend
+
+
+@pytest.mark.parametrize("length, tile, margin, blend", [(1000, 128, 16, 16), (70, 64, 16, 8), (5, 64, 16, 16)])
+def test_axis_weights_zero_in_context_and_cover_the_content(length, tile, margin, blend):
+    windows = axis_windows(length, tile, margin, blend, 16)
+    padded = windows[-1][1]
+    total = np.zeros(padded)
+    for start, stop in windows:
+        weights = axis_weights(start, stop, padded, margin, blend)
+        assert weights.min() >= 0 and weights.max() == 1
+        if start > 0:
+            assert (weights[:margin] == 0).all()
+        else:
+            assert weights[0] == 1  # the image border is not ramped
+        if stop < padded:
+            assert (weights[-margin:] == 0).all()
+        total[start:stop] += weights
+    assert (total[margin:margin + length] > 0).all()
+
+
+def test_cosine_ramps_of_evenly_spaced_windows_sum_to_one():
+    margin, blend = 16, 32
+    weights_a = axis_weights(0, 160, 1000, margin, blend)
+    weights_b = axis_weights(160 - 2 * margin - blend, 160 - 2 * margin - blend + 160, 1000, margin, blend)
+    overlap = np.zeros(1000)
+    overlap[0:160] += weights_a
+    overlap[96:256] += weights_b
+    assert np.allclose(overlap[margin:256 - margin - blend], 1.0)
+    assert 0 < weights_a[160 - margin - blend // 2] < 1  # a ramp, not a hard paste
+
+
+def test_context_margin_covers_three_sigma():
+    for sigma in (0.0, 0.5, 2.0, 5.0, 7.3, 20.0, 50.0):
+        margin = context_margin(sigma, 16)
+        assert margin >= 3 * sigma and margin >= 16 and margin % 16 == 0
+    assert context_margin(None, 16) >= 32
+
+
+@pytest.mark.parametrize("height, width", [(1, 1), (3, 500), (257, 129)])
+def test_blend_of_window_crops_rebuilds_the_image(height, width):
+    rgb = np.random.default_rng(0).random((height, width, 3), dtype=np.float32)
+    plan = plan_tiles(height, width, tile=128, margin=16, multiple=16)
+    padded = pad_image(rgb, plan)
+    assert padded.shape == (plan.padded_height, plan.padded_width, 3)
+    outputs = [padded[r0:r1, c0:c1] for r0, r1, c0, c1 in plan.windows]
+    assert np.allclose(blend_windows(plan, outputs), rgb, atol=1e-6)
+
+
+def test_padding_is_a_reflection():
+    rgb = np.arange(5 * 6 * 3, dtype=np.float32).reshape(5, 6, 3)
+    plan = plan_tiles(5, 6, tile=512, margin=2, multiple=1)
+    padded = pad_image(rgb, plan)
+    assert np.array_equal(padded[2:7, 2:8], rgb)
+    assert np.array_equal(padded[1, 2:8], rgb[1]) and np.array_equal(padded[2:7, 0], rgb[:, 2])
+
+
+# --- inference -------------------------------------------------------------------------------
+
+def tiny_model(seed=0):
+    """A tiny NAFUNet whose residual branches and sigma modulation are switched on (random, not zero)."""
+    torch.manual_seed(seed)
+    model = build_model("nafunet", width=8)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name.endswith(("beta", "gamma")) or "modulation" in name:
+                param.normal_(0, 0.5)
+    return model
+
+
+@pytest.mark.parametrize("sigma", [None, 1.0, 4.0])
+def test_tiled_output_matches_untiled(sigma):
+    model = tiny_model()
+    rgb = np.random.default_rng(1).random((150, 230, 3), dtype=np.float32)
+    whole, tiled = Engine(model, tile=4096), Engine(model, tile=64)
+    try:
+        plan = tiled.plan(150, 230, sigma)
+        assert len(plan.rows) > 1 and len(plan.cols) > 1
+        assert len(whole.plan(150, 230, sigma).windows) == 1
+        expected, actual = whole.sharpen(rgb, sigma), tiled.sharpen(rgb, sigma)
+        assert actual.shape == expected.shape == rgb.shape
+        assert np.abs(actual - expected).max() < 0.02
+        assert np.abs(actual - expected).mean() < 0.002
+        assert np.abs(expected - rgb).mean() > 0.05  # the model does change the image
+    finally:
+        whole.close()
+        tiled.close()
+
+
+def test_channels_last_and_bf16_agree_with_fp32():
+    model = tiny_model()
+    rgb = np.random.default_rng(2).random((40, 50, 3), dtype=np.float32)
+    engines = [Engine(model, channels_last=False), Engine(model, channels_last=True),
+               Engine(model, precision="bf16")]
+    try:
+        reference, channels_last, bf16 = (e.sharpen(rgb, 2.0) for e in engines)
+        assert np.allclose(reference, channels_last, atol=1e-5)
+        assert np.abs(reference - bf16).max() < 0.05
+    finally:
+        for engine in engines:
+            engine.close()
+
+
+def test_sigma_reaches_the_model_per_image():
+    model = GatedModel(open_gate=True)
+    engine = Engine(model)
+    try:
+        engine.sharpen(np.zeros((20, 20, 3), np.float32), 2.5)
+        engine.sharpen(np.zeros((20, 20, 3), np.float32), None)
+        assert model.sigmas == [[2.5], [-1.0]]
+    finally:
+        engine.close()
+
+
+def test_concurrent_same_shape_requests_share_a_batch():
+    model = GatedModel()
+    engine = Engine(model, queue_size=8)
+    image = np.random.default_rng(0).random((40, 40, 3), dtype=np.float32)
+    results = [None] * 3
+
+    def run(i):
+        results[i] = engine.sharpen(image, float(i))
+
+    try:
+        threads = [threading.Thread(target=run, args=(0,))]
+        threads[0].start()
+        assert model.entered.wait(5)  # the first request is inside the model
+        threads += [threading.Thread(target=run, args=(i,)) for i in (1, 2)]
+        for thread in threads[1:]:
+            thread.start()
+        while engine.queued_jobs < 3:
+            threading.Event().wait(0.01)
+        model.gate.set()
+        for thread in threads:
+            thread.join(10)
+        assert model.batch_sizes == [1, 2]
+        assert sorted(model.sigmas[1]) == [1.0, 2.0]
+        for result in results:
+            assert np.allclose(result, image, atol=1e-6)  # the gated model is the identity
+    finally:
+        model.gate.set()
+        engine.close()
+
+
+def test_queue_bound_counts_images():
+    model = GatedModel()
+    engine = Engine(model, queue_size=2)
+    image = np.zeros((8, 8, 3), np.float32)
+    try:
+        worker = threading.Thread(target=engine.sharpen_many, args=([(image, 1.0), (image, 1.0)],))
+        worker.start()
+        assert model.entered.wait(5)
+        with pytest.raises(QueueFull):
+            engine.sharpen(image, 1.0)
+        model.gate.set()
+        worker.join(10)
+        assert engine.queued_jobs == 0
+        engine.sharpen(image, 1.0)
+    finally:
+        model.gate.set()
+        engine.close()
+
+
+def test_threads_share_one_engine_safely():
+    engine = Engine(tiny_model(), tile=64)
+    rng = np.random.default_rng(3)
+    jobs = [(rng.random((h, w, 3), dtype=np.float32), s) for h, w, s in
+            [(30, 90, 1.0), (70, 40, None), (30, 90, 3.0), (100, 100, 2.0), (30, 90, 1.0)]]
+    try:
+        expected = [engine.sharpen(rgb, sigma) for rgb, sigma in jobs]
+        results = [None] * len(jobs)
+
+        def run(i):
+            results[i] = engine.sharpen(*jobs[i])
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        for got, want in zip(results, expected):
+            assert np.allclose(got, want, atol=1e-5)
+    finally:
+        engine.close()
+
+
+def test_model_failure_is_reported_and_the_worker_survives():
+    class Exploding(GatedModel):
+        def __call__(self, x, sigma=None):
+            if x.shape[-1] == 48:
+                raise RuntimeError("boom")
+            return x
+
+    engine = Engine(Exploding(open_gate=True))
+    try:
+        with pytest.raises(Exception, match="boom"):
+            engine.sharpen(np.zeros((8, 8, 3), np.float32), 1.0)  # padded to 48 wide
+        assert engine.sharpen(np.zeros((8, 40, 3), np.float32), 1.0).shape == (8, 40, 3)
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize("bad", [-1, float("nan"), float("inf"), "abc", True, 51])
+def test_validate_sigma_rejects(bad):
+    with pytest.raises(BadSigma):
+        validate_sigma(bad)
