@@ -20,8 +20,8 @@ def unit_path():
 
 
 def _quote(arg):
-    """Quote one ExecStart word for systemd (double quotes, backslash escapes, no % expansion)."""
-    escaped = arg.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%")
+    """One ExecStart word for systemd: double quotes with backslash escapes; no %specifier or $VAR expansion."""
+    escaped = arg.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%").replace("$", "$$")
     return f'"{escaped}"' if any(c in arg for c in ' \t"\'\\') or not arg else escaped
 
 
@@ -34,7 +34,7 @@ def unit_text(serve_args, python=sys.executable, workdir=REPO_ROOT):
         "",
         "[Service]",
         "Type=simple",
-        f"WorkingDirectory={_quote(str(workdir))}",
+        f"WorkingDirectory={str(workdir).replace('%', '%%')}",  # a plain path: systemd does not unquote it
         f"ExecStart={exec_start}",
         "Restart=on-failure",
         "RestartSec=5",

@@ -1,0 +1,26 @@
+"""Run the app under waitress on a free loopback port in a background thread.
+
+Used by the tests, the load script and the bench to talk to a real server over HTTP.
+"""
+import threading
+
+import waitress
+
+
+class LiveServer:
+    def __init__(self, app, host="127.0.0.1", port=0, threads=8):
+        self.app = app
+        self.server = waitress.create_server(app, host=host, port=port, threads=threads, ident="anti-aging")
+        self.port = self.server.effective_port
+        app.config["HOST"], app.config["PORT"] = host, self.port  # the Host check needs the real port
+        self.url = f"http://{host}:{self.port}"
+        self._thread = threading.Thread(target=self.server.run, name="waitress", daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.server.task_dispatcher.shutdown()  # finish in-flight requests before closing their sockets
+        self.server.close()
+        self._thread.join(timeout=10)

@@ -1,0 +1,183 @@
+"""`python -m server`: serve (as a real subprocess), sharpen, install-service / uninstall-service."""
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+from PIL import Image
+
+from models import build_model, save_checkpoint
+from server import CHECKPOINT_ENV, resolve_checkpoint
+from server.__main__ import main
+from server.service import UNIT_NAME, unit_text
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
+    save_checkpoint(path, build_model("nafunet", width=8))
+    return path
+
+
+def run_cli(*args, env=None, timeout=120):
+    return subprocess.run([sys.executable, "-m", "server", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_serve_without_checkpoint_exits_with_a_clear_message(tmp_path):
+    missing = tmp_path / "nope.pt"
+    for args, env in ((["--checkpoint", str(missing)], None), ([], {CHECKPOINT_ENV: str(missing)})):
+        result = run_cli("serve", "--port", str(free_port()), *args, env=env)
+        assert result.returncode != 0
+        assert "checkpoint not found" in result.stderr and str(missing) in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_serve_with_a_broken_checkpoint_exits_cleanly(tmp_path):
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"not a checkpoint")
+    result = run_cli("serve", "--checkpoint", str(broken))
+    assert result.returncode != 0 and "cannot read checkpoint" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_checkpoint_resolution_order(monkeypatch):
+    monkeypatch.delenv(CHECKPOINT_ENV, raising=False)
+    assert resolve_checkpoint() == str(REPO / "models" / "checkpoints" / "nafunet.pt")
+    monkeypatch.setenv(CHECKPOINT_ENV, "/env.pt")
+    assert resolve_checkpoint() == "/env.pt"
+    assert resolve_checkpoint("/flag.pt") == "/flag.pt"
+
+
+def test_serve_runs_waitress_and_logs_each_request(checkpoint, tmp_path):
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "server", "serve", "--checkpoint", str(checkpoint),
+                                    "--port", str(port)], cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                health = requests.get(url + "/healthz", timeout=5)
+                break
+            except requests.ConnectionError:
+                assert process.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.3)
+        assert health.json()["model"] == "nafunet"
+        assert requests.get(url + "/healthz", headers={"Origin": "http://example.com"}, timeout=5).status_code == 403
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(30)
+    text = log.read_text()
+    assert f"serving http://localhost:{port}/" in text
+    assert "GET /healthz 200" in text and "GET /healthz 403" in text
+    assert "Traceback" not in text
+    assert "Development server" not in text  # waitress, not Flask's development server
+
+
+def test_serve_on_a_busy_port_exits_cleanly(checkpoint):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        result = run_cli("serve", "--checkpoint", str(checkpoint), "--port", str(sock.getsockname()[1]))
+    assert result.returncode != 0 and "cannot listen" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def write_image(path, size, mode="RGB"):
+    channels = len(mode)
+    pixels = np.random.default_rng(len(str(path))).integers(0, 256, (size[1], size[0], channels), dtype=np.uint8)
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+def test_sharpen_files_to_out_dir_with_progress(checkpoint, tmp_path, capsys):
+    first = write_image(tmp_path / "one.png", (30, 20))
+    second = write_image(tmp_path / "two.webp", (17, 41))
+    out_dir = tmp_path / "out"
+    assert main(["sharpen", str(first), str(second), "--out-dir", str(out_dir), "--sigma", "2",
+                 "--checkpoint", str(checkpoint)]) == 0
+    assert Image.open(out_dir / "one.png").size == (30, 20)
+    assert Image.open(out_dir / "two.png").size == (17, 41)
+    assert "2/2" in capsys.readouterr().err  # the tqdm progress bar
+
+
+def test_sharpen_output_naming_alpha_and_failures(checkpoint, tmp_path, capsys):
+    source = write_image(tmp_path / "alpha.png", (25, 15), "RGBA")
+    explicit = tmp_path / "explicit.png"
+    assert main(["sharpen", str(source), "-o", str(explicit), "--checkpoint", str(checkpoint)]) == 0
+    result = Image.open(explicit)
+    assert result.mode == "RGBA"
+    assert np.array_equal(np.asarray(result)[:, :, 3], np.asarray(Image.open(source))[:, :, 3])
+
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"nope")
+    assert main(["sharpen", str(broken), str(source), "--checkpoint", str(checkpoint)]) == 1
+    assert (tmp_path / "alpha.sharp.png").is_file()
+    assert "broken.png" in capsys.readouterr().err
+
+    with pytest.raises(SystemExit):
+        main(["sharpen", str(source), str(source), "-o", str(explicit), "--checkpoint", str(checkpoint)])
+
+
+class RecordingRunner:
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, argv, check=False):
+        self.calls.append(argv)
+        return subprocess.CompletedProcess(argv, 0)
+
+
+def test_install_and_uninstall_service(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    unit = tmp_path / "config" / "systemd" / "user" / UNIT_NAME
+    runner = RecordingRunner()
+
+    assert main(["install-service", "--port", "9123", "--token", "t0k", "--allow-origin",
+                 "chrome-extension://abc", "--checkpoint", "rel/model.pt"], runner=runner) == 0
+    text = unit.read_text()
+    assert runner.calls == []  # no --enable: systemctl is not touched
+    assert f"ExecStart={sys.executable} -m server serve --host 127.0.0.1 --port 9123" in text
+    assert "--token t0k" in text and "--allow-origin chrome-extension://abc" in text
+    assert f"--checkpoint {Path('rel/model.pt').resolve()}" in text
+    assert "WantedBy=default.target" in text and f"WorkingDirectory={REPO}" in text
+    assert stat.S_IMODE(unit.stat().st_mode) == 0o600
+
+    assert main(["install-service", "--enable"], runner=runner) == 0
+    assert runner.calls == [["systemctl", "--user", "daemon-reload"],
+                            ["systemctl", "--user", "enable", "--now", UNIT_NAME]]
+
+    runner.calls.clear()
+    assert main(["uninstall-service"], runner=runner) == 0
+    assert not unit.exists()
+    assert runner.calls == [["systemctl", "--user", "disable", "--now", UNIT_NAME],
+                            ["systemctl", "--user", "daemon-reload"]]
+    runner.calls.clear()
+    assert main(["uninstall-service"], runner=runner) == 0
+    assert runner.calls == [] and "nothing to remove" in capsys.readouterr().out
+
+
+def test_unit_quotes_paths_with_spaces():
+    text = unit_text(["--checkpoint", "/my models/50%.pt", "--token", "a$b"], python="/opt/my env/bin/python",
+                     workdir="/a b%")
+    assert 'ExecStart="/opt/my env/bin/python" -m server serve --checkpoint "/my models/50%%.pt" --token a$$b' in text
+    assert "WorkingDirectory=/a b%%\n" in text

@@ -1,0 +1,107 @@
+"""A real waitress server on a free loopback port, spoken to over HTTP."""
+import base64
+import http.client
+import io
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import requests
+from PIL import Image
+
+from server import create_app
+from server.live import LiveServer
+from test_server_api import engine, png_bytes, png_with_header, random_image  # noqa: F401 (engine is a fixture)
+
+
+@pytest.fixture(scope="module")
+def live(engine):  # noqa: F811
+    app = create_app({"ENGINE": engine, "MAX_CONTENT_LENGTH": 2**20})
+    with LiveServer(app) as server:
+        yield server
+
+
+def healthy(live):
+    response = requests.get(live.url + "/healthz", timeout=10)
+    return response.status_code == 200 and response.json()["status"] == "ok"
+
+
+def test_every_endpoint_over_http(live):
+    assert healthy(live)
+    assert requests.get(live.url + "/v1/models", timeout=10).json()["default"] == "nafunet"
+    page = requests.get(live.url + "/", timeout=10)
+    assert page.status_code == 200 and "text/html" in page.headers["Content-Type"]
+
+    image = random_image(45, 27, "RGBA")
+    data = png_bytes(image)
+    multipart = requests.post(live.url + "/v1/sharpen", files={"image": ("a.png", data, "image/png")},
+                              data={"sigma": "2"}, timeout=30)
+    raw = requests.post(live.url + "/v1/sharpen?sigma=2", data=data, headers={"Content-Type": "image/png"},
+                        timeout=30)
+    for response in (multipart, raw):
+        assert response.status_code == 200 and response.headers["Content-Type"] == "image/png"
+        result = Image.open(io.BytesIO(response.content))
+        assert result.size == (45, 27)
+        assert np.array_equal(np.asarray(result)[:, :, 3], np.asarray(image)[:, :, 3])
+    assert multipart.content == raw.content
+
+    encoded = base64.b64encode(data).decode()
+    single = requests.post(live.url + "/v1/sharpen", json={"image": encoded, "sigma": 2}, timeout=30).json()
+    assert (single["width"], single["height"]) == (45, 27)
+    batch = requests.post(live.url + "/v1/sharpen/batch",
+                          json={"images": [{"image": encoded, "sigma": 2}, {"image": encoded}]}, timeout=30).json()
+    assert len(batch["results"]) == 2 and batch["results"][0]["image"] == single["image"]
+
+
+@pytest.mark.parametrize("body, content_type, status", [
+    (b"not an image", "image/png", 400),
+    (None, "image/png", 400),  # truncated PNG, filled in below
+    (png_with_header(100000, 100000), "image/png", 413),
+    (b"\0" * (2**20 + 1), "image/png", 413),  # over MAX_CONTENT_LENGTH
+    (b"hello", "text/plain", 415),
+])
+def test_bad_requests_over_http_leave_the_server_healthy(live, body, content_type, status):
+    if body is None:
+        valid = png_bytes(random_image(64, 64))
+        body = valid[: len(valid) // 3]
+    response = requests.post(live.url + "/v1/sharpen", data=body, headers={"Content-Type": content_type}, timeout=30)
+    assert response.status_code == status
+    assert response.json()["error"]["message"]
+    assert healthy(live)
+
+
+def raw_request(live, headers):
+    connection = http.client.HTTPConnection("127.0.0.1", live.port, timeout=10)
+    connection.putrequest("GET", "/healthz", skip_host=True)
+    for name, value in headers.items():
+        connection.putheader(name, value)
+    connection.endheaders()
+    status = connection.getresponse().status
+    connection.close()
+    return status
+
+
+def test_host_and_origin_checks_over_http(live):
+    assert raw_request(live, {"Host": f"127.0.0.1:{live.port}"}) == 200
+    assert raw_request(live, {"Host": f"localhost:{live.port}"}) == 200
+    assert raw_request(live, {"Host": f"localhost.evil.com:{live.port}"}) == 403
+    assert raw_request(live, {"Host": "attacker.example"}) == 403
+    assert raw_request(live, {}) == 403  # no Host header at all
+    own = f"http://127.0.0.1:{live.port}"
+    assert raw_request(live, {"Host": f"127.0.0.1:{live.port}", "Origin": own}) == 200
+    assert raw_request(live, {"Host": f"127.0.0.1:{live.port}", "Origin": "http://example.com"}) == 403
+    assert raw_request(live, {"Host": f"127.0.0.1:{live.port}", "Origin": "chrome-extension://abc"}) == 200
+
+
+def test_concurrent_clients_all_succeed(live):
+    sizes = [(40, 20), (64, 64), (100, 30), (40, 20)] * 4
+
+    def post(size):
+        data = png_bytes(random_image(*size, seed=size[0]))
+        response = requests.post(live.url + "/v1/sharpen?sigma=1.5", data=data,
+                                 headers={"Content-Type": "image/png"}, timeout=60)
+        return response.status_code, Image.open(io.BytesIO(response.content)).size
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(post, sizes))
+    assert results == [(200, size) for size in sizes]
