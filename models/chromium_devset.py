@@ -268,7 +268,7 @@ def chromium_version():
 # ---------------------------------------------------------------- kernel match
 
 def to_tensor(image):
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 255
+    return torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 255
 
 
 def to_uint8(tensor):
