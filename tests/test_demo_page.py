@@ -1,0 +1,106 @@
+"""The demo page in real Chromium (Playwright driving Debian's /usr/bin/chromium)."""
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from flask import request
+from PIL import Image
+
+from server import create_app
+from server.live import LiveServer
+from test_server_api import engine  # noqa: F401 (a fixture)
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed")]
+
+
+@pytest.fixture(scope="module")
+def live(engine):  # noqa: F811
+    app = create_app({"ENGINE": engine})
+    app.sigmas_seen = []
+
+    @app.before_request
+    def record_sigma():
+        if request.path == "/v1/sharpen":
+            app.sigmas_seen.append(request.form.get("sigma"))
+
+    with LiveServer(app) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live):
+    context = browser.new_context(accept_downloads=True)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    # Console errors too (a missing asset, a CSP violation), except the 400 a test provokes on purpose.
+    page.on("console", lambda message: errors.append(message.text)
+            if message.type == "error" and "status of 400" not in message.text else None)
+    page.goto(live.url + "/")
+    yield page
+    context.close()
+    assert errors == []
+
+
+def natural_size(page, selector):
+    return page.eval_on_selector(selector, "img => [img.naturalWidth, img.naturalHeight]")
+
+
+def wait_for_result(page):
+    page.wait_for_function("() => document.getElementById('result').naturalWidth > 0", timeout=60_000)
+
+
+def test_upload_sharpens_and_shows_result_at_input_size(page, live, tmp_path):
+    source = tmp_path / "blurred text.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (37, 123, 3), dtype=np.uint8)).save(source)
+    page.set_input_files("#file-input", str(source))
+    wait_for_result(page)
+    assert live.app.sigmas_seen[-1] == "2"  # the slider's default
+    assert natural_size(page, "#result") == [123, 37]
+    assert natural_size(page, "#before") == [123, 37]
+    assert "Done" in page.text_content("#status")
+
+    with page.expect_download() as download_info:
+        page.click("#download")
+    download = download_info.value
+    assert download.suggested_filename == "blurred text-sharpened.png"
+    assert Image.open(io.BytesIO(Path(download.path()).read_bytes())).size == (123, 37)
+
+
+def test_blind_mode_slider_view_and_errors(page, live, tmp_path):
+    source = tmp_path / "small.png"
+    Image.new("RGBA", (20, 10), (10, 20, 30, 200)).save(source)
+    page.check("#blind")
+    assert page.is_disabled("#sigma")
+    page.set_input_files("#file-input", str(source))
+    wait_for_result(page)
+    assert live.app.sigmas_seen[-1] is None  # blind: no sigma sent
+
+    page.check('input[name="view"][value="slider"]')
+    assert page.is_visible("#slider-view") and not page.is_visible("#side-view")
+    page.fill("#compare", "25")
+    page.dispatch_event("#compare", "input")
+    assert page.evaluate("getComputedStyle(document.documentElement).getPropertyValue('--split').trim()") == "25%"
+    assert natural_size(page, "#compare-after") == [20, 10]
+
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not a png")
+    page.set_input_files("#file-input", str(bad))
+    page.wait_for_function("() => document.getElementById('status').classList.contains('error')", timeout=30_000)
+    assert "Failed" in page.text_content("#status")
