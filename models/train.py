@@ -29,7 +29,7 @@ class TrainConfig:
     model_overrides: dict = field(default_factory=dict)
     steps: int = 9000
     batch_size: int = 8
-    patch: int = 128
+    patch: int = 96
     lr: float = 1e-3
     min_lr: float = 1e-5
     warmup: int = 300

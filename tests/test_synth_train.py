@@ -1,0 +1,74 @@
+"""Synthetic data determinism and the trainer's two-step smoke run."""
+import numpy as np
+import pytest
+import torch
+
+from models import load_checkpoint, read_checkpoint
+from models import train as train_module
+from models.synth import SynthConfig, make_batch, make_sample
+
+SMALL = SynthConfig(patch=32, max_sigma=4.0)
+
+
+def test_samples_are_deterministic_per_seed_and_index():
+    a = make_sample(7, 3, SMALL)
+    b = make_sample(7, 3, SMALL)
+    c = make_sample(7, 4, SMALL)
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]) and a[2:] == b[2:]
+    assert not np.array_equal(a[1], c[1])
+
+
+def test_batch_shapes_ranges_and_sigma_bounds():
+    blurred, sharp, sigma = make_batch(0, 0, 6, SMALL)
+    assert blurred.shape == sharp.shape == (6, 3, 32, 32)
+    assert blurred.dtype == torch.float32 and 0 <= blurred.min() and blurred.max() <= 1
+    assert ((sigma >= 0) & (sigma <= SMALL.max_sigma)).all()
+
+
+def test_unblurred_samples_are_identical_to_their_target():
+    config = SynthConfig(patch=32, p_sharp=1.0, p_jpeg=0.0, p_rescale=0.0)
+    blurred, sharp, sigma = make_batch(1, 0, 3, config)
+    assert (sigma == 0).all()
+    assert torch.equal(blurred, sharp)
+
+
+def test_blurred_samples_lose_detail():
+    config = SynthConfig(patch=48, p_sharp=0.0, p_jpeg=0.0, p_rescale=0.0, p_box3=0.0)
+    blurred, sharp, sigma = make_batch(2, 0, 4, config)
+    def detail(x):
+        return (x[..., 1:, :] - x[..., :-1, :]).abs().mean().item()
+    assert detail(blurred) < detail(sharp)
+
+
+def test_lr_schedule_warms_up_then_decays_to_min():
+    config = train_module.TrainConfig(steps=100, warmup=10, lr=1e-3, min_lr=1e-5)
+    lrs = [train_module.lr_at(s, config) for s in range(100)]
+    assert lrs[0] < lrs[9] == pytest.approx(1e-3)
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
+    assert train_module.lr_at(100, config) == pytest.approx(1e-5)
+
+
+def test_sigma_dropout_marks_a_seeded_share_unknown():
+    sigma = torch.full((1000,), 2.0)
+    dropped = train_module.drop_sigma(sigma, 0.3, torch.Generator().manual_seed(0))
+    again = train_module.drop_sigma(sigma, 0.3, torch.Generator().manual_seed(0))
+    assert torch.equal(dropped, again)
+    share = (dropped < 0).float().mean().item()
+    assert 0.25 < share < 0.35 and set(dropped.unique().tolist()) == {-1.0, 2.0}
+
+
+def test_two_step_training_run_writes_resumable_checkpoints(tmp_path):
+    args = ["--steps", "2", "--batch-size", "2", "--patch", "32", "--val-samples", "4", "--log-every", "1",
+            "--ckpt-every", "1", "--warmup", "1", "--workers", "0", "--out", str(tmp_path),
+            "--model-overrides", '{"width": 8}']
+    train_module.main(args)
+    last = read_checkpoint(tmp_path / "last.pt")
+    assert last["step"] == 2 and "optimizer" in last and last["config"]["width"] == 8
+    exported = load_checkpoint(tmp_path / "nafunet.pt")
+    out = exported(torch.rand(1, 3, 20, 20), torch.tensor([1.5]))
+    assert out.shape == (1, 3, 20, 20) and torch.isfinite(out).all()
+
+    train_module.main(args[:1] + ["3"] + args[2:] + ["--resume", str(tmp_path / "last.pt")])
+    assert read_checkpoint(tmp_path / "last.pt")["step"] == 3
+    resumed = load_checkpoint(tmp_path / "nafunet.pt")
+    assert all(torch.isfinite(p).all() for p in resumed.parameters())
