@@ -1,0 +1,45 @@
+// Thin entry point: wires Chrome events to the feature modules. No state lives here; a
+// service worker can be stopped at any moment.
+import { syncAutoMode } from "./lib/auto-mode.js";
+import { inspectTab, restoreTab, serverHealth, setShowOriginal, sharpenAll, sharpenAtCursor } from "./lib/sharpen.js";
+
+const MENU_ID = "sharpen-text";
+
+chrome.runtime.onInstalled.addListener(() => {
+  chrome.contextMenus.create({ id: MENU_ID, title: "Sharpen text", contexts: ["page", "selection", "image", "link"] });
+  syncAutoMode();
+});
+
+/** What the "Sharpen text" menu item runs. */
+function handleMenuClick(info, tab) {
+  if (info.menuItemId !== MENU_ID || !tab || tab.id < 0) return Promise.resolve(null);
+  return sharpenAtCursor(tab, info);
+}
+
+chrome.contextMenus.onClicked.addListener(handleMenuClick);
+
+const messageHandlers = {
+  health: () => serverHealth(),
+  inspect: ({ tabId }) => inspectTab(tabId),
+  "sharpen-all": async ({ tabId }) => sharpenAll(await chrome.tabs.get(tabId)),
+  "show-original": ({ tabId, value }) => setShowOriginal(tabId, value),
+  restore: ({ tabId }) => restoreTab(tabId),
+  "auto-sharpen": (_, sender) => sharpenAll(sender.tab),
+};
+
+chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
+  const handler = messageHandlers[message?.type];
+  if (!handler) return false;
+  Promise.resolve()
+    .then(() => handler(message, sender))
+    .then(sendResponse, (error) => sendResponse({ ok: false, error: String(error?.message ?? error) }));
+  return true; // the answer comes asynchronously
+});
+
+chrome.storage.onChanged.addListener((changes, area) => {
+  if (area === "sync" && changes.autoSites) syncAutoMode();
+});
+chrome.permissions.onRemoved.addListener(() => syncAutoMode());
+
+// The same entry points, for the service worker's DevTools console and for browser tests.
+globalThis.antiAging = { handleMenuClick, sharpenAtCursor, sharpenAll, inspectTab, setShowOriginal, restoreTab, serverHealth };
