@@ -432,6 +432,7 @@ def main(argv=None):
     if not Path(CHROMIUM).exists():
         sys.exit(f"{CHROMIUM} not found: install Debian chromium (make system-deps)")
     count = len(KINDS) if args.quick else args.elements
+    torch.set_num_threads(1)  # the kernel check runs many small convolutions: one thread is fastest
     manifest, rows = build_devset(args.out, count, args.seed, rasters)
     size = sum(p.stat().st_size for p in Path(args.out).iterdir())
     print(f"{len(manifest['samples'])} samples, {size / 1e6:.2f} MB in {args.out}")

@@ -155,7 +155,9 @@ def evaluate(devset, models, limit=None, workers=2, cache=None, log=print):
     """Per-sample metrics and the outputs kept for the example picture."""
     devset = Path(devset)
     manifest = read_manifest(devset)
-    samples = manifest["samples"][:limit] if limit else manifest["samples"]
+    samples = manifest["samples"]
+    if limit and limit < len(samples):  # evenly spaced, so a quick run still spans paths, DPRs and sigmas
+        samples = [samples[i] for i in np.linspace(0, len(samples) - 1, limit).round().astype(int)]
     if not samples:
         raise ValueError(f"{devset}: no samples to evaluate")
     methods = all_methods(models)
@@ -309,9 +311,10 @@ def main(argv=None):
     parser.add_argument("--checkpoint", action="append", metavar="LABEL=PATH",
                         help="evaluate this checkpoint under LABEL (repeatable; overrides the default path of a registered name)")
     parser.add_argument("--out", default="docs/eval")
-    parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N samples")
+    parser.add_argument("--limit", type=int, default=None, help="evaluate N evenly spaced samples")
     parser.add_argument("--workers", type=int, default=2, help="parallel Tesseract processes")
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (Tesseract workers run alongside on the other cores)")
     parser.add_argument("--ocr-cache", default=str(DEFAULT_CACHE), help="JSON cache of Tesseract readings ('' disables)")
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 1:
