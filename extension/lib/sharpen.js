@@ -52,7 +52,10 @@ async function capturePieces(tab, targets, view) {
     for (const shot of plan.shots) {
       const ids = [...new Set(shot.parts.map((part) => part.id))];
       const fresh = await callPage(tab.id, "prepareShot", { scrollX: view.scrollX, scrollY: shot.scrollY, ids });
-      const bitmap = await decodeDataUrl(await captureVisibleTab(tab.windowId));
+      // captureVisibleTab takes whatever tab is on screen: never capture another tab by mistake.
+      const current = await chrome.tabs.get(tab.id);
+      if (!current.active) throw new Error("Anti-aging captures only the tab on screen; stay on this tab until it is sharpened.");
+      const bitmap = await decodeDataUrl(await captureVisibleTab(current.windowId));
       const scale = deviceScale({ captureWidth: bitmap.width, viewportWidth: fresh.view.width, devicePixelRatio: fresh.view.devicePixelRatio });
       for (const part of shot.parts) {
         const target = byId.get(part.id);
