@@ -23,6 +23,8 @@ def add_engine_options(parser):
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
                         help="bf16 autocast is faster on CPUs with AVX512-BF16/AMX, slightly less exact")
+    parser.add_argument("--torch-threads", type=int, default=cpu_count(),
+                        help="CPU threads per forward pass (default: all cores; fewer when the machine is busy)")
 
 
 def add_serve_options(parser):
@@ -79,7 +81,7 @@ def load_engine(args, **options):
     if engine.device == "cpu":
         import torch
 
-        torch.set_num_threads(cpu_count())
+        torch.set_num_threads(max(1, args.torch_threads))
     return engine
 
 
@@ -150,7 +152,8 @@ def sharpen(args):
 
 def serve_argv(args):
     """The `serve` options given to install-service, as argv for the unit's ExecStart."""
-    argv = ["--host", args.host, "--port", str(args.port), "--device", args.device, "--precision", args.precision]
+    argv = ["--host", args.host, "--port", str(args.port), "--device", args.device, "--precision", args.precision,
+            "--torch-threads", str(args.torch_threads)]
     if args.model:
         argv += ["--model", args.model]
     if args.checkpoint:

@@ -82,8 +82,10 @@ class _Tile:
 
 
 class Engine:
+    """Owns ``model`` from here on (it is moved to the device and memory format in place)."""
+
     def __init__(self, model, *, name=None, checkpoint=None, device="cpu", precision="fp32",
-                 channels_last=True, tile=None, max_batch=8, max_batch_pixels=4 * 2**20,
+                 channels_last=True, tile=None, max_batch=8, max_batch_pixels=None,
                  queue_size=64, min_margin=16, blind_margin=32):
         if precision not in PRECISIONS:
             raise ServerError(f"unknown precision {precision!r}; use {' or '.join(PRECISIONS)}")
@@ -96,7 +98,8 @@ class Engine:
         self.multiple = getattr(model, "size_multiple", 16)
         self.tile = tile or (2048 if self.device == "cuda" else 1024)
         self.max_batch = max_batch
-        self.max_batch_pixels = max_batch_pixels
+        # Batches of small captures save per-call overhead; big batches only raise peak memory.
+        self.max_batch_pixels = max_batch_pixels or (8 if self.device == "cuda" else 2) * 2**20
         self.queue_size = queue_size
         self.min_margin = min_margin
         self.blind_margin = blind_margin

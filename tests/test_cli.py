@@ -17,6 +17,7 @@ from models import build_model, save_checkpoint
 from server import CHECKPOINT_ENV, resolve_checkpoint
 from server.__main__ import main
 from server.service import UNIT_NAME, unit_text
+from test_server_api import one_torch_thread  # noqa: F401 (an autouse fixture)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -69,7 +70,7 @@ def test_serve_runs_waitress_and_logs_each_request(checkpoint, tmp_path):
     log = tmp_path / "serve.log"
     with open(log, "w") as out:
         process = subprocess.Popen([sys.executable, "-m", "server", "serve", "--checkpoint", str(checkpoint),
-                                    "--port", str(port)], cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+                                    "--port", str(port), "--torch-threads", "1"], cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 90

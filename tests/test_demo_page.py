@@ -9,7 +9,7 @@ from PIL import Image
 
 from server import create_app
 from server.live import LiveServer
-from test_server_api import engine  # noqa: F401 (a fixture)
+from test_server_api import engine, one_torch_thread  # noqa: F401 (fixtures)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",

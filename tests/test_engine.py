@@ -10,33 +10,7 @@ from server.engine import Engine, validate_sigma
 from server.errors import BadSigma, QueueFull
 from server.tiling import (axis_weights, axis_windows, blend_windows, context_margin, pad_image, plan_tiles,
                            round_up)
-
-
-class GatedModel:
-    """Stands in for a network: identity, but each forward waits for ``gate``; records batch sizes and sigmas."""
-
-    size_multiple = 16
-
-    def __init__(self, open_gate=False):
-        self.gate = threading.Event()
-        if open_gate:
-            self.gate.set()
-        self.entered = threading.Event()
-        self.batch_sizes = []
-        self.sigmas = []
-
-    def to(self, *args, **kwargs):
-        return self
-
-    def eval(self):
-        return self
-
-    def __call__(self, x, sigma=None):
-        self.batch_sizes.append(x.shape[0])
-        self.sigmas.append(sigma.tolist())
-        self.entered.set()
-        self.gate.wait(10)
-        return x
+from test_server_api import GatedModel, one_torch_thread  # noqa: F401 (an autouse fixture)
 
 
 # --- geometry ------------------------------------------------------------------------------
@@ -142,10 +116,10 @@ def test_tiled_output_matches_untiled(sigma):
 
 
 def test_channels_last_and_bf16_agree_with_fp32():
-    model = tiny_model()
     rgb = np.random.default_rng(2).random((40, 50, 3), dtype=np.float32)
-    engines = [Engine(model, channels_last=False), Engine(model, channels_last=True),
-               Engine(model, precision="bf16")]
+    # One model each: Engine converts its model's memory format in place.
+    engines = [Engine(tiny_model(), channels_last=False), Engine(tiny_model(), channels_last=True),
+               Engine(tiny_model(), precision="bf16")]
     try:
         reference, channels_last, bf16 = (e.sharpen(rgb, 2.0) for e in engines)
         assert np.allclose(reference, channels_last, atol=1e-5)

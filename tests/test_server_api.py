@@ -9,13 +9,13 @@ import zlib
 
 import numpy as np
 import pytest
+import torch
 from flask.testing import FlaskClient
 from PIL import Image
 
 from models import build_model, save_checkpoint
 from server import create_app
 from server.engine import Engine
-from test_engine import GatedModel
 
 PORT = 8765
 BASE_URL = f"http://127.0.0.1:{PORT}"
@@ -27,6 +27,15 @@ class LoopbackClient(FlaskClient):
     def open(self, *args, **kwargs):
         kwargs.setdefault("base_url", BASE_URL)
         return super().open(*args, **kwargs)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """Tiny models run fastest on one thread, and two OpenMP threads crawl when the cores are busy."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")
@@ -353,6 +362,33 @@ def test_json_errors(client):
 
 
 # --- busy engine: bounded queue and time limit -------------------------------------------------
+
+class GatedModel:
+    """Stands in for a network: identity, but each forward waits for ``gate``; records batch sizes and sigmas."""
+
+    size_multiple = 16
+
+    def __init__(self, open_gate=False):
+        self.gate = threading.Event()
+        if open_gate:
+            self.gate.set()
+        self.entered = threading.Event()
+        self.batch_sizes = []
+        self.sigmas = []
+
+    def to(self, *args, **kwargs):
+        return self
+
+    def eval(self):
+        return self
+
+    def __call__(self, x, sigma=None):
+        self.batch_sizes.append(x.shape[0])
+        self.sigmas.append(sigma.tolist())
+        self.entered.set()
+        self.gate.wait(10)
+        return x
+
 
 def test_full_queue_is_503_with_retry_after():
     engine = Engine(GatedModel(), name="nafunet", queue_size=0)

@@ -11,7 +11,8 @@ from PIL import Image
 
 from server import create_app
 from server.live import LiveServer
-from test_server_api import engine, png_bytes, png_with_header, random_image  # noqa: F401 (engine is a fixture)
+from test_server_api import (engine, one_torch_thread, png_bytes, png_with_header,  # noqa: F401 (fixtures)
+                             random_image)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,141 @@
+"""Speed bench: megapixels per second by image size and precision, and end-to-end request latency.
+
+    python -m server.bench [--checkpoint PATH] [--seconds 3] [--sizes 256x256,512x512] [--device auto]
+
+Uses the shipped checkpoint when there is one, else the default architecture with random
+weights (speed does not depend on the weight values). Prints figures; asserts nothing.
+"""
+import argparse
+import io
+import os
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import requests
+import torch
+from PIL import Image
+
+from models import DEFAULT_MODEL, build_model, load_checkpoint
+
+from . import create_app, resolve_checkpoint
+from .engine import Engine, cpu_count, resolve_device
+from .live import LiveServer
+
+DEFAULT_SIZES = "256x256,512x512,1024x1024,2048x1024"
+CONFIGS = {  # name -> Engine options
+    "fp32": {"precision": "fp32", "channels_last": False},
+    "fp32+channels_last": {"precision": "fp32", "channels_last": True},
+    "bf16+channels_last": {"precision": "bf16", "channels_last": True},
+}
+
+
+def load_model(checkpoint, device):
+    path = Path(resolve_checkpoint(checkpoint))
+    if path.is_file():
+        print(f"model: {path}")
+        return load_checkpoint(path, device=device)
+    print(f"model: no checkpoint at {path}; random weights of the default {DEFAULT_MODEL!r} architecture "
+          f"(speed does not depend on the weights)")
+    return build_model(DEFAULT_MODEL).to(device).eval()
+
+
+def text_like_image(width, height, seed=0):
+    """Dark strokes on a light background, blurred: closer to real captures than white noise."""
+    rng = np.random.default_rng(seed)
+    image = np.full((height, width, 3), 0.95, np.float32)
+    for _ in range(width * height // 400):
+        y, x = rng.integers(0, height), rng.integers(0, width)
+        image[y:y + rng.integers(1, 12), x:x + rng.integers(1, 4)] = 0.1
+    return image
+
+
+def time_call(fn, seconds, min_reps=2):
+    fn()  # warm-up: the first call of a shape builds kernels
+    times = []
+    started = time.perf_counter()
+    while len(times) < min_reps or time.perf_counter() - started < seconds:
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), times
+
+
+def bench_throughput(model, device, sizes, configs, seconds):
+    print(f"\nengine throughput (sigma=2, tiles and context margins included), median of >= 2 runs:")
+    header = f"{'size':>10}  " + "  ".join(f"{name:>20}" for name in configs)
+    print(header + "\n" + "-" * len(header))
+    for width, height in sizes:
+        image = text_like_image(width, height)
+        cells = []
+        for name in configs:
+            engine = Engine(model, device=device, **CONFIGS[name])
+            try:
+                median, _ = time_call(lambda: engine.sharpen(image, 2.0), seconds)
+            finally:
+                engine.close()
+            cells.append(f"{width * height / median / 1e6:8.2f} MP/s {median * 1000:6.0f}ms")
+        print(f"{width:>5}x{height:<4}  " + "  ".join(f"{c:>20}" for c in cells), flush=True)
+
+
+def bench_end_to_end(model, device, seconds, precision):
+    engine = Engine(model, device=device, precision=precision)
+    out = io.BytesIO()
+    Image.fromarray((text_like_image(1200, 400) * 255).astype(np.uint8)).save(out, "PNG")
+    data = out.getvalue()
+    try:
+        with LiveServer(create_app({"ENGINE": engine})) as server, requests.Session() as session:
+            def post():
+                response = session.post(server.url + "/v1/sharpen", files={"image": ("a.png", data, "image/png")},
+                                        data={"sigma": "2"}, timeout=120)
+                response.raise_for_status()
+
+            median, times = time_call(post, seconds, min_reps=5)
+    finally:
+        engine.close()
+    p95 = float(np.percentile(times, 95))
+    print(f"\nend to end, 1200x400 PNG over loopback HTTP (multipart, sigma=2, {precision}): "
+          f"median {median * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms over {len(times)} requests")
+
+
+def parse_sizes(text):
+    sizes = []
+    for item in text.split(","):
+        width, _, height = item.lower().partition("x")
+        sizes.append((int(width), int(height)))
+    return sizes
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m server.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", help="default: $ANTI_AGING_CHECKPOINT or the shipped checkpoint")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--sizes", default=DEFAULT_SIZES, help=f"comma-separated WxH (default {DEFAULT_SIZES})")
+    parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated subset of " + ", ".join(CONFIGS))
+    parser.add_argument("--torch-threads", type=int, default=cpu_count(), help="CPU threads (default: all cores)")
+    parser.add_argument("--seconds", type=float, default=3.0, help="time budget per measurement")
+    parser.add_argument("--e2e-precision", choices=("fp32", "bf16"), default="fp32")
+    parser.add_argument("--no-e2e", action="store_true", help="skip the HTTP latency measurement")
+    args = parser.parse_args(argv)
+
+    device = resolve_device(args.device)
+    if device == "cpu":
+        torch.set_num_threads(max(1, args.torch_threads))
+    configs = [c.strip() for c in args.configs.split(",") if c.strip()]
+    unknown = set(configs) - set(CONFIGS)
+    if unknown:
+        parser.error(f"unknown configs {sorted(unknown)}")
+    print(f"device: {device}" + (f" ({torch.cuda.get_device_name()})" if device == "cuda" else
+                                 f", {cpu_count()} cores, torch threads {torch.get_num_threads()}"))
+    print(f"allocator: {'tcmalloc' if 'tcmalloc' in os.environ.get('LD_PRELOAD', '') else 'glibc malloc'}; "
+          f"load average before start: {' '.join(f'{v:.2f}' for v in os.getloadavg())} "
+          f"(other work on the machine slows every figure)")
+    model = load_model(args.checkpoint, device)
+    bench_throughput(model, device, parse_sizes(args.sizes), configs, args.seconds)
+    if not args.no_e2e:
+        bench_end_to_end(model, device, args.seconds, args.e2e_precision)
+
+
+if __name__ == "__main__":
+    main()

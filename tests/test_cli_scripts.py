@@ -1,0 +1,42 @@
+"""The bench and load scripts run end to end on a tiny model (their figures are printed, not asserted)."""
+import pytest
+
+from models import build_model, save_checkpoint
+from server import bench, loadtest
+from test_server_api import one_torch_thread  # noqa: F401 (an autouse fixture)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
+    save_checkpoint(path, build_model("nafunet", width=8))
+    return path
+
+
+def test_bench_prints_throughput_and_latency(checkpoint, capsys):
+    bench.main(["--checkpoint", str(checkpoint), "--sizes", "48x32,64x64", "--configs", "fp32,bf16+channels_last",
+                "--seconds", "0", "--torch-threads", "1"])
+    out = capsys.readouterr().out
+    assert f"model: {checkpoint}" in out
+    assert out.count("MP/s") == 4
+    assert "end to end, 1200x400 PNG" in out and "median" in out
+
+
+def test_bench_without_checkpoint_says_weights_are_random(tmp_path, capsys):
+    bench.main(["--checkpoint", str(tmp_path / "missing.pt"), "--sizes", "32x32", "--configs", "fp32",
+                "--seconds", "0", "--no-e2e", "--torch-threads", "1"])
+    assert "random weights" in capsys.readouterr().out
+
+
+def test_loadtest_runs_clean_against_its_own_server(checkpoint, capsys):
+    assert loadtest.main(["--checkpoint", str(checkpoint), "--clients", "2", "--requests", "3", "--torch-threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "2 clients x 3 requests = 6 requests" in out and "errors: 0" in out
+    assert "p50" in out and "server RSS" in out
+
+
+@pytest.mark.parametrize("argv", [["--url", "http://example.com:8765"], ["--url", "http://10.0.0.2:8765"],
+                                  ["--clients", "100"], ["--requests", "0"]])
+def test_loadtest_refuses_remote_targets_and_unbounded_runs(argv):
+    with pytest.raises(SystemExit):
+        loadtest.main(argv)
