@@ -24,8 +24,18 @@ const messageHandlers = {
   "sharpen-all": async ({ tabId }) => sharpenAll(await chrome.tabs.get(tabId)),
   "show-original": ({ tabId, value }) => setShowOriginal(tabId, value),
   restore: ({ tabId }) => restoreTab(tabId),
-  "auto-sharpen": (_, sender) => sharpenAll(sender.tab),
+  "auto-sharpen": (_, sender) => autoSharpen(sender.tab),
 };
+
+/** Automatic mode on a page that just loaded: the badge counts its blurred elements until they are sharpened. */
+async function autoSharpen(tab) {
+  const found = await inspectTab(tab.id);
+  if (found.found + found.unchecked === 0) return { ok: true, sharpened: 0 };
+  const result = await sharpenAll(tab);
+  // Without a click on this tab Chrome refuses the capture: the count on the icon invites that click.
+  if (!result.ok) await chrome.action.setBadgeText({ tabId: tab.id, text: String(found.found + found.unchecked) });
+  return result;
+}
 
 chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
   const handler = messageHandlers[message?.type];

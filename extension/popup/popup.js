@@ -1,5 +1,7 @@
 // The toolbar popup: server status, the page's blurred elements, sharpen all, originals, restore.
 // Opening the popup grants activeTab, which the service worker needs to capture the page.
+import { matchesSite, normalizeSettings } from "../lib/settings.js";
+
 const $ = (id) => document.getElementById(id);
 
 const send = (type, extra = {}) => chrome.runtime.sendMessage({ type, ...extra });
@@ -48,7 +50,7 @@ async function main() {
   }
   $("sharpen-all").disabled = !(await serverReady) || state.found + state.unchecked === 0;
 
-  $("sharpen-all").addEventListener("click", async () => {
+  const sharpenAll = async () => {
     $("sharpen-all").disabled = true;
     showMessage("Sharpening…");
     const result = await send("sharpen-all", { tabId: tab.id });
@@ -59,7 +61,11 @@ async function main() {
       showMessage(result.error, "error");
     }
     $("sharpen-all").disabled = false;
-  });
+  };
+  $("sharpen-all").addEventListener("click", sharpenAll);
+  // On a site in automatic mode, opening the popup is the click Chrome wants before it allows a capture.
+  const { autoSites } = normalizeSettings(await chrome.storage.sync.get(null));
+  if (!$("sharpen-all").disabled && state.overlays === 0 && matchesSite(tab.url, autoSites)) sharpenAll();
   $("show-original").addEventListener("change", async (event) => {
     showPage({ ...state, ...(await send("show-original", { tabId: tab.id, value: event.target.checked })) });
   });
