@@ -171,7 +171,7 @@ def evaluate(devset, models, limit=None, workers=2, cache=None, log=print):
             sigma = float(sample["sigma_px"])
             settings = ocr_settings(sample)
             record = {key: sample[key] for key in ("id", "text", "lang", "kind", "raster", "dpr", "blur_css", "sigma_px")}
-            record.update(bucket=sigma_bucket(sigma), methods={})
+            record.update(element=sample.get("element", sample["id"]), bucket=sigma_bucket(sigma), methods={})
             for name, method in methods.items():
                 tick = time.perf_counter()
                 out = method(blurred, sharp, sigma)
@@ -258,17 +258,18 @@ def markdown(results):
 
 
 def pick_examples(records, count=4):
-    """One Latin sample per blurred bucket (the first by id), for the before/after picture."""
-    chosen = []
+    """One visibly blurred Latin sample per bucket, each of a different element when possible."""
+    chosen, elements = [], set()
     for bucket, _, _ in BUCKETS:
-        candidates = sorted((r for r in records if r["bucket"] == bucket and r["sigma_px"] > 0), key=lambda r: r["id"])
-        latin = [r for r in candidates if r["lang"] == "en" and r["kind"] != "paragraph"] or candidates
-        if latin:
-            chosen.append(latin[0])
+        candidates = sorted((r for r in records if r["bucket"] == bucket and r["methods"]["input"]["psnr"] < 35),
+                            key=lambda r: (r["lang"] != "en" or r["kind"] == "paragraph", r["element"] in elements, r["id"]))
+        if candidates:
+            chosen.append(candidates[0])
+            elements.add(candidates[0]["element"])
     return chosen[:count]
 
 
-def example_picture(records, outputs, methods, path, max_width=420):
+def example_picture(records, outputs, methods, path, max_width=520):
     rows = pick_examples(records)
     columns = ["input"] + (["wiener"] if "wiener" in methods else []) + [m for m in methods if m.endswith("/sigma")] + ["sharp"]
     try:
