@@ -353,16 +353,6 @@ def open_and_sharpen(browser, site, element_id):
 
 # ----- tests -----
 
-def test_shipped_manifest_asks_for_minimal_permissions():
-    text = (EXTENSION / "manifest.json").read_text()
-    manifest = json.loads(text)
-    assert manifest["manifest_version"] == 3
-    assert sorted(manifest["permissions"]) == ["activeTab", "contextMenus", "scripting", "storage"]
-    assert manifest["host_permissions"] == ["http://127.0.0.1/*", "http://localhost/*"]
-    assert "<all_urls>" not in text
-    assert manifest["background"] == {"service_worker": "service-worker.js", "type": "module"}
-
-
 @pytest.mark.parametrize("dpr, zoom", [(1, 1), (2, 1), (1, 1.25)])
 def test_right_click_overlays_each_elements_box(browsers, site, dpr, zoom):
     browser = browsers(dpr)
