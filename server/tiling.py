@@ -28,8 +28,9 @@ def axis_windows(length, tile, margin, blend, multiple):
     """Windows [start, stop) along one axis of the padded image.
 
     ``length`` is the unpadded size; the padded axis is round_up(length + 2 * margin, multiple)
-    long. Starts are multiples of ``multiple``; windows are ``tile`` long (the last ends at the
-    padded end) and consecutive ones overlap by at least 2 * margin + blend.
+    long. As few windows as windows of at most ``tile`` allow, all of one size, spread evenly
+    (no nearly-empty last window); starts are multiples of ``multiple``, the last window ends at
+    the padded end, and consecutive windows overlap by at least 2 * margin + blend.
     """
     padded = round_up(length + 2 * margin, multiple)
     if padded <= tile:
@@ -37,13 +38,15 @@ def axis_windows(length, tile, margin, blend, multiple):
     overlap = 2 * margin + blend
     if tile % multiple or tile - overlap < multiple:
         raise ValueError(f"tile {tile} must be a multiple of {multiple} and exceed the overlap {overlap}")
-    stride = (tile - overlap) // multiple * multiple
+    count = -(-(padded - overlap) // (tile - overlap))
+    size = round_up(-(-(padded - overlap) // count) + overlap, multiple)
+    stride = (size - overlap) // multiple * multiple
     windows = []
     start = 0
-    while start + tile < padded:
-        windows.append((start, start + tile))
+    while start + size < padded:
+        windows.append((start, start + size))
         start += stride
-    windows.append((padded - tile, padded))
+    windows.append((padded - size, padded))
     return windows
 
 

@@ -22,11 +22,21 @@ def test_axis_windows_cover_aligned_and_overlapping(length, tile, margin, blend)
     windows = axis_windows(length, tile, margin, blend, multiple)
     padded = round_up(length + 2 * margin, multiple)
     assert windows[0][0] == 0 and windows[-1][1] == padded
+    sizes = {stop - start for start, stop in windows}
+    assert len(sizes) == 1 and sizes.pop() <= max(tile, padded if len(windows) == 1 else 0)
     for start, stop in windows:
         assert start % multiple == 0
-        assert stop - start == (padded if len(windows) == 1 else tile)
     for (a0, a1), (b0, b1) in zip(windows, windows[1:]):
         assert a0 < b0 and a1 - b0 >= 2 * margin + blend
+    overlap = 2 * margin + blend
+    if len(windows) > 1:  # no more windows than full-size tiles would need, plus at most one
+        assert len(windows) <= -(-(padded - overlap) // (tile - overlap)) + 1
+
+
+def test_windows_just_over_the_tile_size_are_split_evenly():
+    windows = axis_windows(1024, 1024, 16, 16, 16)  # padded 1056: two windows of ~half, not two of 1024
+    assert len(windows) == 2
+    assert sum(stop - start for start, stop in windows) <= 1.1 * 1056
 
 
 @pytest.mark.parametrize("length, tile, margin, blend", [(1000, 128, 16, 16), (70, 64, 16, 8), (5, 64, 16, 16)])

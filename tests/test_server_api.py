@@ -502,3 +502,14 @@ def test_nan_sigma_never_reaches_engine(engine):
         with pytest.raises(Exception):
             validate_sigma(value)
     assert validate_sigma(0) == 0.0 and validate_sigma("2.5") == 2.5 and validate_sigma(None) is None
+
+
+def test_app_loads_its_own_engine_from_a_checkpoint(tmp_path):
+    path = tmp_path / "tiny.pt"
+    save_checkpoint(path, build_model("nafunet", width=8))
+    app = create_app({"CHECKPOINT": str(path), "DEVICE": "cpu", "PORT": PORT})
+    app.test_client_class = LoopbackClient
+    try:
+        assert app.test_client().get("/v1/models").get_json()["models"][0]["checkpoint"] == str(path)
+    finally:
+        app.extensions["engine"].close()
