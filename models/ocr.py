@@ -74,4 +74,8 @@ def read_text(image, lang="en", single_line=True, scale=1.0):
     # psm 7: one text line; psm 6: one uniform block (short paragraphs).
     config = f"--psm {7 if single_line else 6}"
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # one core per call: callers parallelize across crops
-    return pytesseract.image_to_string(prepare(image, scale), lang=TESSERACT_LANGS[lang], config=config).strip()
+    try:
+        return pytesseract.image_to_string(prepare(image, scale), lang=TESSERACT_LANGS[lang], config=config).strip()
+    except pytesseract.TesseractError:
+        # Tesseract 5.3 can die on a signal (SIGFPE) on some degenerate images: nothing was read.
+        return ""

@@ -69,6 +69,16 @@ def test_tesseract_reads_clean_text_in_both_polarities():
         read_text(_text_image("x"), "fr")
 
 
+def test_a_tesseract_crash_reads_as_nothing(monkeypatch):
+    import pytesseract
+
+    def crash(*args, **kwargs):
+        raise pytesseract.TesseractError(-8, "")  # what Tesseract 5.3's SIGFPE on noise looks like
+
+    monkeypatch.setattr(pytesseract, "image_to_string", crash)
+    assert read_text(_text_image("Quartz"), "en") == ""
+
+
 def _bars(h=40, w=56):
     image = np.full((h, w, 3), 0.9)
     image[8:32, 10:14] = 0.1
