@@ -388,32 +388,31 @@ def test_right_click_overlays_each_elements_box(browsers, site, dpr, zoom):
         browser.set_zoom(1)
 
 
-@pytest.mark.parametrize("dpr", [1, 2])
-def test_overlay_pixels_are_the_servers_answer_for_the_widened_crop(browsers, site, sharpen_server, dpr):
+@pytest.mark.parametrize("dpr, element_id", [(1, "serif"), (2, "mono")])
+def test_overlay_pixels_are_the_servers_answer_for_the_widened_crop(browsers, site, sharpen_server, dpr, element_id):
     browser = browsers(dpr)
     browser.open(site)
-    for element_id in ("serif", "mono"):
-        before = browser.screenshot()
-        box = snap(browser.rect(element_id), dpr)
-        sigma = TEXT_ELEMENTS[element_id] * dpr
-        margin = int(np.ceil(3 * sigma))
-        crop = (max(0, box[0] - margin), max(0, box[1] - margin), min(before.width, box[2] + margin), min(before.height, box[3] + margin))
-        inner = (box[0] - crop[0], box[1] - crop[1], box[2] - crop[0], box[3] - crop[1])
-        expected = np.asarray(sharpen_via_server(sharpen_server, before.crop(crop), sigma).crop(inner), dtype=np.float32)
-        blurred = np.asarray(before.crop(box), dtype=np.float32)
+    before = browser.screenshot()
+    box = snap(browser.rect(element_id), dpr)
+    sigma = TEXT_ELEMENTS[element_id] * dpr
+    margin = int(np.ceil(3 * sigma))
+    crop = (max(0, box[0] - margin), max(0, box[1] - margin), min(before.width, box[2] + margin), min(before.height, box[3] + margin))
+    inner = (box[0] - crop[0], box[1] - crop[1], box[2] - crop[0], box[3] - crop[1])
+    expected = np.asarray(sharpen_via_server(sharpen_server, before.crop(crop), sigma).crop(inner), dtype=np.float32)
+    blurred = np.asarray(before.crop(box), dtype=np.float32)
 
-        result, _ = browser.right_click(element_id)
-        assert result["ok"], result
-        overlay = browser.overlay_over(element_id)
-        assert overlay is not None
-        shown = np.asarray(decode_data_url(overlay["src"]), dtype=np.float32)
-        assert shown.shape == expected.shape
-        # The overlay is what the server made of the widened crop, not the blurred original.
-        assert np.abs(shown - expected).mean() < 1.5
-        assert np.abs(shown - blurred).mean() > 4 * np.abs(shown - expected).mean() + 1
-        # And the page shows it pixel for pixel over the element's box.
-        on_screen = np.asarray(browser.screenshot().crop(box), dtype=np.float32)
-        assert np.abs(on_screen - shown).mean() < 1.5
+    result, _ = browser.right_click(element_id)
+    assert result["ok"], result
+    overlay = browser.overlay_over(element_id)
+    assert overlay is not None
+    shown = np.asarray(decode_data_url(overlay["src"]), dtype=np.float32)
+    assert shown.shape == expected.shape
+    # The overlay is what the server made of the widened crop, not the blurred original.
+    assert np.abs(shown - expected).mean() < 1.5
+    assert np.abs(shown - blurred).mean() > 4 * np.abs(shown - expected).mean() + 1
+    # And the page shows it pixel for pixel over the element's box.
+    on_screen = np.asarray(browser.screenshot().crop(box), dtype=np.float32)
+    assert np.abs(on_screen - shown).mean() < 1.5
 
 
 def test_overlay_follows_layout_changes_scrolling_and_resizing(browsers, site):
