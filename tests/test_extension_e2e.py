@@ -465,6 +465,8 @@ def test_toggle_shows_originals_and_escape_restores(browsers, site):
 
 def test_sharpen_all_from_the_popup_finds_every_blurred_element(browsers, site):
     """The popup's protocol (runtime messages to the service worker), sent from an extension page."""
+    from playwright.sync_api import expect
+
     browser = browsers(1)
     browser.open(site)
     browser.page.evaluate("window.scrollTo(0, 120)")
@@ -476,6 +478,7 @@ def test_sharpen_all_from_the_popup_finds_every_blurred_element(browsers, site):
 
         health = send({"type": "health"})
         assert health["ok"] and health["status"] == "ok"
+        expect(popup.locator("#server")).to_contain_text(f"Server ready at {health['serverUrl']}")
         found = send({"type": "inspect", "tabId": tab_id})
         # Same-origin pictures are judged from their pixels in the page; cross-origin ones (tainted
         # canvas) only after capture, from the screen's pixels.
