@@ -5,6 +5,10 @@
 
 const MIN_CONTRAST = 12; // luminance steps (0-255) below which there is nothing to judge
 export const BLURRED_BELOW = 0.35;
+// Text sits on a plain background: one luminance band holds much of the picture. Smooth photos
+// also have little one-pixel energy, and this keeps them from being "sharpened" as text.
+const BACKGROUND_BAND = 16;
+export const TEXT_BACKGROUND_SHARE = 0.25;
 
 function luminance(rgba, width, height) {
   const gray = new Float32Array(width * height);
@@ -44,7 +48,22 @@ export function sharpnessRatio(rgba, width, height) {
   return near / far;
 }
 
+/** The largest share of pixels whose luminance falls in one band of BACKGROUND_BAND levels. */
+export function backgroundShare(rgba, width, height) {
+  const gray = luminance(rgba, width, height);
+  if (!gray.length) return 0;
+  const bins = new Uint32Array(Math.ceil(256 / BACKGROUND_BAND) + 1);
+  // Two offset histograms, so a background straddling a band edge is not split in half.
+  const shifted = new Uint32Array(bins.length);
+  for (const v of gray) {
+    bins[Math.floor(v / BACKGROUND_BAND)] += 1;
+    shifted[Math.floor((v + BACKGROUND_BAND / 2) / BACKGROUND_BAND)] += 1;
+  }
+  return Math.max(...bins, ...shifted) / gray.length;
+}
+
+/** Whether a picture looks like blurred text: soft edges on a plain background. */
 export function looksBlurred(rgba, width, height) {
   const ratio = sharpnessRatio(rgba, width, height);
-  return ratio !== null && ratio < BLURRED_BELOW;
+  return ratio !== null && ratio < BLURRED_BELOW && backgroundShare(rgba, width, height) >= TEXT_BACKGROUND_SHARE;
 }

@@ -1,33 +1,44 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { sharpnessRatio, looksBlurred } from "../../extension/lib/sharpness.js";
+import { sharpnessRatio, looksBlurred, backgroundShare, TEXT_BACKGROUND_SHARE } from "../../extension/lib/sharpness.js";
 
-// A test card of black strokes on white, then the same card blurred with a Gaussian.
-function strokes(width, height) {
-  const gray = new Float32Array(width * height).fill(255);
-  for (let y = 4; y < height - 4; y += 1) {
-    for (let x = 4; x < width - 4; x += 1) {
-      if (x % 9 < 2 || (y % 11 < 2 && x % 23 < 15)) gray[y * width + x] = 0;
+const [W, H] = [160, 88];
+
+// Lines of "words" made of 1-px strokes and bars on white, like text at about 12 px.
+function textCard() {
+  const gray = new Float32Array(W * H).fill(255);
+  for (let y = 0; y < H; y += 1) {
+    for (let x = 4; x < W - 4; x += 1) {
+      const [ly, lx] = [y % 22, x % 30];
+      if (ly >= 4 && ly < 16 && lx < 22 && (lx % 5 === 0 || ly === 4 || ly === 10)) gray[y * W + x] = 20;
     }
   }
   return gray;
 }
 
-function gaussianBlur(gray, width, height, sigma) {
+function photo() {
+  const gray = new Float32Array(W * H);
+  for (let y = 0; y < H; y += 1) {
+    for (let x = 0; x < W; x += 1) gray[y * W + x] = 128 + 100 * Math.sin(x / 9) * Math.cos(y / 7);
+  }
+  return gray;
+}
+
+function gaussianBlur(gray, sigma) {
   const radius = Math.ceil(3 * sigma);
   const kernel = Array.from({ length: 2 * radius + 1 }, (_, i) => Math.exp(-0.5 * ((i - radius) / sigma) ** 2));
   const total = kernel.reduce((a, b) => a + b, 0);
   const pass = (src, dx, dy) => {
     const out = new Float32Array(src.length);
-    for (let y = 0; y < height; y += 1) {
-      for (let x = 0; x < width; x += 1) {
+    for (let y = 0; y < H; y += 1) {
+      for (let x = 0; x < W; x += 1) {
         let acc = 0;
         for (let k = -radius; k <= radius; k += 1) {
-          const xx = Math.min(width - 1, Math.max(0, x + k * dx));
-          const yy = Math.min(height - 1, Math.max(0, y + k * dy));
-          acc += kernel[k + radius] * src[yy * width + xx];
+          const xx = Math.min(W - 1, Math.max(0, x + k * dx));
+          const yy = Math.min(H - 1, Math.max(0, y + k * dy));
+          acc += kernel[k + radius] * src[yy * W + xx];
         }
-        out[y * width + x] = acc / total;
+        out[y * W + x] = acc / total;
       }
     }
     return out;
@@ -41,14 +52,21 @@ function toRgba(gray) {
   return rgba;
 }
 
-test("sharp strokes are not blurred; Gaussian-blurred strokes are", () => {
-  const [w, h] = [96, 48];
-  const sharp = strokes(w, h);
-  assert.equal(looksBlurred(toRgba(sharp), w, h), false);
+test("sharp text is not blurred; Gaussian-blurred text is", () => {
+  const sharp = textCard();
+  assert.equal(looksBlurred(toRgba(sharp), W, H), false);
   for (const sigma of [1.5, 3, 6]) {
-    assert.equal(looksBlurred(toRgba(gaussianBlur(sharp, w, h, sigma)), w, h), true, `sigma ${sigma}`);
+    const blurred = toRgba(gaussianBlur(sharp, sigma));
+    assert.equal(looksBlurred(blurred, W, H), true, `sigma ${sigma}`);
+    assert.ok(sharpnessRatio(blurred, W, H) < sharpnessRatio(toRgba(sharp), W, H));
   }
-  assert.ok(sharpnessRatio(toRgba(gaussianBlur(sharp, w, h, 3)), w, h) < sharpnessRatio(toRgba(sharp), w, h));
+});
+
+test("a smooth photo is soft but has no plain background, so it is not taken for blurred text", () => {
+  const rgba = toRgba(photo());
+  assert.ok(sharpnessRatio(rgba, W, H) < 0.35);
+  assert.ok(backgroundShare(rgba, W, H) < TEXT_BACKGROUND_SHARE);
+  assert.equal(looksBlurred(rgba, W, H), false);
 });
 
 test("flat or tiny images cannot be judged", () => {
