@@ -4,12 +4,20 @@ Blocks first, network last. The net works at half resolution after a lossless
 pixel-unshuffle (4x fewer pixels for every conv), and is conditioned on the
 blur sigma through per-block feature modulation; sigma < 0 means "unknown"
 (blind mode), which training teaches through sigma dropout.
+
+When sigma is known the net also sees Wiener deconvolutions of its input (a
+classical estimate that already undoes much of a Gaussian blur) and predicts a
+correction to the first of them, so it learns to remove ringing and restore
+what Wiener cannot rather than to invert the blur from scratch. With sigma
+unknown those channels are the input itself.
 """
 from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from models.blur import wiener_deconvolve
 
 SIGMA_SCALE = 4.0  # sigma is fed to the conditioning MLP as sigma / SIGMA_SCALE
 
@@ -23,6 +31,7 @@ class NAFUNetConfig:
     dec_blocks: tuple = (1, 1, 1)
     unshuffle: int = 2
     cond_dim: int = 32
+    wiener_balances: tuple = (1e-2, 1e-3)
 
 
 class LayerNorm2d(nn.Module):
@@ -85,7 +94,7 @@ class NAFUNet(nn.Module):
         c = config.width
         r = config.unshuffle
         self.cond = nn.Sequential(nn.Linear(2, config.cond_dim), nn.GELU(), nn.Linear(config.cond_dim, config.cond_dim))
-        self.intro = nn.Conv2d(3 * r * r, c, 3, padding=1)
+        self.intro = nn.Conv2d(3 * (1 + len(config.wiener_balances)) * r * r, c, 3, padding=1)
         self.encoders = nn.ModuleList()
         self.downs = nn.ModuleList()
         for n_blocks in config.enc_blocks:
@@ -100,16 +109,22 @@ class NAFUNet(nn.Module):
             c //= 2
             self.decoders.append(nn.ModuleList(NAFBlock(c, config.cond_dim) for _ in range(n_blocks)))
         self.ending = nn.Conv2d(c, 3 * r * r, 3, padding=1)
+        nn.init.zeros_(self.ending.weight)  # starts as the identity on its base estimate
+        nn.init.zeros_(self.ending.bias)
 
     @property
     def size_multiple(self):
         return self.config.unshuffle * 2 ** len(self.config.enc_blocks)
 
-    def condition(self, sigma, batch, device, dtype):
-        """(N, 2) features [sigma / scale, known]; sigma None or < 0 means blind."""
+    @staticmethod
+    def sigma_vector(sigma, batch, device):
+        """(N,) float32 sigmas, -1 where unknown (sigma None or negative)."""
         if sigma is None:
-            sigma = torch.full((batch,), -1.0, device=device)
-        sigma = torch.as_tensor(sigma, dtype=torch.float32, device=device).reshape(-1).expand(batch)
+            return torch.full((batch,), -1.0, device=device)
+        return torch.as_tensor(sigma, dtype=torch.float32, device=device).reshape(-1).expand(batch)
+
+    def condition(self, sigma, dtype):
+        """(N, cond_dim) embedding of [sigma / scale, known]."""
         known = (sigma >= 0).float()
         feats = torch.stack([sigma.clamp(min=0) / SIGMA_SCALE * known, known], dim=1)
         return self.cond(feats.to(dtype))
@@ -120,9 +135,12 @@ class NAFUNet(nn.Module):
         pad_h, pad_w = (-h) % m, (-w) % m
         mode = "reflect" if pad_h < h and pad_w < w else "replicate"
         inp = F.pad(x, (0, pad_w, 0, pad_h), mode=mode) if pad_h or pad_w else x
-        cond = self.condition(sigma, n, x.device, x.dtype)
+        sigma = self.sigma_vector(sigma, n, x.device)
+        cond = self.condition(sigma, x.dtype)
+        priors = [wiener_deconvolve(inp, sigma.clamp(min=0), b) for b in self.config.wiener_balances]
+        base = priors[0] if priors else inp
 
-        y = self.intro(F.pixel_unshuffle(inp, self.config.unshuffle))
+        y = self.intro(F.pixel_unshuffle(torch.cat([inp, *priors], dim=1), self.config.unshuffle))
         skips = []
         for blocks, down in zip(self.encoders, self.downs):
             for block in blocks:
@@ -135,5 +153,5 @@ class NAFUNet(nn.Module):
             y = up(y) + skip
             for block in blocks:
                 y = block(y, cond)
-        y = F.pixel_shuffle(self.ending(y), self.config.unshuffle) + inp
+        y = F.pixel_shuffle(self.ending(y), self.config.unshuffle) + base
         return y[:, :, :h, :w]

@@ -27,7 +27,7 @@ from models.synth import SynthConfig, make_batch
 class TrainConfig:
     model: str = "nafunet"
     model_overrides: dict = field(default_factory=dict)
-    steps: int = 9000
+    steps: int = 10000
     batch_size: int = 8
     patch: int = 96
     lr: float = 1e-3

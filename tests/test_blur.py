@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from models.blur import BLUR_KINDS, box3_blur, box_width, chromium_blur, gaussian_blur
+from models.blur import BLUR_KINDS, box3_blur, box_width, chromium_blur, gaussian_blur, wiener_deconvolve
 
 SIZE = 48  # impulse images: the centre is farther from every border than any kernel here reaches
 CENTRE = SIZE // 2
@@ -137,3 +137,27 @@ def test_chromium_blur_dispatches_by_kind():
 def test_chromium_blur_rejects_unknown_kinds():
     with pytest.raises(ValueError, match="unknown blur kind"):
         chromium_blur(torch.rand(1, 3, 8, 8), 2.0, "motion")
+
+
+def test_wiener_with_zero_sigma_is_identity():
+    x = torch.rand(2, 3, 9, 14)
+    assert torch.equal(wiener_deconvolve(x, torch.zeros(2), 1e-2), x)
+    mixed = wiener_deconvolve(x, torch.tensor([0.0, 2.0]), 1e-2)
+    assert torch.allclose(mixed[0], x[0], atol=1e-6) and not torch.allclose(mixed[1], x[1], atol=1e-3)
+
+
+def test_wiener_undoes_most_of_a_gaussian_blur():
+    torch.manual_seed(0)
+    sharp = gaussian_blur(torch.rand(1, 3, 48, 48), 0.7)  # band-limited, as anti-aliased text is
+    blurred = gaussian_blur(sharp, 1.5)
+    restored = wiener_deconvolve(blurred, torch.tensor([1.5]), 1e-3)
+    err_blurred = (blurred - sharp)[..., 8:-8, 8:-8].abs().mean()
+    err_restored = (restored - sharp)[..., 8:-8, 8:-8].abs().mean()
+    assert err_restored < 0.7 * err_blurred
+
+
+def test_wiener_keeps_flat_images_flat_and_sizes_any():
+    for h, w in [(1, 1), (2, 3), (17, 5)]:
+        flat = torch.full((1, 3, h, w), 0.4)
+        out = wiener_deconvolve(flat, torch.tensor([3.0]), 1e-2)
+        assert out.shape == flat.shape and torch.allclose(out, flat, atol=1e-5)
