@@ -74,21 +74,28 @@ def wiener_deconvolve(x, sigma, balance):
     """Wiener deconvolution of a Gaussian blur, per sample: (N, C, H, W), sigma (N,) in pixels.
 
     The filter H (1 + b) / (H^2 + b) is scaled to pass flat regions unchanged, so sigma <= 0
-    returns the input itself. The image is reflect-padded by 3 sigma first, so the FFT's
-    wrap-around does not ring at the borders. Computed in float32 whatever the autocast.
+    returns the input itself. Each image is reflect-padded by 3 of its own sigma first, so the
+    FFT's wrap-around does not ring at the borders, and a sample's result never depends on the
+    other samples of its batch. Computed in float32 whatever the autocast.
     """
-    sigma = torch.as_tensor(sigma, dtype=torch.float32, device=x.device).reshape(-1).clamp(min=0)
+    sigma = torch.as_tensor(sigma, dtype=torch.float32).reshape(-1).clamp(min=0)
     sigma = sigma.expand(x.shape[0]) if sigma.numel() == 1 else sigma
-    if not bool((sigma > 0).any()):
-        return x
+    out = x
+    for value in sorted(set(sigma.tolist()) - {0.0}):
+        index = (sigma == value).nonzero().flatten().to(x.device)
+        restored = _wiener_one_sigma(x.index_select(0, index), value, balance)
+        out = out.index_copy(0, index, restored) if len(index) < len(x) else restored
+    return out
+
+
+def _wiener_one_sigma(x, sigma, balance):
     h, w = x.shape[-2:]
-    pad = max(4, math.ceil(3 * float(sigma.max())))
+    pad = max(4, math.ceil(3 * sigma))
     with torch.autocast(x.device.type, enabled=False):
         padded = _pad(x.float(), pad, pad, pad, pad)
         fy = torch.fft.fftfreq(padded.shape[-2], device=x.device)
         fx = torch.fft.rfftfreq(padded.shape[-1], device=x.device)
-        radius2 = fy[:, None] ** 2 + fx[None, :] ** 2
-        otf = torch.exp(-2 * math.pi ** 2 * sigma[:, None, None, None] ** 2 * radius2)
+        otf = torch.exp(-2 * math.pi ** 2 * sigma ** 2 * (fy[:, None] ** 2 + fx[None, :] ** 2))
         gain = otf * (1 + balance) / (otf * otf + balance)
         out = torch.fft.irfft2(torch.fft.rfft2(padded) * gain, s=padded.shape[-2:])
     return out[..., pad:pad + h, pad:pad + w].to(x.dtype)

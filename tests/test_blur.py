@@ -161,3 +161,12 @@ def test_wiener_keeps_flat_images_flat_and_sizes_any():
         flat = torch.full((1, 3, h, w), 0.4)
         out = wiener_deconvolve(flat, torch.tensor([3.0]), 1e-2)
         assert out.shape == flat.shape and torch.allclose(out, flat, atol=1e-5)
+
+
+def test_wiener_result_of_a_sample_does_not_depend_on_its_batch():
+    x = torch.rand(3, 3, 20, 24)
+    together = wiener_deconvolve(x, torch.tensor([1.0, 4.0, 1.0]), 1e-2)
+    alone = wiener_deconvolve(x[:1], torch.tensor([1.0]), 1e-2)
+    assert torch.allclose(together[0], alone[0], atol=1e-6)
+    assert torch.allclose(together[1], wiener_deconvolve(x[1:2], torch.tensor([4.0]), 1e-2)[0], atol=1e-6)
+    assert not torch.allclose(together[0], together[2])
