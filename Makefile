@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 TCMALLOC := $(wildcard /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4)
 RUN_ENV := $(if $(TCMALLOC),LD_PRELOAD=$(TCMALLOC),MALLOC_MMAP_THRESHOLD_=1000000000 MALLOC_TRIM_THRESHOLD_=1000000000)
 
-.PHONY: setup run test test-py test-js train evaluate bench system-deps clean
+.PHONY: setup run test test-py test-js train evaluate bench loadtest system-deps clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,8 +36,11 @@ evaluate: setup
 	$(RUN_ENV) $(PY) -m models.evaluate $(ARGS)
 
 bench: setup
-	$(RUN_ENV) $(PY) -m models.bench $(ARGS)
-	$(RUN_ENV) $(PY) -m server.bench $(ARGS)
+	$(RUN_ENV) $(PY) -m models.bench
+	$(RUN_ENV) $(PY) -m server.bench
+
+loadtest: setup
+	$(RUN_ENV) $(PY) -m server.loadtest $(ARGS)
 
 # Debian packages the tests and the data generator need (run as root).
 system-deps:
