@@ -154,6 +154,7 @@ def main(argv=None):
     start_step, payload = 0, None
     if config.resume:
         payload = read_checkpoint(config.resume)
+        config.model = payload["config"]["name"]
         config.model_overrides = {k: v for k, v in payload["config"].items() if k != "name"}
         start_step = payload["step"]
     model = build_model(config.model, **config.model_overrides).to(device)
