@@ -72,3 +72,12 @@ def test_two_step_training_run_writes_resumable_checkpoints(tmp_path):
     assert read_checkpoint(tmp_path / "last.pt")["step"] == 3
     resumed = load_checkpoint(tmp_path / "nafunet.pt")
     assert all(torch.isfinite(p).all() for p in resumed.parameters())
+
+
+def test_resume_rebuilds_the_checkpoints_own_model(tmp_path):
+    common = ["--batch-size", "1", "--patch", "32", "--val-samples", "2", "--warmup", "1", "--workers", "0",
+              "--out", str(tmp_path)]
+    train_module.main(["--model", "robust_unet", "--model-overrides", '{"base": 4}', "--steps", "1"] + common)
+    model = train_module.main(["--steps", "2", "--resume", str(tmp_path / "last.pt")] + common)
+    assert model.config.name == "robust_unet" and model.config.base == 4
+    assert read_checkpoint(tmp_path / "last.pt")["step"] == 2
