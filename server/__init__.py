@@ -46,7 +46,7 @@ def create_app(test_config=None):
         MODEL=DEFAULT_MODEL,
         CHECKPOINT=None,
         DEVICE="auto",
-        PRECISION="fp32",
+        PRECISION="auto",
         ENGINE=None,
     )
     if test_config:

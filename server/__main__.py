@@ -21,8 +21,9 @@ def add_engine_options(parser):
     parser.add_argument("--checkpoint", help="checkpoint file (default: $ANTI_AGING_CHECKPOINT, "
                                              "else models/checkpoints/<model>.pt)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
-                        help="bf16 autocast is faster on CPUs with AVX512-BF16/AMX, slightly less exact")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+                        help="auto: bf16 autocast on GPUs and CPUs with native bf16 (AVX512-BF16/AMX), "
+                             "else fp32")
     parser.add_argument("--torch-threads", type=int, default=cpu_count(),
                         help="CPU threads per forward pass (default: all cores; fewer when the machine is busy)")
 

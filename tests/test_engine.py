@@ -243,3 +243,18 @@ def test_model_failure_is_reported_and_the_worker_survives():
 def test_validate_sigma_rejects(bad):
     with pytest.raises(BadSigma):
         validate_sigma(bad)
+
+
+def test_auto_precision_resolves_per_device(monkeypatch):
+    from server import engine as engine_module
+    assert engine_module.resolve_precision("fp32", "cpu") == "fp32"
+    assert engine_module.resolve_precision("bf16", "cpu") == "bf16"
+    monkeypatch.setattr(engine_module, "cpu_has_native_bf16", lambda: True)
+    assert engine_module.resolve_precision("auto", "cpu") == "bf16"
+    monkeypatch.setattr(engine_module, "cpu_has_native_bf16", lambda: False)
+    assert engine_module.resolve_precision("auto", "cpu") == "fp32"
+    engine = Engine(tiny_model(), precision="auto")
+    try:
+        assert engine.describe()["precision"] == "fp32"
+    finally:
+        engine.close()
