@@ -67,7 +67,9 @@ def decode_image(data, max_pixels=DEFAULT_MAX_PIXELS):
     except Image.DecompressionBombError:
         raise ImageTooLarge(f"the image header claims more than {2 * Image.MAX_IMAGE_PIXELS} pixels; "
                             f"the limit is {max_pixels}") from None
-    except (UnidentifiedImageError, SyntaxError, ValueError, OSError) as exc:
+    except UnidentifiedImageError:
+        raise BadImage("not a supported image (PNG, JPEG, WebP, BMP, GIF): unrecognised data") from None
+    except (SyntaxError, ValueError, OSError) as exc:
         raise BadImage(f"not a supported image (PNG, JPEG, WebP, BMP, GIF): {exc}") from None
     with image:
         width, height = image.size
