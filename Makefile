@@ -45,7 +45,7 @@ loadtest: setup
 # Debian packages the tests and the data generator need (run as root).
 system-deps:
 	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 		chromium chromium-driver tesseract-ocr tesseract-ocr-eng tesseract-ocr-kor \
 		tesseract-ocr-chi-sim tesseract-ocr-jpn fonts-dejavu-core fonts-liberation2 \
 		fonts-noto-core fonts-noto-cjk libtcmalloc-minimal4

@@ -116,7 +116,7 @@ class Engine:
         self.model = model.to(self.device, memory_format=self.memory_format).eval()
         self.multiple = getattr(model, "size_multiple", 16)
         # Smaller windows stay in cache on CPU (faster per pixel here); GPUs prefer few large ones.
-        self.tile = tile or (2048 if self.device == "cuda" else 512)
+        self.tile = tile or (2048 if self.device == "cuda" else 768)
         self.max_batch = max_batch
         # Batches of small captures save per-call overhead; big batches only raise peak memory.
         self.max_batch_pixels = max_batch_pixels or (8 if self.device == "cuda" else 2) * 2**20
