@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-SIGMA_SCALE = 4.0  # the sigma plane carries sigma / SIGMA_SCALE
+from models.common import pad_to_multiple, sigma_features, sigma_vector
 
 
 @dataclass
@@ -30,24 +30,10 @@ class AttentionR2UNetConfig:
     sigma_input: bool = True
 
 
-def pad_to_multiple(x, multiple):
-    """Pad bottom/right to a multiple: reflect, or replicate where the image is smaller than the pad."""
-    h, w = x.shape[-2:]
-    pad_h, pad_w = (-h) % multiple, (-w) % multiple
-    if not (pad_h or pad_w):
-        return x
-    mode = "reflect" if pad_h < h and pad_w < w else "replicate"
-    return F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
-
-
 def sigma_planes(sigma, x):
     """(N, 2, H, W) planes [sigma / scale, known] for x; sigma None or negative entries mean unknown."""
     n, _, h, w = x.shape
-    if sigma is None:
-        sigma = torch.full((n,), -1.0)
-    sigma = torch.as_tensor(sigma, dtype=torch.float32, device=x.device).reshape(-1).expand(n)
-    known = (sigma >= 0).float()
-    feats = torch.stack([sigma.clamp(min=0) / SIGMA_SCALE * known, known], dim=1).to(x.dtype)
+    feats = sigma_features(sigma_vector(sigma, n, x.device)).to(x.dtype)
     return feats[:, :, None, None].expand(n, 2, h, w)
 
 

@@ -18,9 +18,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from models.blur import wiener_deconvolve
-
-SIGMA_SCALE = 4.0  # sigma is fed to the conditioning MLP as sigma / SIGMA_SCALE
-
+from models.common import pad_to_multiple, sigma_features, sigma_vector
 
 @dataclass
 class NAFUNetConfig:
@@ -116,27 +114,11 @@ class NAFUNet(nn.Module):
     def size_multiple(self):
         return self.config.unshuffle * 2 ** len(self.config.enc_blocks)
 
-    @staticmethod
-    def sigma_vector(sigma, batch, device):
-        """(N,) float32 sigmas, -1 where unknown (sigma None or negative)."""
-        if sigma is None:
-            return torch.full((batch,), -1.0, device=device)
-        return torch.as_tensor(sigma, dtype=torch.float32, device=device).reshape(-1).expand(batch)
-
-    def condition(self, sigma, dtype):
-        """(N, cond_dim) embedding of [sigma / scale, known]."""
-        known = (sigma >= 0).float()
-        feats = torch.stack([sigma.clamp(min=0) / SIGMA_SCALE * known, known], dim=1)
-        return self.cond(feats.to(dtype))
-
     def forward(self, x, sigma=None):
         n, _, h, w = x.shape
-        m = self.size_multiple
-        pad_h, pad_w = (-h) % m, (-w) % m
-        mode = "reflect" if pad_h < h and pad_w < w else "replicate"
-        inp = F.pad(x, (0, pad_w, 0, pad_h), mode=mode) if pad_h or pad_w else x
-        sigma = self.sigma_vector(sigma, n, x.device)
-        cond = self.condition(sigma, x.dtype)
+        inp = pad_to_multiple(x, self.size_multiple)
+        sigma = sigma_vector(sigma, n, x.device)
+        cond = self.cond(sigma_features(sigma).to(x.dtype))
         priors = [wiener_deconvolve(inp, sigma.clamp(min=0), b) for b in self.config.wiener_balances]
         base = priors[0] if priors else inp
 

@@ -1,0 +1,28 @@
+"""Pieces every registered network shares: the size contract and the sigma encoding."""
+import torch
+import torch.nn.functional as F
+
+SIGMA_SCALE = 4.0  # sigma enters a network as sigma / SIGMA_SCALE
+
+
+def pad_to_multiple(x, multiple):
+    """Pad bottom/right to a multiple: reflect, or replicate where the image is smaller than the pad."""
+    h, w = x.shape[-2:]
+    pad_h, pad_w = (-h) % multiple, (-w) % multiple
+    if not (pad_h or pad_w):
+        return x
+    mode = "reflect" if pad_h < h and pad_w < w else "replicate"
+    return F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+
+
+def sigma_vector(sigma, batch, device):
+    """(N,) float32 sigmas, -1 where unknown (sigma None or negative)."""
+    if sigma is None:
+        return torch.full((batch,), -1.0, device=device)
+    return torch.as_tensor(sigma, dtype=torch.float32, device=device).reshape(-1).expand(batch)
+
+
+def sigma_features(sigma):
+    """(N, 2) [sigma / SIGMA_SCALE, known] from a sigma_vector; both zero where sigma is unknown."""
+    known = (sigma >= 0).float()
+    return torch.stack([sigma.clamp(min=0) / SIGMA_SCALE * known, known], dim=1)
