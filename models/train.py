@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from models import build_model, read_checkpoint, save_checkpoint
+from models.common import cpu_has_native_bf16
 from models.synth import SynthConfig, make_batch
 
 
@@ -27,7 +28,7 @@ from models.synth import SynthConfig, make_batch
 class TrainConfig:
     model: str = "nafunet"
     model_overrides: dict = field(default_factory=dict)
-    steps: int = 10000
+    steps: int = 20000
     batch_size: int = 8
     patch: int = 96
     lr: float = 1e-3
@@ -44,6 +45,7 @@ class TrainConfig:
     export: str = ""              # where to write the final fp16 model-only checkpoint
     device: str = "auto"
     threads: int = 0
+    precision: str = "auto"       # auto: bf16 autocast + channels_last where bf16 is native, else fp32
     workers: int = 1
     resume: str = ""
 
@@ -116,6 +118,16 @@ def validate(model, val, device):
     return report
 
 
+def resolve_precision(precision, device):
+    if precision not in ("auto", "fp32", "bf16"):
+        raise ValueError(f"unknown precision {precision!r}; use auto, fp32 or bf16")
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if cpu_has_native_bf16() else "fp32"
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     for f in TrainConfig.__dataclass_fields__.values():
@@ -157,7 +169,10 @@ def main(argv=None):
         config.model = payload["config"]["name"]
         config.model_overrides = {k: v for k, v in payload["config"].items() if k != "name"}
         start_step = payload["step"]
-    model = build_model(config.model, **config.model_overrides).to(device)
+    config.precision = resolve_precision(config.precision, device)
+    bf16 = config.precision == "bf16"
+    memory_format = torch.channels_last if bf16 else torch.contiguous_format
+    model = build_model(config.model, **config.model_overrides).to(device, memory_format=memory_format)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.9, 0.9), weight_decay=config.weight_decay)
     if payload is not None:
         model.load_state_dict(payload["model"])
@@ -177,7 +192,7 @@ def main(argv=None):
         out.mkdir(parents=True, exist_ok=True)
         n_params = sum(p.numel() for p in model.parameters())
         print(f"model {config.model} {n_params / 1e6:.2f} M params, device {device}, world {world}, "
-              f"steps {start_step}->{config.steps}, batch {config.batch_size}x{config.patch}^2", flush=True)
+              f"{config.precision}, steps {start_step}->{config.steps}, batch {config.batch_size}x{config.patch}^2", flush=True)
 
     model.train()
     started, window_loss, step = time.time(), 0.0, start_step
@@ -186,8 +201,11 @@ def main(argv=None):
         lr = lr_at(step, config)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        blurred, sharp, sigma = blurred.to(device), sharp.to(device), sigma.to(device)
-        loss = loss_fn(train_model(blurred, sigma), sharp, config.edge_weight)
+        blurred = blurred.to(device, memory_format=memory_format)
+        sharp, sigma = sharp.to(device), sigma.to(device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            output = train_model(blurred, sigma)
+        loss = loss_fn(output.float(), sharp, config.edge_weight)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from models import load_checkpoint
+from models.common import cpu_has_native_bf16
 
 from .errors import BadSigma, QueueFull, RequestTimeout, ServerError
 from .tiling import blend_windows, context_margin, pad_image, plan_tiles
@@ -32,17 +33,6 @@ def resolve_device(device="auto"):
     if device not in ("cpu", "cuda"):
         raise ServerError(f"unknown device {device!r}; use auto, cpu or cuda")
     return device
-
-
-def cpu_has_native_bf16():
-    """True on CPUs with AVX512-BF16 or AMX, where bf16 autocast measured 1.7x faster than fp32
-    with no loss of accuracy on the trained model; elsewhere bf16 is emulated and slower."""
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            flags = next((line for line in cpuinfo if line.startswith("flags")), "").split()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def resolve_precision(precision, device):

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from models import load_checkpoint, read_checkpoint
+from models import build_model, load_checkpoint, read_checkpoint
 from models import train as train_module
 from models.synth import SynthConfig, make_batch, make_sample
 
@@ -81,3 +81,27 @@ def test_resume_rebuilds_the_checkpoints_own_model(tmp_path):
     model = train_module.main(["--steps", "2", "--resume", str(tmp_path / "last.pt")] + common)
     assert model.config.name == "robust_unet" and model.config.base == 4
     assert read_checkpoint(tmp_path / "last.pt")["step"] == 2
+
+
+def test_precision_resolves_from_hardware_and_rejects_unknown_names(monkeypatch):
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(train_module, "cpu_has_native_bf16", lambda: True)
+    assert train_module.resolve_precision("auto", cpu) == "bf16"
+    monkeypatch.setattr(train_module, "cpu_has_native_bf16", lambda: False)
+    assert train_module.resolve_precision("auto", cpu) == "fp32"
+    assert train_module.resolve_precision("bf16", cpu) == "bf16"
+    with pytest.raises(ValueError, match="unknown precision"):
+        train_module.resolve_precision("fp8", cpu)
+
+
+def test_bf16_training_steps_learn_and_export_an_fp32_loadable_model(tmp_path):
+    args = ["--steps", "2", "--batch-size", "2", "--patch", "32", "--val-samples", "2", "--warmup", "1",
+            "--workers", "0", "--out", str(tmp_path), "--precision", "bf16", "--model-overrides", '{"width": 8}']
+    trained = train_module.main(args)
+    torch.manual_seed(0)  # the trainer's own seed: fresh holds the weights training started from
+    fresh = build_model("nafunet", width=8)
+    assert any(not torch.equal(a, b) for a, b in zip(trained.state_dict().values(), fresh.state_dict().values()))
+    assert read_checkpoint(tmp_path / "last.pt")["extra"]["train"]["precision"] == "bf16"
+    exported = load_checkpoint(tmp_path / "nafunet.pt")
+    out = exported(torch.rand(1, 3, 37, 53), torch.tensor([1.5]))
+    assert out.shape == (1, 3, 37, 53) and torch.isfinite(out).all()

@@ -33,6 +33,21 @@ function plainRect(rect) {
   return { x: rect.left, y: rect.top, width: rect.width, height: rect.height };
 }
 
+/** Every element under root, including those inside open shadow roots (web components). */
+function* allElements(root) {
+  for (const element of root.querySelectorAll("*")) {
+    yield element;
+    if (element.shadowRoot) yield* allElements(element.shadowRoot);
+  }
+}
+
+/** The innermost hovered element, looking into open shadow roots, which :hover does not cross. */
+function innermostHovered(root, skip) {
+  const hovered = [...root.querySelectorAll(":hover")].filter((el) => !skip(el));
+  const last = hovered.at(-1) ?? null;
+  return last?.shadowRoot ? innermostHovered(last.shadowRoot, skip) ?? last : last;
+}
+
 function parentOf(element) {
   return element.parentElement ?? (element.parentNode instanceof ShadowRoot ? element.parentNode.host : null);
 }
@@ -167,8 +182,9 @@ export class PageAgent {
   }
 
   pointedElement(hint) {
-    const hovered = [...this.doc.querySelectorAll(":hover")].filter((el) => !this.isOurs(el));
+    const isOurs = (el) => this.isOurs(el);
     if (hint.srcUrl) {
+      const hovered = [...this.doc.querySelectorAll(":hover")].filter((el) => !isOurs(el));
       const images = [...this.doc.images].filter((img) => img.currentSrc === hint.srcUrl || img.src === hint.srcUrl);
       const image = images.find((img) => hovered.includes(img)) ?? images[0];
       if (image) return image;
@@ -178,14 +194,14 @@ export class PageAgent {
       const node = selection.getRangeAt(0).commonAncestorContainer;
       return node.nodeType === Node.ELEMENT_NODE ? node : node.parentElement;
     }
-    return hovered.at(-1) ?? null;
+    return innermostHovered(this.doc, isOurs);
   }
 
   /** Every blurred element on the page, outermost first, and images to check for blur. */
   scan() {
     const targets = [];
     const uncertain = [];
-    for (const element of this.doc.body ? this.doc.body.querySelectorAll("*") : []) {
+    for (const element of this.doc.body ? allElements(this.doc.body) : []) {
       if (this.isOurs(element)) continue;
       const rect = element.getBoundingClientRect();
       if (rect.width < 1 || rect.height < 1) continue;
