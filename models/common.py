@@ -3,6 +3,7 @@ import torch
 import torch.nn.functional as F
 
 SIGMA_SCALE = 4.0  # sigma enters a network as sigma / SIGMA_SCALE
+PRECISIONS = ("auto", "fp32", "bf16")
 
 
 def pad_to_multiple(x, multiple):
@@ -37,3 +38,15 @@ def cpu_has_native_bf16():
     except OSError:
         return False
     return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_precision(precision, device_type):
+    """The precision to run in on a "cpu" or "cuda" device: auto means bf16 autocast where the
+    hardware does bf16 natively (CUDA with bf16, AVX512-BF16/AMX CPUs), fp32 elsewhere."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; use {', '.join(PRECISIONS)}")
+    if precision != "auto":
+        return precision
+    if device_type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if cpu_has_native_bf16() else "fp32"

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from models import build_model, read_checkpoint, save_checkpoint
-from models.common import cpu_has_native_bf16
+from models.common import resolve_precision
 from models.synth import SynthConfig, make_batch
 
 
@@ -118,16 +118,6 @@ def validate(model, val, device):
     return report
 
 
-def resolve_precision(precision, device):
-    if precision not in ("auto", "fp32", "bf16"):
-        raise ValueError(f"unknown precision {precision!r}; use auto, fp32 or bf16")
-    if precision != "auto":
-        return precision
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    return "bf16" if cpu_has_native_bf16() else "fp32"
-
-
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     for f in TrainConfig.__dataclass_fields__.values():
@@ -169,7 +159,7 @@ def main(argv=None):
         config.model = payload["config"]["name"]
         config.model_overrides = {k: v for k, v in payload["config"].items() if k != "name"}
         start_step = payload["step"]
-    config.precision = resolve_precision(config.precision, device)
+    config.precision = resolve_precision(config.precision, device.type)
     bf16 = config.precision == "bf16"
     memory_format = torch.channels_last if bf16 else torch.contiguous_format
     model = build_model(config.model, **config.model_overrides).to(device, memory_format=memory_format)

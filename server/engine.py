@@ -16,12 +16,11 @@ import numpy as np
 import torch
 
 from models import load_checkpoint
-from models.common import cpu_has_native_bf16
+from models.common import PRECISIONS, resolve_precision
 
 from .errors import BadSigma, QueueFull, RequestTimeout, ServerError
 from .tiling import blend_windows, context_margin, pad_image, plan_tiles
 
-PRECISIONS = ("auto", "fp32", "bf16")
 MAX_SIGMA = 50.0
 
 
@@ -33,14 +32,6 @@ def resolve_device(device="auto"):
     if device not in ("cpu", "cuda"):
         raise ServerError(f"unknown device {device!r}; use auto, cpu or cuda")
     return device
-
-
-def resolve_precision(precision, device):
-    if precision != "auto":
-        return precision
-    if device == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    return "bf16" if cpu_has_native_bf16() else "fp32"
 
 
 def cpu_count():

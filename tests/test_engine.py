@@ -246,13 +246,15 @@ def test_validate_sigma_rejects(bad):
 
 
 def test_auto_precision_resolves_per_device(monkeypatch):
-    from server import engine as engine_module
-    assert engine_module.resolve_precision("fp32", "cpu") == "fp32"
-    assert engine_module.resolve_precision("bf16", "cpu") == "bf16"
-    monkeypatch.setattr(engine_module, "cpu_has_native_bf16", lambda: True)
-    assert engine_module.resolve_precision("auto", "cpu") == "bf16"
-    monkeypatch.setattr(engine_module, "cpu_has_native_bf16", lambda: False)
-    assert engine_module.resolve_precision("auto", "cpu") == "fp32"
+    from models import common
+    assert common.resolve_precision("fp32", "cpu") == "fp32"
+    assert common.resolve_precision("bf16", "cpu") == "bf16"
+    monkeypatch.setattr(common, "cpu_has_native_bf16", lambda: True)
+    assert common.resolve_precision("auto", "cpu") == "bf16"
+    with pytest.raises(ValueError, match="unknown precision"):
+        common.resolve_precision("fp8", "cpu")
+    monkeypatch.setattr(common, "cpu_has_native_bf16", lambda: False)
+    assert common.resolve_precision("auto", "cpu") == "fp32"
     engine = Engine(tiny_model(), precision="auto")
     try:
         assert engine.describe()["precision"] == "fp32"

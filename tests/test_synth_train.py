@@ -83,17 +83,6 @@ def test_resume_rebuilds_the_checkpoints_own_model(tmp_path):
     assert read_checkpoint(tmp_path / "last.pt")["step"] == 2
 
 
-def test_precision_resolves_from_hardware_and_rejects_unknown_names(monkeypatch):
-    cpu = torch.device("cpu")
-    monkeypatch.setattr(train_module, "cpu_has_native_bf16", lambda: True)
-    assert train_module.resolve_precision("auto", cpu) == "bf16"
-    monkeypatch.setattr(train_module, "cpu_has_native_bf16", lambda: False)
-    assert train_module.resolve_precision("auto", cpu) == "fp32"
-    assert train_module.resolve_precision("bf16", cpu) == "bf16"
-    with pytest.raises(ValueError, match="unknown precision"):
-        train_module.resolve_precision("fp8", cpu)
-
-
 def test_bf16_training_steps_learn_and_export_an_fp32_loadable_model(tmp_path):
     args = ["--steps", "2", "--batch-size", "2", "--patch", "32", "--val-samples", "2", "--warmup", "1",
             "--workers", "0", "--out", str(tmp_path), "--precision", "bf16", "--model-overrides", '{"width": 8}']
