@@ -82,6 +82,8 @@ class SynthConfig:
     p_box3: float = 0.5           # software raster path (three box blurs) vs GPU path (Gaussian)
     p_jpeg: float = 0.15
     p_rescale: float = 0.08
+    p_hard: float = 0.0           # extra share of samples with sigma in [2, max_sigma], where CER is worst
+    p_document: float = 0.0       # document previews: page downscaled 0.35-1x, Gaussian at the served size, JPEG 50-95
 
 
 @lru_cache(maxsize=256)
@@ -211,12 +213,33 @@ def _to_uint8(t):
 def sample_sigma(rng, config):
     if rng.random() < config.p_sharp:
         return 0.0
+    if config.p_hard and rng.random() < config.p_hard:
+        return float(rng.uniform(2.0, config.max_sigma))
     return float(rng.uniform(0.3, config.max_sigma) if rng.random() < 0.5 else rng.uniform(0.3, 3.0))
+
+
+def _document_sample(rng, config):
+    """A blurred document preview: a page rendered large, served downscaled, Gaussian-blurred at
+    the served size and JPEG-compressed, as document sites serve previews nobody may read."""
+    sigma = float(rng.uniform(0.5, 5.0))
+    scale = float(rng.uniform(0.35, 1.0))
+    margin = int(np.ceil(3 * sigma)) + 2
+    served = config.patch + 2 * margin
+    page_arr, _ = render_sharp(rng, int(np.ceil(served / scale)))
+    sharp = torch.nn.functional.interpolate(_to_tensor(page_arr), size=(served, served), mode="bilinear",
+                                            antialias=True, align_corners=False)
+    blurred = chromium_blur(sharp, sigma, "gaussian")
+    crop = (slice(None), slice(None), slice(margin, margin + config.patch), slice(margin, margin + config.patch))
+    buf = io.BytesIO()
+    Image.fromarray(_to_uint8(blurred[crop])).save(buf, "JPEG", quality=int(rng.integers(50, 96)))
+    return np.asarray(Image.open(buf).convert("RGB")), _to_uint8(sharp[crop]), sigma, "document"
 
 
 def make_sample(seed, index, config=SynthConfig()):
     """(blurred, sharp, sigma, kind) for one patch: uint8 HxWx3 arrays, sigma in device px."""
     rng = np.random.default_rng((seed, index))
+    if config.p_document and rng.random() < config.p_document:
+        return _document_sample(rng, config)
     sigma = sample_sigma(rng, config)
     kind = "box3" if rng.random() < config.p_box3 else "gaussian"
     margin = int(np.ceil(3 * config.max_sigma)) + 2

@@ -2,6 +2,8 @@
 
     python -m models.train --model nafunet --steps 9000 --out runs/nafunet
     python -m models.train --resume runs/nafunet/last.pt           # continue where it stopped
+    python -m models.train --init-from models/checkpoints/nafunet.pt --lr 3e-4 --out runs/more
+                                                                     # warm start: shipped weights, new schedule
     torchrun --nproc_per_node=N -m models.train ...                  # several GPUs (DDP)
 
 Every batch is a pure function of (seed, step, rank), so a resumed run sees the same data as an
@@ -28,6 +30,7 @@ from models.synth import SynthConfig, make_batch
 class TrainConfig:
     model: str = "nafunet"
     model_overrides: dict = field(default_factory=dict)
+    synth_overrides: dict = field(default_factory=dict)  # SynthConfig fields, e.g. {"p_hard": 0.4}
     steps: int = 20000
     batch_size: int = 8
     patch: int = 96
@@ -48,6 +51,7 @@ class TrainConfig:
     precision: str = "auto"       # auto: bf16 autocast + channels_last where bf16 is native, else fp32
     workers: int = 1
     resume: str = ""
+    init_from: str = ""           # warm start: weights (and architecture) only; fresh optimizer and schedule
 
 
 def lr_at(step, config):
@@ -121,8 +125,8 @@ def validate(model, val, device):
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     for f in TrainConfig.__dataclass_fields__.values():
-        if f.name == "model_overrides":
-            parser.add_argument("--model-overrides", type=json.loads, default={},
+        if f.name in ("model_overrides", "synth_overrides"):
+            parser.add_argument(f"--{f.name.replace('_', '-')}", type=json.loads, default={},
                                 help='JSON of config overrides, e.g. \'{"width": 16}\'')
             continue
         default = f.default
@@ -153,11 +157,14 @@ def main(argv=None):
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
 
+    if config.resume and config.init_from:
+        raise SystemExit("--resume continues a run; --init-from starts a new one from weights: pick one")
     start_step, payload = 0, None
-    if config.resume:
-        payload = read_checkpoint(config.resume)
+    if config.resume or config.init_from:
+        payload = read_checkpoint(config.resume or config.init_from)
         config.model = payload["config"]["name"]
         config.model_overrides = {k: v for k, v in payload["config"].items() if k != "name"}
+    if config.resume:
         start_step = payload["step"]
     config.precision = resolve_precision(config.precision, device.type)
     bf16 = config.precision == "bf16"
@@ -165,14 +172,15 @@ def main(argv=None):
     model = build_model(config.model, **config.model_overrides).to(device, memory_format=memory_format)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.9, 0.9), weight_decay=config.weight_decay)
     if payload is not None:
-        model.load_state_dict(payload["model"])
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["model"].items()})
+    if config.resume:
         optimizer.load_state_dict(payload["optimizer"])
     train_model = model
     if world > 1:
         train_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
-    synth = SynthConfig(patch=config.patch)
-    val = make_batch(config.seed + 999_983, 0, config.val_samples, synth)
+    synth = SynthConfig(**{"patch": config.patch, **config.synth_overrides})
+    val = make_batch(config.seed + 999_983, 0, config.val_samples, SynthConfig(patch=config.patch))
     loader = torch.utils.data.DataLoader(SyntheticBatches(config, rank, start_step, synth), batch_size=None,
                                          shuffle=False, num_workers=config.workers,
                                          persistent_workers=config.workers > 0)

@@ -94,3 +94,36 @@ def test_bf16_training_steps_learn_and_export_an_fp32_loadable_model(tmp_path):
     exported = load_checkpoint(tmp_path / "nafunet.pt")
     out = exported(torch.rand(1, 3, 37, 53), torch.tensor([1.5]))
     assert out.shape == (1, 3, 37, 53) and torch.isfinite(out).all()
+
+
+def test_warm_start_takes_weights_and_architecture_but_starts_a_new_schedule(tmp_path):
+    common = ["--batch-size", "1", "--patch", "32", "--val-samples", "2", "--warmup", "1", "--workers", "0"]
+    train_module.main(["--model-overrides", '{"width": 8}', "--steps", "3", "--out", str(tmp_path / "a")] + common)
+    source = load_checkpoint(tmp_path / "a" / "nafunet.pt")
+    warm = train_module.main(["--steps", "1", "--lr", "0", "--min-lr", "0", "--init-from",
+                              str(tmp_path / "a" / "nafunet.pt"), "--out", str(tmp_path / "b")] + common)
+    assert warm.config.name == "nafunet" and warm.config.width == 8
+    # lr 0: one step changes nothing, so the weights are exactly the source's (fp16-exported) ones
+    assert all(torch.equal(a, b) for a, b in zip(warm.state_dict().values(), source.state_dict().values()))
+    last = read_checkpoint(tmp_path / "b" / "last.pt")
+    assert last["step"] == 1 and last["optimizer"]["state"][0]["step"].item() == 1
+    with pytest.raises(SystemExit, match="pick one"):
+        train_module.main(["--resume", str(tmp_path / "b" / "last.pt"), "--init-from",
+                           str(tmp_path / "a" / "nafunet.pt"), "--out", str(tmp_path / "c")] + common)
+
+
+def test_hard_sigma_share_moves_samples_into_the_two_to_max_range():
+    hard = SynthConfig(patch=32, max_sigma=4.0, p_sharp=0.0, p_hard=1.0)
+    sigmas = [make_sample(5, i, hard)[2] for i in range(12)]
+    assert all(2.0 <= s <= 4.0 for s in sigmas)
+    plain = [make_sample(5, i, SMALL)[2] for i in range(12)]
+    assert plain == [make_sample(5, i, SynthConfig(patch=32, max_sigma=4.0, p_hard=0.0))[2] for i in range(12)]
+
+
+def test_document_previews_are_downscaled_blurred_jpegs_of_their_target():
+    doc = SynthConfig(patch=48, p_document=1.0)
+    for i in range(4):
+        blurred, sharp, sigma, kind = make_sample(9, i, doc)
+        assert kind == "document" and 0.5 <= sigma <= 5.0
+        assert blurred.shape == sharp.shape == (48, 48, 3)
+        assert np.abs(np.diff(blurred.astype(float), axis=1)).mean() < np.abs(np.diff(sharp.astype(float), axis=1)).mean()
