@@ -220,7 +220,11 @@ def main(argv=None):
                 line += f" val {json.dumps(validate(model, val, device))}"
             tqdm.write(line)
             window_loss = 0.0
-        out_of_time = config.max_minutes and time.time() - started > config.max_minutes * 60
+        out_of_time = bool(config.max_minutes) and time.time() - started > config.max_minutes * 60
+        if world > 1 and config.max_minutes:  # every rank must stop at the same step
+            flag = torch.tensor([float(out_of_time)], device=device)
+            torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+            out_of_time = bool(flag.item())
         if is_main and (done % config.ckpt_every == 0 or done == config.steps or out_of_time):
             save_checkpoint(out / "last.pt", model, optimizer, step=done, extra={"train": asdict(config)})
         if out_of_time:
