@@ -4,6 +4,11 @@ The API turns every one into ``{"error": {"code": ..., "message": ...}}``; the C
 """
 
 
+def body_too_large_message(size, limit, chunked=False):
+    got = f"more than {size:,} bytes arrived (chunked)" if chunked else f"the request body is {size:,} bytes"
+    return f"{got}; the limit is {limit:,} bytes ({limit / 2**20:g} MiB)"
+
+
 class ServerError(Exception):
     status = 500
     code = "internal_error"

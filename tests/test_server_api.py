@@ -331,7 +331,8 @@ def test_oversized_body_is_413(engine):
     big = png_bytes(random_image(200, 200))  # random pixels barely compress: ~120 kB
     assert len(big) > 20_000
     assert_error(post_multipart(client, big), 413, "body_too_large")
-    assert_error(client.post("/v1/sharpen", data=big, content_type="image/png"), 413, "body_too_large")
+    body = assert_error(client.post("/v1/sharpen", data=big, content_type="image/png"), 413, "body_too_large")
+    assert f"{len(big):,} bytes" in body["error"]["message"] and "20,000 bytes" in body["error"]["message"]
     assert_healthy(client)
 
 
@@ -340,6 +341,12 @@ def test_pixel_limit_is_413_before_decoding(engine):
     assert_error(post_multipart(client, png_bytes(random_image(101, 100))), 413, "image_too_large")
     assert post_multipart(client, png_bytes(random_image(100, 100))).status_code == 200
     assert_healthy(client)
+
+
+def test_pixel_limit_message_names_the_dimensions(client):
+    body = assert_error(post_multipart(client, png_with_header(8000, 8000)), 413, "image_too_large")
+    assert "8000x8000 = 64,000,000 pixels" in body["error"]["message"]
+    assert "16,777,216" in body["error"]["message"]
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/octet-stream", "image/svg+xml", "image/tiff",
