@@ -75,12 +75,12 @@ def create_app(test_config=None):
     return app
 
 
-def error_response(status, code, message, headers=None):
-    return {"error": {"code": code, "message": message}}, status, headers or {}
+def error_response(status, code, message, headers=None, **details):
+    return {"error": {"code": code, "message": message, **details}}, status, headers or {}
 
 
 def _server_error(exc):
-    return error_response(exc.status, exc.code, exc.message, exc.headers)
+    return error_response(exc.status, exc.code, exc.message, exc.headers, **exc.details)
 
 
 def _http_error(exc):

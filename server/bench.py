@@ -99,6 +99,38 @@ def bench_end_to_end(model, device, seconds, precision):
           f"median {median * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms over {len(times)} requests")
 
 
+def psnr(image, reference):
+    return float(10 * np.log10(1.0 / np.mean((np.clip(image, 0, 1) - reference) ** 2)))
+
+
+def bench_sigma_range(model, device, count, size, sigmas=(4, 8, 12, 16, 24, 32)):
+    """PSNR against the sharp text of: the blurred input, the engine's answer (scale space above
+    the trained range), and the network told the true sigma at full size (what the engine avoids)."""
+    from models.blur import gaussian_blur
+    from models.synth import render_sharp
+
+    engine = Engine(model, device=device, precision="fp32")
+    sharps = [render_sharp(np.random.default_rng(seed), size)[0].astype(np.float32) / 255 for seed in range(count)]
+    print(f"\nsigma range ({count} synthetic text images of {size}x{size}, Gaussian blur; PSNR in dB against "
+          f"the sharp text; trained to sigma {engine.sigma_range['trained_max']:g}, served to "
+          f"{engine.sigma_range['max']:g}):")
+    print(f"{'sigma':>6}  {'input':>7}  {'engine':>7}  {'net told sigma':>14}")
+    try:
+        for sigma in sigmas:
+            scores = []
+            for sharp in sharps:
+                blurred = gaussian_blur(torch.from_numpy(sharp).permute(2, 0, 1)[None], sigma)
+                with torch.inference_mode():
+                    direct = model(blurred.to(device), torch.tensor([float(sigma)], device=device))
+                blurred = blurred[0].permute(1, 2, 0).numpy()
+                scores.append((psnr(blurred, sharp), psnr(engine.sharpen(blurred, sigma), sharp),
+                               psnr(direct[0].permute(1, 2, 0).float().cpu().numpy(), sharp)))
+            given, served, told = np.mean(scores, axis=0)
+            print(f"{sigma:>6g}  {given:7.2f}  {served:7.2f}  {told:14.2f}", flush=True)
+    finally:
+        engine.close()
+
+
 def parse_sizes(text):
     sizes = []
     for item in text.split(","):
@@ -117,6 +149,9 @@ def main(argv=None):
     parser.add_argument("--seconds", type=float, default=3.0, help="time budget per measurement")
     parser.add_argument("--e2e-precision", choices=("fp32", "bf16"), default="fp32")
     parser.add_argument("--no-e2e", action="store_true", help="skip the HTTP latency measurement")
+    parser.add_argument("--sigma-images", type=int, default=4,
+                        help="synthetic text images for the sigma-range PSNR table (0: skip it)")
+    parser.add_argument("--sigma-size", type=int, default=384, help="their side in pixels")
     args = parser.parse_args(argv)
 
     device = resolve_device(args.device)
@@ -135,6 +170,8 @@ def main(argv=None):
     bench_throughput(model, device, parse_sizes(args.sizes), configs, args.seconds)
     if not args.no_e2e:
         bench_end_to_end(model, device, args.seconds, args.e2e_precision)
+    if args.sigma_images:
+        bench_sigma_range(model, device, args.sigma_images, args.sigma_size)
 
 
 if __name__ == "__main__":

@@ -14,9 +14,10 @@ class ServerError(Exception):
     code = "internal_error"
     headers = {}
 
-    def __init__(self, message):
+    def __init__(self, message, **details):
         super().__init__(message)
         self.message = message
+        self.details = details  # extra fields of the JSON error, e.g. max_sigma
 
 
 class BadRequest(ServerError):
@@ -30,6 +31,13 @@ class BadImage(BadRequest):
 
 class BadSigma(BadRequest):
     code = "bad_sigma"
+
+
+class SigmaOutOfRange(ServerError):
+    """A well-formed sigma beyond what the model can restore (the body names the maximum)."""
+
+    status = 422
+    code = "sigma_out_of_range"
 
 
 class UnknownModel(BadRequest):

@@ -15,16 +15,18 @@ def checkpoint(tmp_path_factory):
 
 def test_bench_prints_throughput_and_latency(checkpoint, capsys):
     bench.main(["--checkpoint", str(checkpoint), "--sizes", "48x32,64x64", "--configs", "fp32,bf16+channels_last",
-                "--seconds", "0", "--torch-threads", "1"])
+                "--seconds", "0", "--torch-threads", "1", "--sigma-images", "1", "--sigma-size", "48"])
     out = capsys.readouterr().out
     assert f"model: {checkpoint}" in out
     assert out.count("MP/s") == 4
     assert "end to end, 1200x400 PNG" in out and "median" in out
+    assert "trained to sigma 8, served to 32" in out
+    assert len([line for line in out.splitlines() if line.strip().startswith(("16 ", "32 "))]) == 2
 
 
 def test_bench_without_checkpoint_says_weights_are_random(tmp_path, capsys):
     bench.main(["--checkpoint", str(tmp_path / "missing.pt"), "--sizes", "32x32", "--configs", "fp32",
-                "--seconds", "0", "--no-e2e", "--torch-threads", "1"])
+                "--seconds", "0", "--no-e2e", "--torch-threads", "1", "--sigma-images", "0"])
     assert "random weights" in capsys.readouterr().out
 
 

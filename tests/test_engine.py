@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from models import build_model
+from models import build_model, save_checkpoint
 from server.engine import Engine, validate_sigma
-from server.errors import BadSigma, QueueFull
+from server.errors import BadSigma, QueueFull, SigmaOutOfRange
 from server.tiling import (axis_weights, axis_windows, blend_windows, context_margin, pad_image, plan_tiles,
-                           round_up)
+                           round_up, window_pixels)
 from test_server_api import GatedModel, one_torch_thread  # noqa: F401 (an autouse fixture)
 
 
@@ -239,10 +239,61 @@ def test_model_failure_is_reported_and_the_worker_survives():
         engine.close()
 
 
-@pytest.mark.parametrize("bad", [-1, float("nan"), float("inf"), "abc", True, 51])
+@pytest.mark.parametrize("bad", [-1, float("nan"), float("inf"), "abc", True])
 def test_validate_sigma_rejects(bad):
     with pytest.raises(BadSigma):
         validate_sigma(bad)
+
+
+def test_sigma_above_the_supported_maximum_is_out_of_range():
+    assert validate_sigma(32) == 32.0
+    with pytest.raises(SigmaOutOfRange) as caught:
+        validate_sigma(32.5)
+    assert caught.value.status == 422 and caught.value.details == {"max_sigma": 32.0}
+    with pytest.raises(SigmaOutOfRange, match="maximum is 12"):
+        validate_sigma(12.5, max_sigma=12)
+
+
+def test_trained_range_comes_from_the_checkpoint(tmp_path):
+    shipped = tmp_path / "shipped.pt"
+    save_checkpoint(shipped, build_model("nafunet", width=8))  # no training config: the shipped default
+    trained = tmp_path / "trained.pt"
+    save_checkpoint(trained, build_model("nafunet", width=8),
+                    extra={"train": {"synth_overrides": {"max_sigma": 4.0}}})
+    for path, trained_max in ((shipped, 8.0), (trained, 4.0)):
+        engine = Engine.from_checkpoint(path, device="cpu")
+        try:
+            assert engine.sigma_range == {"trained_max": trained_max, "max": 4 * trained_max}
+        finally:
+            engine.close()
+
+
+def test_large_sigma_runs_in_scale_space():
+    model = GatedModel(open_gate=True)
+    engine = Engine(model, trained_max_sigma=8.0)
+    rows, cols = np.mgrid[0:90, 0:200].astype(np.float32)
+    image = np.repeat(((rows / 90 + cols / 200) / 2)[:, :, None], 3, axis=2)
+    try:
+        assert np.allclose(engine.sharpen(image, 6.0), image, atol=1e-6)  # in range: the image itself
+        assert model.shapes[-1] == (90 + 64 + 6, 200 + 64 + 8)  # 32 px of context a side, to a multiple of 16
+        result = engine.sharpen(image, 16.0)
+        assert result.shape == image.shape
+        assert model.sigmas[-1] == [4.0]  # the model is told the blur of the quarter-size image
+        assert model.shapes[-1] == (22 + 32 + 10, 50 + 32 + 14)  # 22x50 with 16 px of context a side
+        # The identity model, down and up again: a smooth image comes back nearly unchanged.
+        assert np.abs(result[4:-4, 4:-4] - image[4:-4, 4:-4]).max() < 0.01
+    finally:
+        engine.close()
+
+
+def test_streamed_tiles_read_the_reflected_canvas():
+    for height, width in ((1, 1), (3, 50), (37, 29)):
+        rgb = np.random.default_rng(height).random((height, width, 3), dtype=np.float32)
+        plan = plan_tiles(height, width, tile=32, margin=16, multiple=16)
+        padded = pad_image(rgb, plan)
+        for window in plan.windows:
+            r0, r1, c0, c1 = window
+            assert np.array_equal(window_pixels(rgb, plan, window), padded[r0:r1, c0:c1])
 
 
 def test_auto_precision_resolves_per_device(monkeypatch):
