@@ -1,4 +1,4 @@
-"""Command line: ``python -m server serve | sharpen | install-service | uninstall-service``."""
+"""Command line: ``anti-aging serve | sharpen | install-service | uninstall-service`` (or ``python -m server ...``)."""
 import argparse
 import logging
 import os
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from models import REGISTRY, CheckpointError
 
-from . import DEFAULT_HOST, DEFAULT_PORT, create_app, resolve_checkpoint, service
+from . import DEFAULT_HOST, DEFAULT_PORT, create_app, resolve_checkpoint, runtime, service
 from .engine import PRECISIONS, Engine, cpu_count
 from .errors import ServerError
 from .imaging import DEFAULT_MAX_PIXELS
@@ -40,10 +40,11 @@ def add_serve_options(parser):
     parser.add_argument("--threads", type=int, default=8, help="request threads (inference itself is serialized)")
     parser.add_argument("--queue-size", type=int, default=64, help="images waiting at most, beyond that 503")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request before 503")
+    parser.add_argument("--log-file", help="append the start line and the request log to this file (default: stdout)")
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m server", description="anti-aging local sharpening server")
+    parser = argparse.ArgumentParser(prog="anti-aging", description="anti-aging local sharpening server")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the HTTP server (waitress)")
@@ -60,11 +61,13 @@ def build_parser():
                          help="replace existing output files (inputs are never replaced)")
     add_engine_options(sharpen)
 
-    install = commands.add_parser("install-service", help="write a systemd user unit that runs `serve` at login")
+    install = commands.add_parser(
+        "install-service", help="run `serve` at login: a systemd user unit (Linux), a launchd agent (macOS) "
+                                "or a Task Scheduler logon task (Windows)")
     add_serve_options(install)
-    install.add_argument("--enable", action="store_true", help="also daemon-reload and enable --now the unit")
+    install.add_argument("--enable", action="store_true", help="also start it now (and enable it, on Linux)")
 
-    commands.add_parser("uninstall-service", help="disable and remove the systemd user unit")
+    commands.add_parser("uninstall-service", help="stop and remove what install-service set up")
     return parser
 
 
@@ -94,9 +97,19 @@ def bound_url(server):
     return f"http://{f'[{host}]' if ':' in host else host}:{server.effective_port}/"
 
 
+def start_line(info, server, torch_threads):
+    """The one line `serve` prints at start: what runs, how fast it can be, and where."""
+    threads = f"{torch_threads} torch threads" if info["device"] == "cpu" else "GPU"
+    return (f"anti-aging: {info['model']} from {info['checkpoint']}; device {info['device']}, "
+            f"precision {info['precision']}, {threads}, allocator {runtime.allocator_in_use()}; "
+            f"serving {bound_url(server)}")
+
+
 def serve(args):
     from .wsgi import create_server
 
+    if args.log_file:
+        sys.stdout = sys.stderr = open(args.log_file, "a", buffering=1, encoding="utf-8")
     engine = load_engine(args, queue_size=args.queue_size)
     engine.warmup()
     app = create_app({
@@ -108,9 +121,9 @@ def serve(args):
         server = create_server(app, args.host, args.port, threads=args.threads)
     except OSError as exc:
         raise SystemExit(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
-    info = engine.describe()
-    print(f"anti-aging: {info['model']} from {info['checkpoint']} on {info['device']} ({info['precision']}), "
-          f"serving {bound_url(server)}", flush=True)
+    import torch
+
+    print(start_line(engine.describe(), server, torch.get_num_threads()), flush=True)
     try:
         server.run()
     except KeyboardInterrupt:
@@ -211,19 +224,23 @@ def serve_argv(args):
         argv += ["--token", args.token]
     for origin in args.allow_origin:
         argv += ["--allow-origin", origin]
+    if args.log_file:
+        argv += ["--log-file", str(Path(args.log_file).resolve())]
     return argv + ["--threads", str(args.threads), "--queue-size", str(args.queue_size),
                    "--timeout", f"{args.timeout:g}"]
 
 
-def main(argv=None, runner=subprocess.run):
+def main(argv=None, runner=subprocess.run, platform=sys.platform):
     args = build_parser().parse_args(argv)
+    if argv is None and args.command in ("serve", "sharpen"):  # a real command line, not a call from Python
+        runtime.ensure_fast_allocator()
     if args.command == "serve":
         return serve(args)
     if args.command == "sharpen":
         return sharpen(args)
     if args.command == "install-service":
-        return service.install(serve_argv(args), enable=args.enable, runner=runner)
-    return service.uninstall(runner=runner)
+        return service.install(serve_argv(args), enable=args.enable, runner=runner, platform=platform)
+    return service.uninstall(runner=runner, platform=platform)
 
 
 if __name__ == "__main__":

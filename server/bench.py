@@ -19,7 +19,7 @@ from PIL import Image
 
 from models import DEFAULT_MODEL, build_model, load_checkpoint
 
-from . import create_app, resolve_checkpoint
+from . import create_app, resolve_checkpoint, runtime
 from .engine import Engine, cpu_count, resolve_device
 from .live import LiveServer
 
@@ -153,6 +153,8 @@ def main(argv=None):
                         help="synthetic text images for the sigma-range PSNR table (0: skip it)")
     parser.add_argument("--sigma-size", type=int, default=384, help="their side in pixels")
     args = parser.parse_args(argv)
+    if argv is None:  # run as a program: the same allocator as `anti-aging serve`
+        runtime.ensure_fast_allocator()
 
     device = resolve_device(args.device)
     if device == "cpu":
@@ -163,7 +165,7 @@ def main(argv=None):
         parser.error(f"unknown configs {sorted(unknown)}")
     print(f"device: {device}" + (f" ({torch.cuda.get_device_name()})" if device == "cuda" else
                                  f", {cpu_count()} cores, torch threads {torch.get_num_threads()}"))
-    print(f"allocator: {'tcmalloc' if 'tcmalloc' in os.environ.get('LD_PRELOAD', '') else 'glibc malloc'}; "
+    print(f"allocator: {runtime.allocator_in_use()}; "
           f"load average before start: {' '.join(f'{v:.2f}' for v in os.getloadavg())} "
           f"(other work on the machine slows every figure)")
     model = load_model(args.checkpoint, device)

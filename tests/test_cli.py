@@ -16,6 +16,7 @@ from PIL import Image
 from models import build_model, save_checkpoint
 from server import CHECKPOINT_ENV, resolve_checkpoint
 from server.__main__ import OutputCollision, main, plan_outputs
+from server.runtime import ALLOCATOR_ENV, find_tcmalloc
 from server.service import UNIT_NAME, unit_text
 from test_server_api import one_torch_thread  # noqa: F401 (an autouse fixture)
 
@@ -84,11 +85,15 @@ def test_serve_runs_waitress_and_logs_each_request(checkpoint, tmp_path):
                 time.sleep(0.3)
         assert health.json()["model"] == "nafunet"
         assert requests.get(url + "/healthz", headers={"Origin": "http://example.com"}, timeout=5).status_code == 403
+        maps = Path(f"/proc/{process.pid}/maps").read_text()  # the same process: it re-executed itself in place
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(30)
     text = log.read_text()
     assert f"serving http://127.0.0.1:{port}/" in text
+    assert "device cpu, precision " in text and ", 1 torch threads, allocator " in text
+    if find_tcmalloc() and not os.environ.get(ALLOCATOR_ENV):  # started plainly, it set up tcmalloc itself
+        assert "allocator tcmalloc" in text and "libtcmalloc" in maps
     assert "GET /healthz 200" in text and "GET /healthz 403" in text
     assert "Traceback" not in text
     assert "Development server" not in text  # waitress, not Flask's development server
