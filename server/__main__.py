@@ -110,7 +110,7 @@ def serve(args):
 
     if args.log_file:
         sys.stdout = sys.stderr = open(args.log_file, "a", buffering=1, encoding="utf-8")
-    engine = load_engine(args, queue_size=args.queue_size)
+    engine = load_engine(args, queue_size=args.queue_size, release_memory=runtime.memory_releaser())
     engine.warmup()
     app = create_app({
         "ENGINE": engine, "HOST": args.host, "PORT": args.port, "TOKEN": args.token,

@@ -94,16 +94,28 @@ def _to_rgb_alpha(image):
         or (mode in ("L", "RGB") and "transparency" in image.info)
     if has_alpha:
         rgba = np.asarray(image.convert("RGBA"))
-        return rgba[:, :, :3].astype(np.float32) / 255.0, np.ascontiguousarray(rgba[:, :, 3])
-    rgb = np.asarray(image.convert("RGB"))
-    return rgb.astype(np.float32) / 255.0, None
+        return _unit_float(rgba[:, :, :3]), np.ascontiguousarray(rgba[:, :, 3])
+    return _unit_float(np.asarray(image.convert("RGB"))), None
+
+
+def _unit_float(pixels):
+    """uint8 -> float32 in [0, 1] with one image-sized allocation (no float temporary)."""
+    out = pixels.astype(np.float32)
+    out *= np.float32(1 / 255)
+    return out
 
 
 def encode_png(rgb, alpha=None):
     """PNG bytes from float RGB (H, W, 3) (clamped to [0, 1]) and an optional uint8 alpha (H, W)."""
-    pixels = np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    channels = 3 if alpha is None else 4
+    pixels = np.empty((rgb.shape[0], rgb.shape[1], channels), np.uint8)
+    for top in range(0, rgb.shape[0], 256):  # bands: float temporaries stay small for large images
+        band = rgb[top:top + 256] * np.float32(255)
+        band += np.float32(0.5)
+        np.clip(band, 0, 255, out=band)
+        pixels[top:top + 256, :, :3] = band
     if alpha is not None:
-        pixels = np.concatenate([pixels, alpha[:, :, None]], axis=2)
+        pixels[:, :, 3] = alpha
     out = io.BytesIO()
     # Level 1: the result travels over loopback, so speed matters more than size.
     Image.fromarray(pixels, "RGBA" if alpha is not None else "RGB").save(out, "PNG", compress_level=1)

@@ -7,6 +7,7 @@ itself once with tcmalloc preloaded (or, without tcmalloc, with glibc tunables t
 memory). ALLOCATOR_ENV marks the re-executed process, so it never loops; setting it to any
 value beforehand (e.g. ``ANTI_AGING_ALLOCATOR=system``) leaves the allocator alone.
 """
+import ctypes
 import os
 import sys
 from pathlib import Path
@@ -69,3 +70,22 @@ def ensure_fast_allocator():
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], {**os.environ, **changes})
+
+
+def memory_releaser(maps=None):
+    """A function that hands the allocator's free pages back to the kernel, or None where there is none.
+
+    Freed memory kept for speed otherwise only grows with every new mix of tensor sizes: the engine
+    calls this when its queue runs empty (at most once a second), so resident memory follows what
+    is in use instead of the largest mix seen so far.
+    """
+    maps = loaded_libraries() if maps is None else maps
+    try:
+        if "libtcmalloc" in maps:
+            return ctypes.CDLL(None).MallocExtension_ReleaseFreeMemory  # preloaded: in the global namespace
+        if sys.platform == "linux":
+            trim = ctypes.CDLL("libc.so.6").malloc_trim
+            return lambda: trim(0)
+    except (OSError, AttributeError):
+        return None
+    return None

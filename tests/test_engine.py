@@ -1,4 +1,5 @@
 """The inference engine: tile geometry (pure), tiled == untiled, batching, thread safety."""
+import sys
 import threading
 
 import numpy as np
@@ -311,3 +312,22 @@ def test_auto_precision_resolves_per_device(monkeypatch):
         assert engine.describe()["precision"] == "fp32"
     finally:
         engine.close()
+
+
+def test_free_memory_is_released_when_the_queue_runs_empty():
+    released = threading.Event()
+    engine = Engine(GatedModel(open_gate=True), release_memory=released.set, release_interval=0)
+    try:
+        engine.sharpen(np.zeros((20, 20, 3), np.float32), 1.0)
+        assert released.wait(5)
+    finally:
+        engine.close()
+
+
+def test_memory_releaser_of_this_process_runs():
+    from server.runtime import memory_releaser
+
+    release = memory_releaser()
+    assert release is not None  # glibc here, or tcmalloc when preloaded
+    release()
+    assert memory_releaser(maps="") is not None or not sys.platform.startswith("linux")
