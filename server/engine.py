@@ -271,7 +271,7 @@ class Engine:
                 self._pending = deque(t for t in self._pending if id(t.job) not in ids)
 
     def _next_batch(self):
-        """Pop the oldest tile and every queued tile of the same shape, within the batch limits."""
+        """Pop the oldest tile and queued tiles of the same shape, within the batch limits."""
         with self._cond:
             while not self._pending and not self._closed:
                 self._cond.wait()
@@ -284,9 +284,13 @@ class Engine:
             while self._pending and len(batch) < limit:
                 tile = self._pending.popleft()
                 (batch if tile.shape == shape else rest).append(tile)
+            # Batch sizes of 1, 2, 4, 8 only: kernels and their buffers are cached per input shape,
+            # so fewer distinct batch sizes mean fewer caches filling up (resident memory plateaus sooner).
+            size = 1 << (len(batch).bit_length() - 1)
+            rest.extendleft(reversed(batch[size:]))
             rest.extend(self._pending)
             self._pending = rest
-            return batch
+            return batch[:size]
 
     def _work(self):
         released = time.monotonic()

@@ -331,3 +331,24 @@ def test_memory_releaser_of_this_process_runs():
     assert release is not None  # glibc here, or tcmalloc when preloaded
     release()
     assert memory_releaser(maps="") is not None or not sys.platform.startswith("linux")
+
+
+def test_batches_hold_a_power_of_two_tiles():
+    model = GatedModel()
+    engine = Engine(model, queue_size=16)
+    image = np.zeros((40, 40, 3), np.float32)
+    try:
+        first = threading.Thread(target=engine.sharpen, args=(image, 1.0))
+        first.start()
+        assert model.entered.wait(5)  # the first tile is inside the model; seven more queue behind it
+        waiting = threading.Thread(target=engine.sharpen_many, args=([(image, 1.0)] * 7,))
+        waiting.start()
+        while engine.queued_jobs < 8:
+            threading.Event().wait(0.01)
+        model.gate.set()
+        first.join(10)
+        waiting.join(10)
+        assert model.batch_sizes == [1, 4, 2, 1]
+    finally:
+        model.gate.set()
+        engine.close()
