@@ -99,7 +99,8 @@ def bound_url(server):
 
 def start_line(info, server, torch_threads):
     """The one line `serve` prints at start: what runs, how fast it can be, and where."""
-    threads = f"{torch_threads} torch threads" if info["device"] == "cpu" else "GPU"
+    threads = (f"{torch_threads} torch threads (OpenMP wait {os.environ.get('OMP_WAIT_POLICY', 'default').lower()})"
+               if info["device"] == "cpu" else "GPU")
     return (f"anti-aging: {info['model']} from {info['checkpoint']}; device {info['device']}, "
             f"precision {info['precision']}, {threads}, allocator {runtime.allocator_in_use()}; "
             f"serving {bound_url(server)}")

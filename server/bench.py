@@ -103,20 +103,22 @@ def bench_end_to_end(model, device, seconds, precision):
           f"median {median * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms over {len(times)} requests")
 
 
-def bench_model_alone(model, device, precision, seconds, size=1024):
-    """One forward pass over a whole size x size image: no tiles, no margins, no HTTP."""
+def bench_model_alone(model, device, precision, seconds, sizes=(768, 1024)):
+    """Forward passes over whole size x size images: no tiles, no margins, no HTTP (768: one CPU window)."""
     model = model.to(memory_format=torch.channels_last)
-    x = torch.from_numpy(text_like_image(size, size)).permute(2, 0, 1)[None].contiguous(
-        memory_format=torch.channels_last).to(device)
     sigma = torch.tensor([2.0], device=device)
+    cells = []
+    for size in sizes:
+        x = torch.from_numpy(text_like_image(size, size)).permute(2, 0, 1)[None].contiguous(
+            memory_format=torch.channels_last).to(device)
 
-    def forward():
-        with torch.inference_mode(), torch.autocast(device, dtype=torch.bfloat16, enabled=precision == "bf16"):
-            model(x, sigma)
+        def forward():
+            with torch.inference_mode(), torch.autocast(device, dtype=torch.bfloat16, enabled=precision == "bf16"):
+                model(x, sigma)
 
-    median, _ = time_call(forward, seconds)
-    print(f"\nmodel alone, one {size}x{size} forward pass ({precision}): {size * size / median / 1e6:.2f} MP/s "
-          f"({median * 1000:.0f} ms)")
+        median, _ = time_call(forward, seconds)
+        cells.append(f"{size}x{size} {size * size / median / 1e6:.2f} MP/s ({median * 1000:.0f} ms)")
+    print(f"\nmodel alone, one forward pass ({precision}): " + ", ".join(cells))
 
 
 def launchers():

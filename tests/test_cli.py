@@ -91,7 +91,7 @@ def test_serve_runs_waitress_and_logs_each_request(checkpoint, tmp_path):
         process.wait(30)
     text = log.read_text()
     assert f"serving http://127.0.0.1:{port}/" in text
-    assert "device cpu, precision " in text and ", 1 torch threads, allocator " in text
+    assert "device cpu, precision " in text and ", 1 torch threads (OpenMP wait " in text and "allocator " in text
     if find_tcmalloc() and not os.environ.get(ALLOCATOR_ENV):  # started plainly, it set up tcmalloc itself
         assert "allocator tcmalloc" in text and "libtcmalloc" in maps
     assert "GET /healthz 200" in text and "GET /healthz 403" in text

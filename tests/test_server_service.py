@@ -84,11 +84,16 @@ def test_unknown_platform_is_refused():
 
 def test_allocator_environment():
     lib = "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4"
-    assert runtime.allocator_environment({}, "linux", lib) == {"LD_PRELOAD": lib, runtime.ALLOCATOR_ENV: "tcmalloc"}
+    passive = {"OMP_WAIT_POLICY": "PASSIVE"}
+    assert runtime.allocator_environment({}, "linux", lib) == {"LD_PRELOAD": lib, **passive,
+                                                               runtime.ALLOCATOR_ENV: "tcmalloc"}
     assert runtime.allocator_environment({"LD_PRELOAD": "/x.so"}, "linux", lib)["LD_PRELOAD"] == f"/x.so {lib}"
-    assert runtime.allocator_environment({"LD_PRELOAD": lib}, "linux", lib) == {}  # already preloaded
+    assert runtime.allocator_environment({"LD_PRELOAD": lib}, "linux", lib) == {**passive,
+                                                                                runtime.ALLOCATOR_ENV: "tcmalloc"}
+    assert runtime.allocator_environment({"LD_PRELOAD": lib, "OMP_WAIT_POLICY": "ACTIVE"}, "linux", lib) == {}
     assert runtime.allocator_environment({runtime.ALLOCATOR_ENV: "tcmalloc"}, "linux", lib) == {}  # never loops
     assert runtime.allocator_environment({runtime.ALLOCATOR_ENV: "system"}, "linux", lib) == {}  # opted out
-    assert runtime.allocator_environment({}, "linux", None) == {**runtime.GLIBC_TUNABLES, runtime.ALLOCATOR_ENV: "glibc"}
+    assert runtime.allocator_environment({}, "linux", None) == {**runtime.GLIBC_TUNABLES, **passive,
+                                                                runtime.ALLOCATOR_ENV: "glibc"}
     assert runtime.allocator_environment({}, "darwin", lib) == {}
     assert runtime.allocator_in_use(maps="7f00 r-xp /usr/lib/libtcmalloc_minimal.so.4") == "tcmalloc"
