@@ -26,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 import torch.nn.functional as F
 
 from models import load_checkpoint, read_checkpoint
