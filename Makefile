@@ -36,6 +36,7 @@ train: setup
 
 evaluate: setup
 	$(RUN_ENV) $(PY) -m models.evaluate $(ARGS)
+	$(RUN_ENV) $(PY) -m models.evaluate --devset models/docset --out docs/eval/documents $(ARGS)
 
 bench: setup
 	$(RUN_ENV) $(PY) -m models.bench

@@ -7,6 +7,7 @@ DPR) at sub-pixel positions, on web-like backgrounds; then blurred as Chromium's
 (Gaussian) or software path (three box blurs) would, in sRGB values, and captured as PNG or JPEG.
 """
 import io
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -17,7 +18,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from models.blur import chromium_blur
 
-FONT_ROOT = Path("/usr/share/fonts")
+# Debian's fonts; a GPU machine without them gets a bundle (models/gpu_link.py) named by the variable.
+FONT_ROOT = Path(os.environ.get("ANTI_AGING_FONT_ROOT", "/usr/share/fonts"))
 LATIN_FONTS = {
     "sans": ["truetype/dejavu/DejaVuSans.ttf", "truetype/dejavu/DejaVuSans-Bold.ttf",
              "truetype/dejavu/DejaVuSans-Oblique.ttf", "truetype/liberation2/LiberationSans-Regular.ttf",

@@ -52,6 +52,7 @@ class TrainConfig:
     workers: int = 1
     resume: str = ""
     init_from: str = ""           # warm start: weights (and architecture) only; fresh optimizer and schedule
+    max_minutes: float = 0.0      # stop cleanly (checkpoint saved) after this long; --resume continues
 
 
 def lr_at(step, config):
@@ -193,7 +194,7 @@ def main(argv=None):
               f"{config.precision}, steps {start_step}->{config.steps}, batch {config.batch_size}x{config.patch}^2", flush=True)
 
     model.train()
-    started, window_loss, step = time.time(), 0.0, start_step
+    started, window_loss, done = time.time(), 0.0, start_step
     bar = tqdm(total=config.steps, initial=start_step, disable=not is_main, mininterval=5, dynamic_ncols=True)
     for step, (blurred, sharp, sigma) in enumerate(loader, start=start_step):
         lr = lr_at(step, config)
@@ -219,13 +220,22 @@ def main(argv=None):
                 line += f" val {json.dumps(validate(model, val, device))}"
             tqdm.write(line)
             window_loss = 0.0
-        if is_main and (done % config.ckpt_every == 0 or done == config.steps):
+        out_of_time = bool(config.max_minutes) and time.time() - started > config.max_minutes * 60
+        if world > 1 and config.max_minutes:  # every rank must stop at the same step
+            flag = torch.tensor([float(out_of_time)], device=device)
+            torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+            out_of_time = bool(flag.item())
+        if is_main and (done % config.ckpt_every == 0 or done == config.steps or out_of_time):
             save_checkpoint(out / "last.pt", model, optimizer, step=done, extra={"train": asdict(config)})
+        if out_of_time:
+            if is_main:
+                tqdm.write(f"stopped after {config.max_minutes:g} minutes at step {done}: --resume {out / 'last.pt'}")
+            break
     bar.close()
 
     if is_main:
         export = Path(config.export) if config.export else out / f"{config.model}.pt"
-        save_checkpoint(export, model, step=config.steps, half=True,
+        save_checkpoint(export, model, step=done, half=True,
                         extra={"train": asdict(config), "minutes": round((time.time() - started) / 60, 1)})
         print(f"exported {export}", flush=True)
     if world > 1:
