@@ -15,7 +15,7 @@ from PIL import Image
 
 from models import build_model, save_checkpoint
 from server import CHECKPOINT_ENV, resolve_checkpoint
-from server.__main__ import OutputCollision, main, plan_outputs
+from server.__main__ import OutputCollision, bound_url, main, plan_outputs
 from server.runtime import ALLOCATOR_ENV, find_tcmalloc
 from server.service import UNIT_NAME, unit_text
 from test_server_api import one_torch_thread  # noqa: F401 (an autouse fixture)
@@ -240,3 +240,12 @@ def test_plan_outputs_is_decided_before_writing(tmp_path):
     with pytest.raises(OutputCollision, match="already exists"):
         plan_outputs(names[:1], exists=lambda path: path.name == "x.sharp.png")
     assert plan_outputs(names[:1], overwrite=True, exists=lambda path: True)[0][1].name == "x.sharp.png"
+
+
+def test_banner_names_the_bound_address():
+    class Bound:
+        def __init__(self, host, port):
+            self.effective_host, self.effective_port = host, port
+
+    assert bound_url(Bound("127.0.0.1", 8765)) == "http://127.0.0.1:8765/"
+    assert bound_url(Bound("::1", 8765)) == "http://[::1]:8765/"

@@ -45,3 +45,9 @@ def test_loadtest_runs_clean_against_its_own_server(checkpoint, capsys):
 def test_loadtest_refuses_remote_targets_and_unbounded_runs(argv):
     with pytest.raises(SystemExit):
         loadtest.main(argv)
+
+
+def test_loadtest_peak_mode_reports_the_servers_peak_memory(checkpoint, capsys):
+    assert loadtest.main(["--checkpoint", str(checkpoint), "--peak", "300x200", "--torch-threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "one 300x200 image" in out and "ok in" in out and "server peak RSS" in out
