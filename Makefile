@@ -8,15 +8,17 @@ RUN_ENV := $(if $(TCMALLOC),LD_PRELOAD=$(TCMALLOC),MALLOC_MMAP_THRESHOLD_=100000
 
 .PHONY: setup run test test-py test-js train evaluate bench loadtest system-deps clean
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 
 setup: $(VENV)/.installed
 
+# The `anti-aging` command (pip install -e . above) sets up its allocator and threads itself.
 run: setup
-	$(RUN_ENV) $(PY) -m server serve $(ARGS)
+	$(VENV)/bin/anti-aging serve $(ARGS)
 
 test: test-py test-js
 
@@ -38,10 +40,10 @@ evaluate: setup
 
 bench: setup
 	$(RUN_ENV) $(PY) -m models.bench
-	$(RUN_ENV) $(PY) -m server.bench
+	$(PY) -m server.bench
 
 loadtest: setup
-	$(RUN_ENV) $(PY) -m server.loadtest $(ARGS)
+	$(PY) -m server.loadtest $(ARGS)
 
 # Debian packages the tests and the data generator need (run as root).
 system-deps:

@@ -8,14 +8,13 @@ import logging
 import os
 import time
 
-from flask import Flask, g, request
-from PIL import Image
+from flask import Flask, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from models import DEFAULT_MODEL, default_checkpoint
 
 from . import imaging, security
-from .errors import ServerError
+from .errors import ServerError, body_too_large_message
 
 __version__ = "0.1.0"
 
@@ -51,7 +50,6 @@ def create_app(test_config=None):
     )
     if test_config:
         app.config.from_mapping(test_config)
-    Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS, app.config["MAX_IMAGE_PIXELS"])
 
     engine = app.config["ENGINE"]
     if engine is None:
@@ -77,17 +75,19 @@ def create_app(test_config=None):
     return app
 
 
-def error_response(status, code, message, headers=None):
-    return {"error": {"code": code, "message": message}}, status, headers or {}
+def error_response(status, code, message, headers=None, **details):
+    return {"error": {"code": code, "message": message, **details}}, status, headers or {}
 
 
 def _server_error(exc):
-    return error_response(exc.status, exc.code, exc.message, exc.headers)
+    return error_response(exc.status, exc.code, exc.message, exc.headers, **exc.details)
 
 
 def _http_error(exc):
-    code = "body_too_large" if exc.code == 413 else (exc.name or "error").lower().replace(" ", "_")
-    return error_response(exc.code, code, exc.description or exc.name)
+    if exc.code == 413:
+        size, limit = request.content_length, current_app.config["MAX_CONTENT_LENGTH"]
+        return error_response(413, "body_too_large", body_too_large_message(size or limit + 1, limit, chunked=not size))
+    return error_response(exc.code, (exc.name or "error").lower().replace(" ", "_"), exc.description or exc.name)
 
 
 def _unexpected_error(exc):

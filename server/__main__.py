@@ -1,4 +1,4 @@
-"""Command line: ``python -m server serve | sharpen | install-service | uninstall-service``."""
+"""Command line: ``anti-aging serve | sharpen | install-service | uninstall-service`` (or ``python -m server ...``)."""
 import argparse
 import logging
 import os
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from models import REGISTRY, CheckpointError
 
-from . import DEFAULT_HOST, DEFAULT_PORT, create_app, resolve_checkpoint, service
+from . import DEFAULT_HOST, DEFAULT_PORT, create_app, resolve_checkpoint, runtime, service
 from .engine import PRECISIONS, Engine, cpu_count
 from .errors import ServerError
 from .imaging import DEFAULT_MAX_PIXELS
@@ -40,10 +40,11 @@ def add_serve_options(parser):
     parser.add_argument("--threads", type=int, default=8, help="request threads (inference itself is serialized)")
     parser.add_argument("--queue-size", type=int, default=64, help="images waiting at most, beyond that 503")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request before 503")
+    parser.add_argument("--log-file", help="append the start line and the request log to this file (default: stdout)")
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m server", description="anti-aging local sharpening server")
+    parser = argparse.ArgumentParser(prog="anti-aging", description="anti-aging local sharpening server")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the HTTP server (waitress)")
@@ -56,13 +57,17 @@ def build_parser():
     where.add_argument("--out-dir", help="directory for the outputs (default: beside each input, NAME.sharp.png)")
     sharpen.add_argument("--sigma", type=float, help="blur sigma in image pixels (default: blind)")
     sharpen.add_argument("--max-pixels", type=int, default=4 * DEFAULT_MAX_PIXELS)
+    sharpen.add_argument("--overwrite", action="store_true",
+                         help="replace existing output files (inputs are never replaced)")
     add_engine_options(sharpen)
 
-    install = commands.add_parser("install-service", help="write a systemd user unit that runs `serve` at login")
+    install = commands.add_parser(
+        "install-service", help="run `serve` at login: a systemd user unit (Linux), a launchd agent (macOS) "
+                                "or a Task Scheduler logon task (Windows)")
     add_serve_options(install)
-    install.add_argument("--enable", action="store_true", help="also daemon-reload and enable --now the unit")
+    install.add_argument("--enable", action="store_true", help="also start it now (and enable it, on Linux)")
 
-    commands.add_parser("uninstall-service", help="disable and remove the systemd user unit")
+    commands.add_parser("uninstall-service", help="stop and remove what install-service set up")
     return parser
 
 
@@ -86,10 +91,27 @@ def load_engine(args, **options):
     return engine
 
 
-def serve(args):
-    import waitress
+def bound_url(server):
+    """The address the server really listens on, e.g. http://127.0.0.1:8765/ or http://[::1]:8765/."""
+    host = server.effective_host
+    return f"http://{f'[{host}]' if ':' in host else host}:{server.effective_port}/"
 
-    engine = load_engine(args, queue_size=args.queue_size)
+
+def start_line(info, server, torch_threads):
+    """The one line `serve` prints at start: what runs, how fast it can be, and where."""
+    threads = (f"{torch_threads} torch threads (OpenMP wait {os.environ.get('OMP_WAIT_POLICY', 'default').lower()})"
+               if info["device"] == "cpu" else "GPU")
+    return (f"anti-aging: {info['model']} from {info['checkpoint']}; device {info['device']}, "
+            f"precision {info['precision']}, {threads}, allocator {runtime.allocator_in_use()}; "
+            f"serving {bound_url(server)}")
+
+
+def serve(args):
+    from .wsgi import create_server
+
+    if args.log_file:
+        sys.stdout = sys.stderr = open(args.log_file, "a", buffering=1, encoding="utf-8")
+    engine = load_engine(args, queue_size=args.queue_size, release_memory=runtime.memory_releaser())
     engine.warmup()
     app = create_app({
         "ENGINE": engine, "HOST": args.host, "PORT": args.port, "TOKEN": args.token,
@@ -97,14 +119,12 @@ def serve(args):
     })
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     try:
-        server = waitress.create_server(app, host=args.host, port=args.port, threads=args.threads,
-                                        ident="anti-aging", max_request_body_size=2 * app.config["MAX_CONTENT_LENGTH"])
+        server = create_server(app, args.host, args.port, threads=args.threads)
     except OSError as exc:
         raise SystemExit(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
-    info = engine.describe()
-    print(f"anti-aging: {info['model']} from {info['checkpoint']} on {info['device']} ({info['precision']}), "
-          f"serving http://{'localhost' if args.host in ('127.0.0.1', '::1') else args.host}:{args.port}/",
-          flush=True)
+    import torch
+
+    print(start_line(engine.describe(), server, torch.get_num_threads()), flush=True)
     try:
         server.run()
     except KeyboardInterrupt:
@@ -115,34 +135,76 @@ def serve(args):
     return 0
 
 
-def output_path(source, args):
-    if args.output:
-        return Path(args.output)
-    directory = Path(args.out_dir) if args.out_dir else source.parent
-    return directory / (f"{source.stem}.png" if args.out_dir else f"{source.stem}.sharp.png")
+class OutputCollision(Exception):
+    """An output would replace an input, or (without --overwrite) an existing file."""
+
+
+def plan_outputs(inputs, output=None, out_dir=None, overwrite=False, exists=os.path.exists):
+    """[(input, output, renamed)] for every distinct input, decided before anything is written.
+
+    Inputs are never replaced, even with ``overwrite``. Two inputs that would share an output
+    name (x.png and x.jpg in one --out-dir) get distinct names: the first keeps ``x.png``, the
+    next gets ``x.jpg.png``, then ``x-2.png``... Without ``overwrite`` an existing file is
+    never a target: OutputCollision names it. ``exists`` is injectable for tests.
+    """
+    sources = list(dict.fromkeys(Path(name) for name in inputs))
+    taken = {source.resolve() for source in sources}
+    plan = []
+    for source in sources:
+        if output:
+            candidates = [Path(output)]
+        else:
+            directory = Path(out_dir) if out_dir else source.parent
+            stem = source.stem if out_dir else f"{source.stem}.sharp"
+            candidates = [directory / f"{stem}.png", directory / f"{stem}{source.suffix}.png",
+                          *(directory / f"{stem}-{n}.png" for n in range(2, len(sources) + 3))]
+        target = next((c for c in candidates if c.resolve() not in taken), None)
+        if target is None:
+            raise OutputCollision(f"{output} is an input; choose another -o/--output")
+        if not overwrite and exists(target):
+            raise OutputCollision(f"{target} already exists; pass --overwrite to replace it")
+        taken.add(target.resolve())
+        plan.append((source, target, target != candidates[0]))
+    return plan
+
+
+def write_new(path, data, overwrite):
+    """Write ``data`` to ``path``; without ``overwrite`` only when no file is there (checked atomically)."""
+    if overwrite:
+        partial = path.with_name(f".{path.name}.partial")
+        partial.write_bytes(data)
+        partial.replace(path)
+        return
+    with open(path, "xb") as out:
+        out.write(data)
 
 
 def sharpen(args):
-    from PIL import Image
     from tqdm import tqdm
 
     from .imaging import decode_image, encode_png
 
-    if args.output and len(args.inputs) > 1:
+    if args.output and len(set(args.inputs)) > 1:
         raise SystemExit("error: -o/--output takes one input; use --out-dir for several")
-    Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS, args.max_pixels)
+    try:
+        plan = plan_outputs(args.inputs, args.output, args.out_dir, args.overwrite)
+    except OutputCollision as exc:
+        raise SystemExit(f"error: {exc}") from None
     engine = load_engine(args)
     if args.out_dir:
         Path(args.out_dir).mkdir(parents=True, exist_ok=True)
     failures = 0
     try:
-        for name in tqdm(args.inputs, unit="image", desc="sharpening"):
-            source = Path(name)
+        for source, target, renamed in tqdm(plan, unit="image", desc="sharpening"):
+            if renamed:
+                tqdm.write(f"{source} -> {target} (another input already writes that name)", file=sys.stderr)
             try:
                 rgb, alpha = decode_image(source.read_bytes(), max_pixels=args.max_pixels)
                 result = engine.sharpen(rgb, args.sigma)
-                target = output_path(source, args)
-                target.write_bytes(encode_png(result, alpha))
+                write_new(target, encode_png(result, alpha), args.overwrite)
+            except FileExistsError:
+                failures += 1
+                tqdm.write(f"{source}: {target} appeared meanwhile; not replaced (pass --overwrite)", file=sys.stderr)
             except (OSError, ServerError) as exc:
                 failures += 1
                 tqdm.write(f"{source}: {getattr(exc, 'message', None) or exc}", file=sys.stderr)
@@ -163,19 +225,23 @@ def serve_argv(args):
         argv += ["--token", args.token]
     for origin in args.allow_origin:
         argv += ["--allow-origin", origin]
+    if args.log_file:
+        argv += ["--log-file", str(Path(args.log_file).resolve())]
     return argv + ["--threads", str(args.threads), "--queue-size", str(args.queue_size),
                    "--timeout", f"{args.timeout:g}"]
 
 
-def main(argv=None, runner=subprocess.run):
+def main(argv=None, runner=subprocess.run, platform=sys.platform):
     args = build_parser().parse_args(argv)
+    if argv is None and args.command in ("serve", "sharpen"):  # a real command line, not a call from Python
+        runtime.ensure_fast_allocator()
     if args.command == "serve":
         return serve(args)
     if args.command == "sharpen":
         return sharpen(args)
     if args.command == "install-service":
-        return service.install(serve_argv(args), enable=args.enable, runner=runner)
-    return service.uninstall(runner=runner)
+        return service.install(serve_argv(args), enable=args.enable, runner=runner, platform=platform)
+    return service.uninstall(runner=runner, platform=platform)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, jsonify, request
 from models import REGISTRY, default_checkpoint
 
 from . import __version__
-from .engine import validate_sigma
+from .engine import checkpoint_sigma_range, validate_sigma
 from .errors import BadRequest, ServerError, UnknownModel, UnsupportedMediaType
 from .imaging import check_content_type, decode_base64_image, decode_image, encode_png, png_data_url
 
@@ -29,10 +29,12 @@ def models():
     for name in REGISTRY:
         if name == loaded.name:
             entries.append({"name": name, "loaded": True, "checkpoint": loaded.checkpoint,
-                            "device": loaded.device, "precision": loaded.precision})
+                            "device": loaded.device, "precision": loaded.precision, "sigma": loaded.sigma_range})
         else:
             path = default_checkpoint(name)
-            entries.append({"name": name, "loaded": False, "checkpoint": str(path) if path.is_file() else None})
+            found = path.is_file()
+            entries.append({"name": name, "loaded": False, "checkpoint": str(path) if found else None,
+                            "sigma": checkpoint_sigma_range(path) if found else None})
     return {"default": loaded.name, "models": entries}
 
 
@@ -42,7 +44,7 @@ def parse_sigma(value):
         value = value.strip()
         if value == "" or value.lower() in ("null", "none", "blind"):
             return None
-    return validate_sigma(value)
+    return validate_sigma(value, engine().max_sigma)
 
 
 def check_model(name):

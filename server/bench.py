@@ -9,6 +9,9 @@ import argparse
 import io
 import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -19,8 +22,8 @@ from PIL import Image
 
 from models import DEFAULT_MODEL, build_model, load_checkpoint
 
-from . import create_app, resolve_checkpoint
-from .engine import Engine, cpu_count, resolve_device
+from . import create_app, resolve_checkpoint, runtime
+from .engine import PRECISIONS, Engine, cpu_count, resolve_device, resolve_precision
 from .live import LiveServer
 
 DEFAULT_SIZES = "256x256,512x512,1024x1024,2048x1024"
@@ -94,9 +97,98 @@ def bench_end_to_end(model, device, seconds, precision):
             median, times = time_call(post, seconds, min_reps=5)
     finally:
         engine.close()
+    precision = engine.precision
     p95 = float(np.percentile(times, 95))
     print(f"\nend to end, 1200x400 PNG over loopback HTTP (multipart, sigma=2, {precision}): "
           f"median {median * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms over {len(times)} requests")
+
+
+def bench_model_alone(model, device, precision, seconds, sizes=(768, 1024)):
+    """Forward passes over whole size x size images: no tiles, no margins, no HTTP (768: one CPU window)."""
+    model = model.to(memory_format=torch.channels_last)
+    sigma = torch.tensor([2.0], device=device)
+    cells = []
+    for size in sizes:
+        x = torch.from_numpy(text_like_image(size, size)).permute(2, 0, 1)[None].contiguous(
+            memory_format=torch.channels_last).to(device)
+
+        def forward():
+            with torch.inference_mode(), torch.autocast(device, dtype=torch.bfloat16, enabled=precision == "bf16"):
+                model(x, sigma)
+
+        median, _ = time_call(forward, seconds)
+        cells.append(f"{size}x{size} {size * size / median / 1e6:.2f} MP/s ({median * 1000:.0f} ms)")
+    print(f"\nmodel alone, one forward pass ({precision}): " + ", ".join(cells))
+
+
+def launchers():
+    """How the server gets started: the installed command (make run) and `python -m server` (the service units)."""
+    script = Path(sys.executable).with_name("anti-aging")
+    found = {"anti-aging serve (make run)": [str(script)]} if script.exists() else {}
+    return {**found, "python -m server serve (direct start, login services)": [sys.executable, "-m", "server"]}
+
+
+def bench_launch_paths(checkpoint, seconds, torch_threads):
+    """POST /v1/sharpen at 1024x1024 and 1200x400 (sigma 2, raw PNG) against a server started each way,
+    from a directory outside the checkout when the package is installed."""
+    from .loadtest import REPO, start_server, text_png
+
+    payloads = {size: text_png(*size) for size in ((1024, 1024), (1200, 400))}
+    print("\nthrough POST /v1/sharpen over loopback (raw PNG, sigma=2), by how the server was started:")
+    for name, command in launchers().items():
+        with tempfile.TemporaryDirectory() as workdir:
+            installed = subprocess.run([sys.executable, "-c", "import server"], cwd=workdir,
+                                       capture_output=True).returncode == 0
+            process, url, log = start_server(checkpoint, workdir, torch_threads, command,
+                                             cwd=workdir if installed else REPO)
+            try:
+                with requests.Session() as session:
+                    def post(size):
+                        response = session.post(url + "/v1/sharpen?sigma=2", data=payloads[size],
+                                                headers={"Content-Type": "image/png"}, timeout=300)
+                        response.raise_for_status()
+
+                    big, _ = time_call(lambda: post((1024, 1024)), seconds)
+                    wide, _ = time_call(lambda: post((1200, 400)), seconds, min_reps=5)
+            finally:
+                process.terminate()
+                process.wait(30)
+            start = next((line for line in log.read_text().splitlines() if line.startswith("anti-aging:")), "")
+            setup = start.split("; device ")[-1].split("; serving")[0]
+        print(f"  {name}: 1024x1024 {1024 * 1024 / big / 1e6:.2f} MP/s ({big * 1000:.0f} ms), "
+              f"1200x400 median {wide * 1000:.0f} ms  [device {setup}]", flush=True)
+
+
+def psnr(image, reference):
+    return float(10 * np.log10(1.0 / np.mean((np.clip(image, 0, 1) - reference) ** 2)))
+
+
+def bench_sigma_range(model, device, count, size, sigmas=(4, 8, 12, 16, 24, 32)):
+    """PSNR against the sharp text of: the blurred input, the engine's answer (scale space above
+    the trained range), and the network told the true sigma at full size (what the engine avoids)."""
+    from models.blur import gaussian_blur
+    from models.synth import render_sharp
+
+    engine = Engine(model, device=device, precision="fp32")
+    sharps = [render_sharp(np.random.default_rng(seed), size)[0].astype(np.float32) / 255 for seed in range(count)]
+    print(f"\nsigma range ({count} synthetic text images of {size}x{size}, Gaussian blur; PSNR in dB against "
+          f"the sharp text; trained to sigma {engine.sigma_range['trained_max']:g}, served to "
+          f"{engine.sigma_range['max']:g}):")
+    print(f"{'sigma':>6}  {'input':>7}  {'engine':>7}  {'net told sigma':>14}")
+    try:
+        for sigma in sigmas:
+            scores = []
+            for sharp in sharps:
+                blurred = gaussian_blur(torch.from_numpy(sharp).permute(2, 0, 1)[None], sigma)
+                with torch.inference_mode():
+                    direct = model(blurred.to(device), torch.tensor([float(sigma)], device=device))
+                blurred = blurred[0].permute(1, 2, 0).numpy()
+                scores.append((psnr(blurred, sharp), psnr(engine.sharpen(blurred, sigma), sharp),
+                               psnr(direct[0].permute(1, 2, 0).float().cpu().numpy(), sharp)))
+            given, served, told = np.mean(scores, axis=0)
+            print(f"{sigma:>6g}  {given:7.2f}  {served:7.2f}  {told:14.2f}", flush=True)
+    finally:
+        engine.close()
 
 
 def parse_sizes(text):
@@ -115,9 +207,14 @@ def main(argv=None):
     parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated subset of " + ", ".join(CONFIGS))
     parser.add_argument("--torch-threads", type=int, default=cpu_count(), help="CPU threads (default: all cores)")
     parser.add_argument("--seconds", type=float, default=3.0, help="time budget per measurement")
-    parser.add_argument("--e2e-precision", choices=("fp32", "bf16"), default="fp32")
-    parser.add_argument("--no-e2e", action="store_true", help="skip the HTTP latency measurement")
+    parser.add_argument("--e2e-precision", choices=PRECISIONS, default="auto")
+    parser.add_argument("--no-e2e", action="store_true", help="skip the HTTP measurements (in-process and launched)")
+    parser.add_argument("--sigma-images", type=int, default=4,
+                        help="synthetic text images for the sigma-range PSNR table (0: skip it)")
+    parser.add_argument("--sigma-size", type=int, default=384, help="their side in pixels")
     args = parser.parse_args(argv)
+    if argv is None:  # run as a program: the same allocator as `anti-aging serve`
+        runtime.ensure_fast_allocator()
 
     device = resolve_device(args.device)
     if device == "cpu":
@@ -128,13 +225,17 @@ def main(argv=None):
         parser.error(f"unknown configs {sorted(unknown)}")
     print(f"device: {device}" + (f" ({torch.cuda.get_device_name()})" if device == "cuda" else
                                  f", {cpu_count()} cores, torch threads {torch.get_num_threads()}"))
-    print(f"allocator: {'tcmalloc' if 'tcmalloc' in os.environ.get('LD_PRELOAD', '') else 'glibc malloc'}; "
+    print(f"allocator: {runtime.allocator_in_use()}; "
           f"load average before start: {' '.join(f'{v:.2f}' for v in os.getloadavg())} "
           f"(other work on the machine slows every figure)")
     model = load_model(args.checkpoint, device)
     bench_throughput(model, device, parse_sizes(args.sizes), configs, args.seconds)
+    bench_model_alone(model, device, resolve_precision("auto", device), args.seconds)
     if not args.no_e2e:
         bench_end_to_end(model, device, args.seconds, args.e2e_precision)
+        bench_launch_paths(args.checkpoint, args.seconds, args.torch_threads)
+    if args.sigma_images:
+        bench_sigma_range(model, device, args.sigma_images, args.sigma_size)
 
 
 if __name__ == "__main__":

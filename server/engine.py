@@ -4,7 +4,19 @@ Requests are cut into tiles (see tiling.py) and queued; one worker thread runs t
 stacking queued tiles of the same shape into one batch, so concurrent requests share forward
 passes. The queue is bounded (QueueFull -> 503) and each call has a time limit
 (RequestTimeout -> 503). Per-call state lives in ``_Job`` objects, never on the engine.
+
+Memory: each tile is read from the unpadded image when its batch runs, and its output is
+blended into the job's result at once, so beyond the input and the result a request holds
+only the tiles of the batch in flight, however large the image.
+
+Sigma range: the model was trained on blur up to ``trained_max_sigma`` (read from the
+checkpoint's training config, else DEFAULT_TRAINED_MAX_SIGMA). A larger sigma, up to
+SCALE_SPACE_FACTOR times that, is restored in scale space: the image is downscaled until its
+blur is half the trained maximum (where the shipped model restores best: measured, see
+docs/server.md), restored, and upscaled back. Above that, SigmaOutOfRange (422): told a sigma
+it never saw, the model invents patterns instead of restoring anything.
 """
+import functools
 import math
 import os
 import threading
@@ -14,14 +26,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
-from models import load_checkpoint
+from models import load_checkpoint, read_checkpoint
 from models.common import PRECISIONS, resolve_precision
 
-from .errors import BadSigma, QueueFull, RequestTimeout, ServerError
-from .tiling import blend_windows, context_margin, pad_image, plan_tiles
+from .errors import BadSigma, QueueFull, RequestTimeout, ServerError, SigmaOutOfRange
+from .tiling import accumulate_window, context_margin, plan_tiles, window_pixels
 
-MAX_SIGMA = 50.0
+# SynthConfig.max_sigma of the shipped checkpoints, which predate saving it (device px).
+DEFAULT_TRAINED_MAX_SIGMA = 8.0
+SCALE_SPACE_FACTOR = 4  # the largest sigma served, in trained maxima: beyond it no gain was measured
+SCALE_SPACE_TARGET = 0.5  # the blur the downscaled image gets, in trained maxima
+MAX_SIGMA = DEFAULT_TRAINED_MAX_SIGMA * SCALE_SPACE_FACTOR
 
 
 def resolve_device(device="auto"):
@@ -41,8 +58,9 @@ def cpu_count():
         return os.cpu_count() or 1
 
 
-def validate_sigma(sigma):
-    """None (blind) or a finite float in [0, MAX_SIGMA]; BadSigma otherwise."""
+def validate_sigma(sigma, max_sigma=MAX_SIGMA):
+    """None (blind) or a finite float in [0, max_sigma]; BadSigma when it is not a number >= 0,
+    SigmaOutOfRange when it is one above ``max_sigma``."""
     if sigma is None:
         return None
     if isinstance(sigma, bool):
@@ -51,29 +69,76 @@ def validate_sigma(sigma):
         value = float(sigma)
     except (TypeError, ValueError):
         raise BadSigma(f"sigma must be a number >= 0 or absent (blind), got {sigma!r}") from None
-    if not math.isfinite(value) or value < 0 or value > MAX_SIGMA:
-        raise BadSigma(f"sigma must be finite and between 0 and {MAX_SIGMA:g}, got {sigma!r}")
+    if not math.isfinite(value) or value < 0:
+        raise BadSigma(f"sigma must be a finite number >= 0, got {sigma!r}")
+    if value > max_sigma:
+        raise SigmaOutOfRange(f"sigma {value:g} is beyond what this model restores: the maximum is {max_sigma:g} "
+                              f"image pixels", max_sigma=max_sigma)
     return value
 
 
-class _Job:
-    """One image in flight: its padded pixels, tile plan, and the window outputs as they arrive."""
+def trained_max_sigma(payload):
+    """The largest blur sigma a checkpoint's model saw in training (its SynthConfig.max_sigma)."""
+    train = (payload.get("extra") or {}).get("train") or {}
+    return float((train.get("synth_overrides") or {}).get("max_sigma", DEFAULT_TRAINED_MAX_SIGMA))
 
-    def __init__(self, rgb, sigma, plan):
+
+def sigma_range(trained_max):
+    return {"trained_max": trained_max, "max": trained_max * SCALE_SPACE_FACTOR}
+
+
+@functools.lru_cache(maxsize=16)
+def _checkpoint_sigma_range(path, mtime):
+    return sigma_range(trained_max_sigma(read_checkpoint(path)))
+
+
+def checkpoint_sigma_range(path):
+    """sigma_range() of a checkpoint file (cached while the file is unchanged)."""
+    path = Path(path)
+    return _checkpoint_sigma_range(path, path.stat().st_mtime_ns)
+
+
+def resize(rgb, height, width):
+    """Float (H, W, 3) to (height, width, 3): antialiased bilinear down, bicubic up."""
+    x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None]
+    down = height * width < rgb.shape[0] * rgb.shape[1]
+    y = F.interpolate(x, size=(height, width), mode="bilinear" if down else "bicubic", align_corners=False,
+                      antialias=down)
+    return y[0].permute(1, 2, 0).numpy()
+
+
+class _Job:
+    """One image in flight: its (unpadded) pixels, tile plan, and the blended result as tiles finish."""
+
+    def __init__(self, rgb, sigma, plan, output_size=None):
+        self.rgb = rgb
         self.plan = plan
-        self.sigma = sigma
-        self.padded = torch.from_numpy(pad_image(rgb, plan))  # (H, W, 3): channels-last already
-        self.outputs = [None] * len(plan.windows)
+        self.sigma = sigma  # what the model is told: in the downscaled image's pixels in scale space
+        self.output_size = output_size  # (H, W) to upscale the result to, in scale space; else None
+        self.total = np.zeros((plan.height, plan.width, 3), np.float32)
+        self.weight_sum = np.zeros((plan.height, plan.width, 1), np.float32)
         self.remaining = len(plan.windows)
         self.done = threading.Event()
         self.error = None
 
+    def add(self, window, output):
+        accumulate_window(self.plan, window, output, self.total, self.weight_sum)
+        self.remaining -= 1
+        if self.remaining == 0:
+            self.done.set()
+
+    def result(self):
+        np.divide(self.total, self.weight_sum, out=self.total)
+        if self.output_size is None:
+            return self.total
+        return resize(self.total, *self.output_size)
+
 
 class _Tile:
-    __slots__ = ("job", "index", "window")
+    __slots__ = ("job", "window")
 
-    def __init__(self, job, index, window):
-        self.job, self.index, self.window = job, index, window
+    def __init__(self, job, window):
+        self.job, self.window = job, window
 
     @property
     def shape(self):
@@ -86,7 +151,8 @@ class Engine:
 
     def __init__(self, model, *, name=None, checkpoint=None, device="cpu", precision="fp32",
                  channels_last=True, tile=None, max_batch=8, max_batch_pixels=None,
-                 queue_size=64, min_margin=16, blind_margin=32):
+                 queue_size=64, min_margin=16, blind_margin=32, trained_max_sigma=DEFAULT_TRAINED_MAX_SIGMA,
+                 release_memory=None, release_interval=1.0):
         if precision not in PRECISIONS:
             raise ServerError(f"unknown precision {precision!r}; use {' or '.join(PRECISIONS)}")
         self.device = resolve_device(device)
@@ -99,11 +165,17 @@ class Engine:
         # Smaller windows stay in cache on CPU (faster per pixel here); GPUs prefer few large ones.
         self.tile = tile or (2048 if self.device == "cuda" else 768)
         self.max_batch = max_batch
-        # Batches of small captures save per-call overhead; big batches only raise peak memory.
-        self.max_batch_pixels = max_batch_pixels or (8 if self.device == "cuda" else 2) * 2**20
+        # Batches of small captures save per-call overhead; on CPU, batching large windows gains no
+        # speed and multiplies the network's activations (measured: a 3000x3000 request peaked at
+        # 1172 MiB with 2 MP batches, 689 MiB with one 768 px window at a time).
+        self.max_batch_pixels = max_batch_pixels or (8 * 2**20 if self.device == "cuda" else self.tile ** 2)
         self.queue_size = queue_size
         self.min_margin = min_margin
         self.blind_margin = blind_margin
+        self.sigma_range = sigma_range(trained_max_sigma)
+        # Called when the queue runs empty, at most every release_interval seconds (see runtime.py).
+        self.release_memory = release_memory
+        self.release_interval = release_interval
         self._pending = deque()
         self._active_jobs = 0
         self._cond = threading.Condition()
@@ -115,11 +187,16 @@ class Engine:
     def from_checkpoint(cls, path, device="auto", **options):
         device = resolve_device(device)
         model = load_checkpoint(path, device=device)
+        options.setdefault("trained_max_sigma", trained_max_sigma(read_checkpoint(path)))
         return cls(model, name=model.config.name, checkpoint=Path(path), device=device, **options)
+
+    @property
+    def max_sigma(self):
+        return self.sigma_range["max"]
 
     def describe(self):
         return {"model": self.name, "device": self.device, "precision": self.precision,
-                "checkpoint": self.checkpoint, "tile": self.tile}
+                "checkpoint": self.checkpoint, "tile": self.tile, "sigma_range": self.sigma_range}
 
     def plan(self, height, width, sigma):
         margin = context_margin(sigma, self.multiple, self.min_margin, self.blind_margin)
@@ -132,12 +209,7 @@ class Engine:
     def sharpen_many(self, items, timeout=None):
         """Deblur several (rgb, sigma) pairs together (their tiles share batches)."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        jobs = []
-        for rgb, sigma in items:
-            sigma = validate_sigma(sigma)
-            if rgb.ndim != 3 or rgb.shape[2] != 3:
-                raise ServerError(f"engine expects (H, W, 3) images, got {rgb.shape}")
-            jobs.append(_Job(np.ascontiguousarray(rgb, dtype=np.float32), sigma, self.plan(*rgb.shape[:2], sigma)))
+        jobs = [self._job(rgb, sigma) for rgb, sigma in items]
         self._submit(jobs)
         try:
             for job in jobs:
@@ -148,7 +220,21 @@ class Engine:
                     raise ServerError(f"inference failed: {job.error}") from job.error
         finally:
             self._retire(jobs)
-        return [blend_windows(job.plan, job.outputs) for job in jobs]
+        return [job.result() for job in jobs]
+
+    def _job(self, rgb, sigma):
+        sigma = validate_sigma(sigma, self.max_sigma)
+        if rgb.ndim != 3 or rgb.shape[2] != 3:
+            raise ServerError(f"engine expects (H, W, 3) images, got {rgb.shape}")
+        rgb = np.ascontiguousarray(rgb, dtype=np.float32)
+        trained_max = self.sigma_range["trained_max"]
+        if sigma is None or sigma <= trained_max:
+            return _Job(rgb, sigma, self.plan(*rgb.shape[:2], sigma))
+        # Scale space: shrink until the blur is well inside the trained range, restore, grow back.
+        target = trained_max * SCALE_SPACE_TARGET
+        height, width = rgb.shape[:2]
+        small = resize(rgb, max(1, round(height * target / sigma)), max(1, round(width * target / sigma)))
+        return _Job(small, target, self.plan(*small.shape[:2], target), output_size=(height, width))
 
     def warmup(self):
         self.sharpen(np.zeros((32, 32, 3), np.float32), 1.0)
@@ -172,7 +258,7 @@ class Engine:
                 raise QueueFull(f"the server is busy ({self._active_jobs} images queued, limit {self.queue_size})")
             self._active_jobs += len(jobs)
             for job in jobs:
-                self._pending.extend(_Tile(job, i, w) for i, w in enumerate(job.plan.windows))
+                self._pending.extend(_Tile(job, window) for window in job.plan.windows)
             self._cond.notify()
 
     def _retire(self, jobs):
@@ -184,7 +270,7 @@ class Engine:
                 self._pending = deque(t for t in self._pending if id(t.job) not in ids)
 
     def _next_batch(self):
-        """Pop the oldest tile and every queued tile of the same shape, within the batch limits."""
+        """Pop the oldest tile and queued tiles of the same shape, within the batch limits."""
         with self._cond:
             while not self._pending and not self._closed:
                 self._cond.wait()
@@ -197,11 +283,16 @@ class Engine:
             while self._pending and len(batch) < limit:
                 tile = self._pending.popleft()
                 (batch if tile.shape == shape else rest).append(tile)
+            # Batch sizes of 1, 2, 4, 8 only: kernels and their buffers are cached per input shape,
+            # so fewer distinct batch sizes mean fewer caches filling up (resident memory plateaus sooner).
+            size = 1 << (len(batch).bit_length() - 1)
+            rest.extendleft(reversed(batch[size:]))
             rest.extend(self._pending)
             self._pending = rest
-            return batch
+            return batch[:size]
 
     def _work(self):
+        released = time.monotonic()
         with torch.inference_mode():
             while (batch := self._next_batch()) is not None:
                 try:
@@ -212,18 +303,16 @@ class Engine:
                         tile.job.done.set()
                     continue
                 for tile, output in zip(batch, outputs):
-                    job = tile.job
-                    job.outputs[tile.index] = output
-                    job.remaining -= 1
-                    if job.remaining == 0:
-                        job.done.set()
+                    tile.job.add(tile.window, output)
+                if self.release_memory and not self._pending and time.monotonic() - released > self.release_interval:
+                    released = time.monotonic()  # a heuristic read of the queue: no lock needed
+                    self.release_memory()
 
     def _forward(self, batch):
         h, w = batch[0].shape
         x = torch.empty((len(batch), 3, h, w), memory_format=self.memory_format)
         for i, tile in enumerate(batch):
-            r0, r1, c0, c1 = tile.window
-            x[i].copy_(tile.job.padded[r0:r1, c0:c1].permute(2, 0, 1))
+            x[i].copy_(torch.from_numpy(window_pixels(tile.job.rgb, tile.job.plan, tile.window)).permute(2, 0, 1))
         sigma = torch.tensor([-1.0 if t.job.sigma is None else t.job.sigma for t in batch])
         x, sigma = x.to(self.device, non_blocking=True), sigma.to(self.device)
         with torch.autocast(self.device, dtype=torch.bfloat16, enabled=self.precision == "bf16"):

@@ -4,14 +4,20 @@ The API turns every one into ``{"error": {"code": ..., "message": ...}}``; the C
 """
 
 
+def body_too_large_message(size, limit, chunked=False):
+    got = f"more than {size:,} bytes arrived (chunked)" if chunked else f"the request body is {size:,} bytes"
+    return f"{got}; the limit is {limit:,} bytes ({limit / 2**20:g} MiB)"
+
+
 class ServerError(Exception):
     status = 500
     code = "internal_error"
     headers = {}
 
-    def __init__(self, message):
+    def __init__(self, message, **details):
         super().__init__(message)
         self.message = message
+        self.details = details  # extra fields of the JSON error, e.g. max_sigma
 
 
 class BadRequest(ServerError):
@@ -25,6 +31,13 @@ class BadImage(BadRequest):
 
 class BadSigma(BadRequest):
     code = "bad_sigma"
+
+
+class SigmaOutOfRange(ServerError):
+    """A well-formed sigma beyond what the model can restore (the body names the maximum)."""
+
+    status = 422
+    code = "sigma_out_of_range"
 
 
 class UnknownModel(BadRequest):

@@ -22,9 +22,10 @@ CONTENT_TYPES = {
 }
 DEFAULT_MAX_PIXELS = 4096 * 4096
 
-# Pillow refuses images over twice this many pixels inside Image.open; our own limit is checked
-# first and is never above it (create_app raises it when configured higher).
-Image.MAX_IMAGE_PIXELS = DEFAULT_MAX_PIXELS
+# Pillow's own bomb check would refuse a huge header inside Image.open, before the size is known;
+# decode_image checks the size from the header itself (before any pixel is decoded), so its
+# message can name the dimensions.
+Image.MAX_IMAGE_PIXELS = None
 
 _DATA_URL = re.compile(r"^data:([\w.+-]+/[\w.+-]+)?((?:;[\w.+-]+=[\w.+-]+)*)(;base64)?,", re.IGNORECASE)
 
@@ -64,9 +65,6 @@ def decode_image(data, max_pixels=DEFAULT_MAX_PIXELS):
         raise BadImage("empty body: no image")
     try:
         image = Image.open(io.BytesIO(data), formats=FORMATS)
-    except Image.DecompressionBombError:
-        raise ImageTooLarge(f"the image header claims more than {2 * Image.MAX_IMAGE_PIXELS} pixels; "
-                            f"the limit is {max_pixels}") from None
     except UnidentifiedImageError:
         raise BadImage("not a supported image (PNG, JPEG, WebP, BMP, GIF): unrecognised data") from None
     except (SyntaxError, ValueError, OSError) as exc:
@@ -76,7 +74,8 @@ def decode_image(data, max_pixels=DEFAULT_MAX_PIXELS):
         if width < 1 or height < 1:
             raise BadImage(f"image has no pixels ({width}x{height})")
         if width * height > max_pixels:
-            raise ImageTooLarge(f"image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}")
+            raise ImageTooLarge(f"image is {width}x{height} = {width * height:,} pixels; "
+                                f"the limit is {max_pixels:,} pixels per request")
         try:
             image.seek(0)  # animated GIF / WebP: first frame
             image.load()
@@ -95,16 +94,28 @@ def _to_rgb_alpha(image):
         or (mode in ("L", "RGB") and "transparency" in image.info)
     if has_alpha:
         rgba = np.asarray(image.convert("RGBA"))
-        return rgba[:, :, :3].astype(np.float32) / 255.0, np.ascontiguousarray(rgba[:, :, 3])
-    rgb = np.asarray(image.convert("RGB"))
-    return rgb.astype(np.float32) / 255.0, None
+        return _unit_float(rgba[:, :, :3]), np.ascontiguousarray(rgba[:, :, 3])
+    return _unit_float(np.asarray(image.convert("RGB"))), None
+
+
+def _unit_float(pixels):
+    """uint8 -> float32 in [0, 1] with one image-sized allocation (no float temporary)."""
+    out = pixels.astype(np.float32)
+    out *= np.float32(1 / 255)
+    return out
 
 
 def encode_png(rgb, alpha=None):
     """PNG bytes from float RGB (H, W, 3) (clamped to [0, 1]) and an optional uint8 alpha (H, W)."""
-    pixels = np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    channels = 3 if alpha is None else 4
+    pixels = np.empty((rgb.shape[0], rgb.shape[1], channels), np.uint8)
+    for top in range(0, rgb.shape[0], 256):  # bands: float temporaries stay small for large images
+        band = rgb[top:top + 256] * np.float32(255)
+        band += np.float32(0.5)
+        np.clip(band, 0, 255, out=band)
+        pixels[top:top + 256, :, :3] = band
     if alpha is not None:
-        pixels = np.concatenate([pixels, alpha[:, :, None]], axis=2)
+        pixels[:, :, 3] = alpha
     out = io.BytesIO()
     # Level 1: the result travels over loopback, so speed matters more than size.
     Image.fromarray(pixels, "RGBA" if alpha is not None else "RGB").save(out, "PNG", compress_level=1)

@@ -4,13 +4,13 @@ Used by the tests, the load script and the bench to talk to a real server over H
 """
 import threading
 
-import waitress
+from .wsgi import create_server
 
 
 class LiveServer:
     def __init__(self, app, host="127.0.0.1", port=0, threads=8):
         self.app = app
-        self.server = waitress.create_server(app, host=host, port=port, threads=threads, ident="anti-aging")
+        self.server = create_server(app, host, port, threads)
         self.port = self.server.effective_port
         app.config["HOST"], app.config["PORT"] = host, self.port  # the Host check needs the real port
         self.url = f"http://{host}:{self.port}"

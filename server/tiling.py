@@ -109,21 +109,52 @@ def plan_tiles(height, width, *, tile, margin, multiple, blend=None):
     return TilePlan(height, width, margin, blend, rows[-1][1], cols[-1][1], tuple(rows), tuple(cols))
 
 
+def reflect_indices(start, stop, offset, length):
+    """Source indices of padded positions [start, stop) when the padded axis is the source
+    (``length`` long) shifted by ``offset`` and reflected at its ends, repeatedly for tiny sources
+    (what np.pad's "reflect" mode does)."""
+    positions = np.arange(start, stop) - offset
+    if length == 1:
+        return np.zeros_like(positions)
+    period = 2 * (length - 1)
+    positions = np.mod(positions, period)
+    return np.where(positions < length, positions, period - positions)
+
+
+def window_pixels(rgb, plan, window):
+    """The window's (h, w, C) pixels of the reflect-padded canvas, read from the unpadded image
+    (the padded canvas itself is never built: memory stays at the size of one window)."""
+    r0, r1, c0, c1 = window
+    rows = reflect_indices(r0, r1, plan.margin, plan.height)
+    cols = reflect_indices(c0, c1, plan.margin, plan.width)
+    return rgb[rows[:, None], cols[None, :]]
+
+
 def pad_image(rgb, plan):
     """Reflect-pad an (H, W, C) array to the plan's canvas (repeated reflection for tiny images)."""
     top, bottom, left, right = plan.padding
     return np.pad(rgb, ((top, bottom), (left, right), (0, 0)), mode="reflect")
 
 
+def accumulate_window(plan, window, output, total, weight_sum):
+    """Add one window's weighted output into image-sized ``total`` (H, W, C) and ``weight_sum``
+    (H, W, 1); only the part of the window inside the image counts."""
+    r0, r1, c0, c1 = window
+    top, left = plan.margin, plan.margin
+    rows = slice(max(r0, top), min(r1, top + plan.height))
+    cols = slice(max(c0, left), min(c1, left + plan.width))
+    if rows.start >= rows.stop or cols.start >= cols.stop:
+        return
+    weights = plan.weights(window)[rows.start - r0:rows.stop - r0, cols.start - c0:cols.stop - c0, None]
+    target = np.s_[rows.start - top:rows.stop - top, cols.start - left:cols.stop - left]
+    total[target] += output[rows.start - r0:rows.stop - r0, cols.start - c0:cols.stop - c0] * weights
+    weight_sum[target] += weights
+
+
 def blend_windows(plan, outputs, channels=3):
     """Combine window outputs ((h, w, C) arrays in ``plan.windows`` order) into the (H, W, C) image."""
-    total = np.zeros((plan.padded_height, plan.padded_width, channels), dtype=np.float32)
-    weight_sum = np.zeros((plan.padded_height, plan.padded_width, 1), dtype=np.float32)
+    total = np.zeros((plan.height, plan.width, channels), dtype=np.float32)
+    weight_sum = np.zeros((plan.height, plan.width, 1), dtype=np.float32)
     for window, output in zip(plan.windows, outputs, strict=True):
-        r0, r1, c0, c1 = window
-        weights = plan.weights(window)[:, :, None]
-        total[r0:r1, c0:c1] += output * weights
-        weight_sum[r0:r1, c0:c1] += weights
-    top, left = plan.margin, plan.margin
-    crop = np.s_[top:top + plan.height, left:left + plan.width]
-    return total[crop] / weight_sum[crop]
+        accumulate_window(plan, window, output, total, weight_sum)
+    return total / weight_sum

@@ -15,7 +15,8 @@ from PIL import Image
 
 from models import build_model, save_checkpoint
 from server import CHECKPOINT_ENV, resolve_checkpoint
-from server.__main__ import main
+from server.__main__ import OutputCollision, bound_url, main, plan_outputs
+from server.runtime import ALLOCATOR_ENV, find_tcmalloc
 from server.service import UNIT_NAME, unit_text
 from test_server_api import one_torch_thread  # noqa: F401 (an autouse fixture)
 
@@ -84,11 +85,15 @@ def test_serve_runs_waitress_and_logs_each_request(checkpoint, tmp_path):
                 time.sleep(0.3)
         assert health.json()["model"] == "nafunet"
         assert requests.get(url + "/healthz", headers={"Origin": "http://example.com"}, timeout=5).status_code == 403
+        maps = Path(f"/proc/{process.pid}/maps").read_text()  # the same process: it re-executed itself in place
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(30)
     text = log.read_text()
-    assert f"serving http://localhost:{port}/" in text
+    assert f"serving http://127.0.0.1:{port}/" in text
+    assert "device cpu, precision " in text and ", 1 torch threads (OpenMP wait " in text and "allocator " in text
+    if find_tcmalloc() and not os.environ.get(ALLOCATOR_ENV):  # started plainly, it set up tcmalloc itself
+        assert "allocator tcmalloc" in text and "libtcmalloc" in maps
     assert "GET /healthz 200" in text and "GET /healthz 403" in text
     assert "Traceback" not in text
     assert "Development server" not in text  # waitress, not Flask's development server
@@ -182,3 +187,65 @@ def test_unit_quotes_paths_with_spaces():
                      workdir="/a b%")
     assert 'ExecStart="/opt/my env/bin/python" -m server serve --checkpoint "/my models/50%%.pt" --token a$$b' in text
     assert "WorkingDirectory=/a b%%\n" in text
+
+
+def test_sharpen_never_replaces_an_input(checkpoint, tmp_path):
+    source = write_image(tmp_path / "a.png", (20, 12))
+    original = source.read_bytes()
+    # --out-dir is the input's own folder: a.png would be the output name; it is renamed instead.
+    assert main(["sharpen", str(source), "--out-dir", str(tmp_path), "--checkpoint", str(checkpoint)]) == 0
+    assert source.read_bytes() == original
+    assert Image.open(tmp_path / "a.png.png").size == (20, 12)
+    for flags in ([], ["--overwrite"]):  # -o naming the input itself fails, --overwrite or not
+        with pytest.raises(SystemExit, match="is an input"):
+            main(["sharpen", str(source), "-o", str(source), *flags, "--checkpoint", str(checkpoint)])
+        assert source.read_bytes() == original
+
+
+def test_colliding_outputs_get_distinct_names(checkpoint, tmp_path, capsys):
+    png = write_image(tmp_path / "x.png", (20, 10))
+    jpg = write_image(tmp_path / "x.jpg", (30, 10))
+    out = tmp_path / "out"
+    assert main(["sharpen", str(png), str(jpg), "--out-dir", str(out), "--checkpoint", str(checkpoint)]) == 0
+    assert Image.open(out / "x.png").size == (20, 10)
+    assert Image.open(out / "x.jpg.png").size == (30, 10)
+    assert "x.jpg.png" in capsys.readouterr().err  # the rename is announced
+    # Beside the inputs: x.sharp.png and x.sharp.jpg.png.
+    assert main(["sharpen", str(png), str(jpg), "--checkpoint", str(checkpoint)]) == 0
+    assert Image.open(tmp_path / "x.sharp.png").size == (20, 10)
+    assert Image.open(tmp_path / "x.sharp.jpg.png").size == (30, 10)
+
+
+def test_existing_outputs_are_kept_unless_overwrite(checkpoint, tmp_path):
+    source = write_image(tmp_path / "b.png", (16, 16))
+    existing = tmp_path / "b.sharp.png"
+    existing.write_bytes(b"precious")
+    with pytest.raises(SystemExit, match="already exists; pass --overwrite"):
+        main(["sharpen", str(source), "--checkpoint", str(checkpoint)])
+    assert existing.read_bytes() == b"precious"
+    result = run_cli("sharpen", str(source), "--checkpoint", str(checkpoint), "--torch-threads", "1")
+    assert result.returncode != 0 and "already exists" in result.stderr
+    assert existing.read_bytes() == b"precious"
+
+    assert main(["sharpen", str(source), "--overwrite", "--checkpoint", str(checkpoint)]) == 0
+    assert Image.open(existing).size == (16, 16)
+    assert not list(tmp_path.glob(".*partial"))
+
+
+def test_plan_outputs_is_decided_before_writing(tmp_path):
+    names = [str(tmp_path / n) for n in ("x.png", "x.jpg", "x.webp", "x.png")]  # the repeated input runs once
+    plan = plan_outputs(names, out_dir=str(tmp_path / "o"), exists=lambda path: False)
+    assert [(s.name, t.name, renamed) for s, t, renamed in plan] == [
+        ("x.png", "x.png", False), ("x.jpg", "x.jpg.png", True), ("x.webp", "x.webp.png", True)]
+    with pytest.raises(OutputCollision, match="already exists"):
+        plan_outputs(names[:1], exists=lambda path: path.name == "x.sharp.png")
+    assert plan_outputs(names[:1], overwrite=True, exists=lambda path: True)[0][1].name == "x.sharp.png"
+
+
+def test_banner_names_the_bound_address():
+    class Bound:
+        def __init__(self, host, port):
+            self.effective_host, self.effective_port = host, port
+
+    assert bound_url(Bound("127.0.0.1", 8765)) == "http://127.0.0.1:8765/"
+    assert bound_url(Bound("::1", 8765)) == "http://[::1]:8765/"

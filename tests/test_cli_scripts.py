@@ -15,16 +15,21 @@ def checkpoint(tmp_path_factory):
 
 def test_bench_prints_throughput_and_latency(checkpoint, capsys):
     bench.main(["--checkpoint", str(checkpoint), "--sizes", "48x32,64x64", "--configs", "fp32,bf16+channels_last",
-                "--seconds", "0", "--torch-threads", "1"])
+                "--seconds", "0", "--torch-threads", "1", "--sigma-images", "1", "--sigma-size", "48"])
     out = capsys.readouterr().out
     assert f"model: {checkpoint}" in out
-    assert out.count("MP/s") == 4
+    assert out.count("MP/s") == 4 + 2 + len(bench.launchers())  # the table, the model alone, each launch path
     assert "end to end, 1200x400 PNG" in out and "median" in out
+    assert "model alone, one forward pass" in out and "1024x1024" in out.split("model alone")[1]
+    launched = [line for line in out.splitlines() if "python -m server serve (direct start" in line]
+    assert len(launched) == 1 and "1024x1024" in launched[0] and "allocator" in launched[0]
+    assert "trained to sigma 8, served to 32" in out
+    assert len([line for line in out.splitlines() if line.strip().startswith(("16 ", "32 "))]) == 2
 
 
 def test_bench_without_checkpoint_says_weights_are_random(tmp_path, capsys):
     bench.main(["--checkpoint", str(tmp_path / "missing.pt"), "--sizes", "32x32", "--configs", "fp32",
-                "--seconds", "0", "--no-e2e", "--torch-threads", "1"])
+                "--seconds", "0", "--no-e2e", "--torch-threads", "1", "--sigma-images", "0"])
     assert "random weights" in capsys.readouterr().out
 
 
@@ -40,3 +45,9 @@ def test_loadtest_runs_clean_against_its_own_server(checkpoint, capsys):
 def test_loadtest_refuses_remote_targets_and_unbounded_runs(argv):
     with pytest.raises(SystemExit):
         loadtest.main(argv)
+
+
+def test_loadtest_peak_mode_reports_the_servers_peak_memory(checkpoint, capsys):
+    assert loadtest.main(["--checkpoint", str(checkpoint), "--peak", "300x200", "--torch-threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "one 300x200 image" in out and "ok in" in out and "server peak RSS" in out

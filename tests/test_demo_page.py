@@ -104,3 +104,27 @@ def test_blind_mode_slider_view_and_errors(page, live, tmp_path):
     page.set_input_files("#file-input", str(bad))
     page.wait_for_function("() => document.getElementById('status').classList.contains('error')", timeout=30_000)
     assert "Failed" in page.text_content("#status")
+
+
+def test_a_failed_request_clears_the_previous_result(page, live, tmp_path):
+    good = tmp_path / "good.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (20, 30, 3), dtype=np.uint8)).save(good)
+    page.set_input_files("#file-input", str(good))
+    wait_for_result(page)
+    old_before = page.get_attribute("#before", "src")
+    assert page.get_attribute("#download", "href") and page.is_visible("#download")
+
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not a png either")
+    page.set_input_files("#file-input", str(bad))
+    page.wait_for_function("() => document.getElementById('status').classList.contains('error')", timeout=30_000)
+    assert "Failed" in page.text_content("#status")
+    assert page.get_attribute("#before", "src") not in (None, old_before)  # "before" shows the new file
+    for selector in ("#result", "#compare-after"):  # "after" no longer shows the previous result
+        assert page.get_attribute(selector, "src") is None
+        assert natural_size(page, selector) == [0, 0]
+    assert page.get_attribute("#download", "href") is None and not page.is_visible("#download")
+
+    page.set_input_files("#file-input", str(good))  # and the next success shows its result again
+    wait_for_result(page)
+    assert natural_size(page, "#result") == [30, 20] and page.is_visible("#download")

@@ -1,15 +1,16 @@
 """The inference engine: tile geometry (pure), tiled == untiled, batching, thread safety."""
+import sys
 import threading
 
 import numpy as np
 import pytest
 import torch
 
-from models import build_model
+from models import build_model, save_checkpoint
 from server.engine import Engine, validate_sigma
-from server.errors import BadSigma, QueueFull
+from server.errors import BadSigma, QueueFull, SigmaOutOfRange
 from server.tiling import (axis_weights, axis_windows, blend_windows, context_margin, pad_image, plan_tiles,
-                           round_up)
+                           round_up, window_pixels)
 from test_server_api import GatedModel, one_torch_thread  # noqa: F401 (an autouse fixture)
 
 
@@ -239,10 +240,61 @@ def test_model_failure_is_reported_and_the_worker_survives():
         engine.close()
 
 
-@pytest.mark.parametrize("bad", [-1, float("nan"), float("inf"), "abc", True, 51])
+@pytest.mark.parametrize("bad", [-1, float("nan"), float("inf"), "abc", True])
 def test_validate_sigma_rejects(bad):
     with pytest.raises(BadSigma):
         validate_sigma(bad)
+
+
+def test_sigma_above_the_supported_maximum_is_out_of_range():
+    assert validate_sigma(32) == 32.0
+    with pytest.raises(SigmaOutOfRange) as caught:
+        validate_sigma(32.5)
+    assert caught.value.status == 422 and caught.value.details == {"max_sigma": 32.0}
+    with pytest.raises(SigmaOutOfRange, match="maximum is 12"):
+        validate_sigma(12.5, max_sigma=12)
+
+
+def test_trained_range_comes_from_the_checkpoint(tmp_path):
+    shipped = tmp_path / "shipped.pt"
+    save_checkpoint(shipped, build_model("nafunet", width=8))  # no training config: the shipped default
+    trained = tmp_path / "trained.pt"
+    save_checkpoint(trained, build_model("nafunet", width=8),
+                    extra={"train": {"synth_overrides": {"max_sigma": 4.0}}})
+    for path, trained_max in ((shipped, 8.0), (trained, 4.0)):
+        engine = Engine.from_checkpoint(path, device="cpu")
+        try:
+            assert engine.sigma_range == {"trained_max": trained_max, "max": 4 * trained_max}
+        finally:
+            engine.close()
+
+
+def test_large_sigma_runs_in_scale_space():
+    model = GatedModel(open_gate=True)
+    engine = Engine(model, trained_max_sigma=8.0)
+    rows, cols = np.mgrid[0:90, 0:200].astype(np.float32)
+    image = np.repeat(((rows / 90 + cols / 200) / 2)[:, :, None], 3, axis=2)
+    try:
+        assert np.allclose(engine.sharpen(image, 6.0), image, atol=1e-6)  # in range: the image itself
+        assert model.shapes[-1] == (90 + 64 + 6, 200 + 64 + 8)  # 32 px of context a side, to a multiple of 16
+        result = engine.sharpen(image, 16.0)
+        assert result.shape == image.shape
+        assert model.sigmas[-1] == [4.0]  # the model is told the blur of the quarter-size image
+        assert model.shapes[-1] == (22 + 32 + 10, 50 + 32 + 14)  # 22x50 with 16 px of context a side
+        # The identity model, down and up again: a smooth image comes back nearly unchanged.
+        assert np.abs(result[4:-4, 4:-4] - image[4:-4, 4:-4]).max() < 0.01
+    finally:
+        engine.close()
+
+
+def test_streamed_tiles_read_the_reflected_canvas():
+    for height, width in ((1, 1), (3, 50), (37, 29)):
+        rgb = np.random.default_rng(height).random((height, width, 3), dtype=np.float32)
+        plan = plan_tiles(height, width, tile=32, margin=16, multiple=16)
+        padded = pad_image(rgb, plan)
+        for window in plan.windows:
+            r0, r1, c0, c1 = window
+            assert np.array_equal(window_pixels(rgb, plan, window), padded[r0:r1, c0:c1])
 
 
 def test_auto_precision_resolves_per_device(monkeypatch):
@@ -259,4 +311,44 @@ def test_auto_precision_resolves_per_device(monkeypatch):
     try:
         assert engine.describe()["precision"] == "fp32"
     finally:
+        engine.close()
+
+
+def test_free_memory_is_released_when_the_queue_runs_empty():
+    released = threading.Event()
+    engine = Engine(GatedModel(open_gate=True), release_memory=released.set, release_interval=0)
+    try:
+        engine.sharpen(np.zeros((20, 20, 3), np.float32), 1.0)
+        assert released.wait(5)
+    finally:
+        engine.close()
+
+
+def test_memory_releaser_of_this_process_runs():
+    from server.runtime import memory_releaser
+
+    release = memory_releaser()
+    assert release is not None  # glibc here, or tcmalloc when preloaded
+    release()
+    assert memory_releaser(maps="") is not None or not sys.platform.startswith("linux")
+
+
+def test_batches_hold_a_power_of_two_tiles():
+    model = GatedModel()
+    engine = Engine(model, queue_size=16)
+    image = np.zeros((40, 40, 3), np.float32)
+    try:
+        first = threading.Thread(target=engine.sharpen, args=(image, 1.0))
+        first.start()
+        assert model.entered.wait(5)  # the first tile is inside the model; seven more queue behind it
+        waiting = threading.Thread(target=engine.sharpen_many, args=([(image, 1.0)] * 7,))
+        waiting.start()
+        while engine.queued_jobs < 8:
+            threading.Event().wait(0.01)
+        model.gate.set()
+        first.join(10)
+        waiting.join(10)
+        assert model.batch_sizes == [1, 4, 2, 1]
+    finally:
+        model.gate.set()
         engine.close()

@@ -309,7 +309,7 @@ def test_animated_gif_uses_first_frame(client):
     assert red > blue  # the first (red) frame, not the second (blue) one
 
 
-@pytest.mark.parametrize("sigma", ["-1", "NaN", "nan", "abc", "inf", "1e9"])
+@pytest.mark.parametrize("sigma", ["-1", "NaN", "nan", "abc", "inf"])
 def test_bad_sigma_in_form_query_and_json(client, sigma):
     data = png_bytes(random_image(16, 16))
     assert_error(post_multipart(client, data, sigma=sigma), 400, "bad_sigma")
@@ -318,6 +318,29 @@ def test_bad_sigma_in_form_query_and_json(client, sigma):
     body = json.dumps({"image": base64.b64encode(data).decode(), "sigma": json_sigma})
     assert_error(client.post("/v1/sharpen", data=body, content_type="application/json"), 400, "bad_sigma")
     assert_healthy(client)
+
+
+@pytest.mark.parametrize("sigma", ["32.01", "50", "1e9"])
+def test_sigma_beyond_the_supported_maximum_is_422_with_the_maximum(client, sigma):
+    data = png_bytes(random_image(16, 16))
+    for response in (post_multipart(client, data, sigma=sigma),
+                     client.post(f"/v1/sharpen?sigma={sigma}", data=data, content_type="image/png"),
+                     client.post("/v1/sharpen", json={"image": base64.b64encode(data).decode(), "sigma": float(sigma)})):
+        body = assert_error(response, 422, "sigma_out_of_range")
+        assert body["error"]["max_sigma"] == 32.0 and "32" in body["error"]["message"]
+    assert_healthy(client)
+
+
+def test_sigma_beyond_the_trained_range_is_restored_in_scale_space(client):
+    image = random_image(64, 40)
+    for sigma in ("8", "8.5", "20", "32"):
+        assert decode_response_png(post_multipart(client, png_bytes(image), sigma=sigma)).size == (64, 40)
+
+
+def test_models_report_their_sigma_range(client):
+    for entry in client.get("/v1/models").get_json()["models"]:
+        if entry["checkpoint"]:
+            assert entry["sigma"] == {"trained_max": 8.0, "max": 32.0}
 
 
 def test_boolean_and_list_sigma_rejected(client):
@@ -331,7 +354,8 @@ def test_oversized_body_is_413(engine):
     big = png_bytes(random_image(200, 200))  # random pixels barely compress: ~120 kB
     assert len(big) > 20_000
     assert_error(post_multipart(client, big), 413, "body_too_large")
-    assert_error(client.post("/v1/sharpen", data=big, content_type="image/png"), 413, "body_too_large")
+    body = assert_error(client.post("/v1/sharpen", data=big, content_type="image/png"), 413, "body_too_large")
+    assert f"{len(big):,} bytes" in body["error"]["message"] and "20,000 bytes" in body["error"]["message"]
     assert_healthy(client)
 
 
@@ -340,6 +364,12 @@ def test_pixel_limit_is_413_before_decoding(engine):
     assert_error(post_multipart(client, png_bytes(random_image(101, 100))), 413, "image_too_large")
     assert post_multipart(client, png_bytes(random_image(100, 100))).status_code == 200
     assert_healthy(client)
+
+
+def test_pixel_limit_message_names_the_dimensions(client):
+    body = assert_error(post_multipart(client, png_with_header(8000, 8000)), 413, "image_too_large")
+    assert "8000x8000 = 64,000,000 pixels" in body["error"]["message"]
+    assert "16,777,216" in body["error"]["message"]
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/octet-stream", "image/svg+xml", "image/tiff",
@@ -375,6 +405,7 @@ class GatedModel:
         self.entered = threading.Event()
         self.batch_sizes = []
         self.sigmas = []
+        self.shapes = []
 
     def to(self, *args, **kwargs):
         return self
@@ -385,6 +416,7 @@ class GatedModel:
     def __call__(self, x, sigma=None):
         self.batch_sizes.append(x.shape[0])
         self.sigmas.append(sigma.tolist())
+        self.shapes.append(tuple(x.shape[-2:]))
         self.entered.set()
         self.gate.wait(10)
         return x

@@ -2,6 +2,8 @@
 import base64
 import http.client
 import io
+import json
+import socket
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -106,3 +108,49 @@ def test_concurrent_clients_all_succeed(live):
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(post, sizes))
     assert results == [(200, size) for size in sizes]
+
+
+def raw_exchange(live, head, body_chunks):
+    """Send a request head and body pieces over a plain socket, then read the whole answer."""
+    with socket.create_connection(("127.0.0.1", live.port), timeout=30) as sock:
+        sock.sendall(head.encode())
+        try:
+            for chunk in body_chunks:
+                sock.sendall(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server refused the body and closed; its answer is already on the way
+        answer = b""
+        while data := sock.recv(65536):
+            answer += data
+    status_line, _, rest = answer.partition(b"\r\n")
+    headers, _, body = rest.partition(b"\r\n\r\n")
+    return int(status_line.split()[1]), headers.decode().lower(), body
+
+
+@pytest.mark.parametrize("form", ["content-length", "chunked", "multipart"])
+def test_oversized_bodies_get_the_json_413_however_they_arrive(live, form):
+    limit = live.app.config["MAX_CONTENT_LENGTH"]
+    claimed = 300 * 2**20
+    prefix = f"POST /v1/sharpen HTTP/1.1\r\nHost: 127.0.0.1:{live.port}\r\n"
+    if form == "chunked":
+        head = prefix + "Content-Type: image/png\r\nTransfer-Encoding: chunked\r\n\r\n"
+        piece = b"\0" * 2**16
+        chunks = [b"%x\r\n%s\r\n" % (len(piece), piece)] * (2 * limit // len(piece))
+    else:
+        kind = "multipart/form-data; boundary=x" if form == "multipart" else "image/png"
+        head = prefix + f"Content-Type: {kind}\r\nContent-Length: {claimed}\r\n\r\n"
+        chunks = [b"\0" * 2**16] * 16  # the first MiB of the claimed 300; the rest never needs sending
+    status, headers, body = raw_exchange(live, head, chunks)
+    assert status == 413 and "content-type: application/json" in headers
+    error = json.loads(body)["error"]
+    assert error["code"] == "body_too_large"
+    assert f"{limit:,} bytes" in error["message"]
+    if form != "chunked":
+        assert f"{claimed:,} bytes" in error["message"]
+    assert healthy(live)
+
+
+def test_malformed_http_gets_a_json_error(live):
+    status, headers, body = raw_exchange(live, "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n", [])
+    assert status == 400 and json.loads(body)["error"]["code"] == "bad_request"
+    assert healthy(live)

@@ -7,6 +7,7 @@ const TYPES = ["image/png", "image/jpeg", "image/webp", "image/bmp", "image/gif"
 let currentFile = null;
 let beforeUrl = null;
 let resultUrl = null;
+let latestRequest = 0; // only the newest request may show its result or its error
 
 function setStatus(text, isError = false) {
   $("status").textContent = text;
@@ -16,6 +17,17 @@ function setStatus(text, isError = false) {
 function replaceUrl(oldUrl, blob) {
   if (oldUrl) URL.revokeObjectURL(oldUrl);
   return URL.createObjectURL(blob);
+}
+
+// The "after" image and Download always belong to the image shown as "before": cleared as soon
+// as another image or setting is sent, so a failed request never leaves an older result on show.
+function clearResult() {
+  if (resultUrl) URL.revokeObjectURL(resultUrl);
+  resultUrl = null;
+  $("result").removeAttribute("src");
+  $("compare-after").removeAttribute("src");
+  $("download").removeAttribute("href");
+  $("download").hidden = true;
 }
 
 function chooseFile(file) {
@@ -55,23 +67,27 @@ async function sharpen() {
   const token = $("token").value.trim();
   if (token) headers.Authorization = `Bearer ${token}`;
 
+  const request = ++latestRequest;
   $("sharpen").disabled = true;
+  clearResult();
   setStatus(sigma === null ? "Sharpening (blind)..." : `Sharpening with sigma ${sigma.toFixed(1)}...`);
   const started = performance.now();
   try {
     const response = await fetch("/v1/sharpen", { method: "POST", body: form, headers });
     if (!response.ok) throw new Error(await errorMessage(response));
     const blob = await response.blob();
-    resultUrl = replaceUrl(resultUrl, blob);
+    if (request !== latestRequest) return;
+    resultUrl = URL.createObjectURL(blob);
     $("result").src = resultUrl;
     $("compare-after").src = resultUrl;
     $("download").href = resultUrl;
+    $("download").hidden = false;
     const base = (currentFile.name || "image").replace(/\.[^.]*$/, "");
     $("download").download = `${base}-sharpened.png`;
     $("output-panel").hidden = false;
     setStatus(`Done in ${Math.round(performance.now() - started)} ms.`);
   } catch (error) {
-    setStatus(`Failed: ${error.message}`, true);
+    if (request === latestRequest) setStatus(`Failed: ${error.message}`, true);
   } finally {
     $("sharpen").disabled = false;
   }
