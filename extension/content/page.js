@@ -57,8 +57,14 @@ class RegionAnchor {
   }
 }
 
+// Chrome pauses animation frames in frames scrolled out of view: never wait for one longer than this.
+const FRAME_WAIT_MS = 100;
+
 function nextFrame(win) {
-  return new Promise((resolve) => win.requestAnimationFrame(() => resolve()));
+  return new Promise((resolve) => {
+    win.requestAnimationFrame(() => resolve());
+    win.setTimeout(resolve, FRAME_WAIT_MS);
+  });
 }
 
 function plainRect(rect) {
@@ -350,7 +356,23 @@ export class PageAgent {
         height: frame.clientHeight - parseFloat(style.paddingTop) - parseFloat(style.paddingBottom) };
       boundaries[key] = frameBoundary(plainRect(frame.getBoundingClientRect()), edges, inner);
     }
-    return { key: this.frameKey, boundaries, view: this.viewState() };
+    return { key: this.frameKey, boundaries, silent: this.silentFrameOrigins(), view: this.viewState() };
+  }
+
+  /** Origins of child frames whose page agent never said hello: frames Chrome did not let us script. */
+  silentFrameOrigins() {
+    const heard = new Set(this.childFrames.values());
+    const origins = new Set();
+    for (const frame of this.doc.querySelectorAll("iframe, frame")) {
+      if (heard.has(frame) || !frame.src) continue;
+      try {
+        const url = new URL(frame.src, this.doc.baseURI);
+        if (url.protocol === "http:" || url.protocol === "https:") origins.add(url.origin);
+      } catch {
+        // not a URL: nothing to ask permission for
+      }
+    }
+    return [...origins];
   }
 
   // ----- the region picker -----
@@ -544,14 +566,13 @@ export class PageAgent {
         continue;
       }
       const rect = overlay.element.getBoundingClientRect();
-      // A resized element stretches its overlay with it until it is sharpened again.
-      const sx = overlay.capturedSize.width ? rect.width / overlay.capturedSize.width : 1;
-      const sy = overlay.capturedSize.height ? rect.height / overlay.capturedSize.height : 1;
+      // A resized element stretches its overlay with it until it is sharpened again; the halo
+      // around it keeps its width.
       const style = overlay.image.style;
-      style.left = `${rect.left + overlay.offset.x * sx - origin.left}px`;
-      style.top = `${rect.top + overlay.offset.y * sy - origin.top}px`;
-      style.width = `${overlay.size.width * sx}px`;
-      style.height = `${overlay.size.height * sy}px`;
+      style.left = `${rect.left + overlay.offset.x - origin.left}px`;
+      style.top = `${rect.top + overlay.offset.y - origin.top}px`;
+      style.width = `${Math.max(0, overlay.size.width + rect.width - overlay.capturedSize.width)}px`;
+      style.height = `${Math.max(0, overlay.size.height + rect.height - overlay.capturedSize.height)}px`;
       overlay.image.classList.toggle("hidden", this.showingOriginal || rect.width === 0 || rect.height === 0);
     }
     if (removed) this.updatePanel();

@@ -50,11 +50,12 @@ function chainsOf(reports) {
   return frameChains(reports.map(({ frameId, value }) => ({ frameId, key: value.key, boundaries: value.boundaries })), TOP_FRAME);
 }
 
-/** Ask every frame where its child frames are: frameId -> chain. */
+/** Ask every frame where its child frames are: {chains: frameId -> chain, silentOrigins: frames out of reach}. */
 async function locateFrames(tabId) {
   await callFrames(tabId, "helloToParent");
   await sleep(FRAME_HELLO_MS);
-  return chainsOf(await callFrames(tabId, "childFrameBoundaries"));
+  const reports = await callFrames(tabId, "childFrameBoundaries");
+  return { chains: chainsOf(reports), silentOrigins: [...new Set(reports.flatMap(({ value }) => value.silent))] };
 }
 
 /** Targets found in frames, placed on the tab (frameId, and rect/top/bottom in the top frame's terms). */
@@ -270,7 +271,7 @@ export async function sharpenAtCursor(tab, info = {}) {
   return run(tab, async (settings) => {
     const { frameId, found } = await locateAtCursor(tab, info);
     const topView = frameId === TOP_FRAME ? found.view : (await callFrame(tab.id, TOP_FRAME, "viewState"));
-    const chains = frameId === TOP_FRAME ? new Map([[TOP_FRAME, []]]) : await locateFrames(tab.id);
+    const chains = frameId === TOP_FRAME ? new Map([[TOP_FRAME, []]]) : (await locateFrames(tab.id)).chains;
     const { placed } = placeTargets([{ frameId, targets: found.targets, view: found.view }], chains, topView);
     if (!placed.length) throw new Error(`That frame could not be placed on the screen. ${REGION_HINT}`);
     return sharpenTargets(tab, placed, topView, settings);
@@ -281,12 +282,11 @@ export async function sharpenAtCursor(tab, info = {}) {
 async function scanTab(tabId) {
   const frames = await callFrames(tabId, "scan");
   const topView = frames[0].value.view;
-  const inFrames = frames.some(({ frameId, value }) => frameId !== TOP_FRAME && value.targets.length + value.uncertain.length);
-  const chains = inFrames ? await locateFrames(tabId) : new Map([[TOP_FRAME, []]]);
+  const { chains, silentOrigins } = await locateFrames(tabId);
   const found = frames.map(({ frameId, value }) => ({ frameId, targets: [...value.targets, ...value.uncertain], view: value.view }));
   const { placed, unplaced } = placeTargets(found, chains, topView);
   const uncertain = placed.filter((target) => target.kind === "image-unchecked");
-  return { targets: placed.filter((target) => target.kind !== "image-unchecked"), uncertain, view: topView, unplaced, frames: frames.length };
+  return { targets: placed.filter((target) => target.kind !== "image-unchecked"), uncertain, view: topView, unplaced, frames: frames.length, silentOrigins };
 }
 
 /** The popup's (and automatic mode's) action: every blurred element of the page. */
@@ -341,7 +341,7 @@ export async function inspectTab(tabId) {
   await injectPageAgent(tabId);
   const found = await scanTab(tabId);
   const status = await tabStatus(tabId);
-  return { found: found.targets.length, unchecked: found.uncertain.length, frames: found.frames, ...status };
+  return { found: found.targets.length, unchecked: found.uncertain.length, frames: found.frames, silentOrigins: found.silentOrigins, ...status };
 }
 
 export async function setShowOriginal(tabId, showOriginal) {

@@ -22,6 +22,10 @@ function showPage(state) {
   if (state.found + state.unchecked === 0 && shown === 0) {
     $("found").textContent += " Looked for a CSS blur, text drawn only as a blurred text-shadow, and blurry pictures of text: try \u201cSharpen a region\u2026\u201d.";
   }
+  const silent = state.silentOrigins ?? [];
+  $("frames").hidden = silent.length === 0;
+  $("frames-text").textContent = `${silent.length} frame origin${silent.length === 1 ? "" : "s"} out of reach (${silent.join(", ")}): `
+    + "Chrome lets the extension into other sites' frames only with your permission for those sites.";
   $("show-original").checked = state.showingOriginal;
   $("show-original").disabled = shown === 0;
   $("restore").disabled = shown === 0;
@@ -89,6 +93,14 @@ async function main() {
   $("sharpen-all").addEventListener("click", sharpenAll);
   $("show-page-text").addEventListener("click", async () => {
     report(await send("show-page-text", { tabId: tab.id }), (result) => `${result.revealed} element${result.revealed === 1 ? "" : "s"} show the page\u2019s own text; Escape puts the blur back.`);
+  });
+  $("allow-frames").addEventListener("click", async () => {
+    // Asked per frame origin, from this click (Chrome wants a user gesture); optional_host_permissions allows it.
+    const granted = await chrome.permissions.request({ origins: state.silentOrigins.map((origin) => `${origin}/*`) });
+    if (!granted) return showMessage("Not allowed: those frames stay out of reach. \u201cSharpen a region\u2026\u201d still works over them.");
+    state = await send("inspect", { tabId: tab.id });
+    showPage(state);
+    $("sharpen-all").disabled = !ready || state.found + state.unchecked === 0;
   });
   $("region-sigma").addEventListener("change", (event) => chrome.storage.sync.set({ regionSigmaCss: parseRegionSigma(event.target.value) }));
   $("sharpen-region").addEventListener("click", async () => {
