@@ -673,7 +673,8 @@ export class PageAgent {
     const canReveal = [...this.overlays.keys()].some((id) => this.found.get(id)?.ownText);
     panel.querySelector(".reveal").classList.toggle("hidden", !canReveal || this.showingOriginal);
     panel.querySelector(".restore").textContent = sharpened + revealed ? "Restore" : "Close";
-    panel.classList.toggle("hidden", !text);
+    // One panel per tab: frames' agents keep theirs hidden (the top page's and the popup speak for them).
+    panel.classList.toggle("hidden", !text || !this.isTop);
   }
 
   /** A message in the page's panel; errors stay until closed, notices fade. */
