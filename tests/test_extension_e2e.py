@@ -354,21 +354,28 @@ class ExtensionBrowser:
 
 
 @pytest.fixture(scope="module")
-def browsers(test_build, sharpen_server, tmp_path_factory):
-    """browsers(dpr) -> an ExtensionBrowser at that devicePixelRatio, started once per module."""
+def playwright():
+    """One Playwright for the module: its sync API runs one instance at a time."""
     from playwright.sync_api import sync_playwright
 
-    started = {}
-    with sync_playwright() as playwright:
-        def get(dpr):
-            if dpr not in started:
-                started[dpr] = ExtensionBrowser(playwright, test_build, tmp_path_factory.mktemp(f"profile-dpr{dpr}"), dpr)
-                started[dpr].set_server(sharpen_server)
-            return started[dpr]
+    with sync_playwright() as instance:
+        yield instance
 
-        yield get
-        for browser in started.values():
-            browser.close()
+
+@pytest.fixture(scope="module")
+def browsers(playwright, test_build, sharpen_server, tmp_path_factory):
+    """browsers(dpr) -> an ExtensionBrowser at that devicePixelRatio, started once per module."""
+    started = {}
+
+    def get(dpr):
+        if dpr not in started:
+            started[dpr] = ExtensionBrowser(playwright, test_build, tmp_path_factory.mktemp(f"profile-dpr{dpr}"), dpr)
+            started[dpr].set_server(sharpen_server)
+        return started[dpr]
+
+    yield get
+    for browser in started.values():
+        browser.close()
 
 
 LATENCIES = {}  # (dpr, zoom) -> {element id: (seconds from the menu call to the overlay, seconds in the server)}
@@ -769,42 +776,36 @@ def ocr_rates(before, after, boxes, texts, font_px, dpr):
     return rates
 
 
-def test_text_shadow_blur_is_a_gaussian_of_half_its_radius():
+def test_text_shadow_blur_is_a_gaussian_of_half_its_radius(playwright):
     """CSS: a text-shadow blur radius R is a Gaussian of sigma R/2. Chromium's own pixels, both raster paths."""
-    import torch  # noqa: F401  (models.blur needs it)
-    from playwright.sync_api import sync_playwright
-
     from models.blur import box3_blur, gaussian_blur
     from models.chromium_devset import RASTER_ARGS, psnr_uint8, to_tensor, to_uint8
 
     html = ("<style>body{margin:0;background:#fff} p{margin:40px;padding:30px;width:560px;font:22px 'Liberation Serif',serif;color:#000}</style>"
             "<p id=t>Quiet harbour lights reflect seven copper boats while the morning ferry waits at the pier.</p>")
-    rows = []
-    with sync_playwright() as playwright:
-        for raster, args in RASTER_ARGS.items():
-            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=args)
-            for dpr in (1, 2):
-                page = chromium.new_page(viewport={"width": 800, "height": 400}, device_scale_factor=dpr)
-                page.set_content(html)
-                page.evaluate("document.fonts.ready.then(() => true)")
-                sharp = np.asarray(Image.open(io.BytesIO(page.screenshot())).convert("RGB"))
-                for radius in (2, 4, 6, 8):
-                    page.evaluate(f"document.getElementById('t').style.cssText = 'color: transparent; text-shadow: 0 0 {radius}px #000'")
-                    shadow = np.asarray(Image.open(io.BytesIO(page.screenshot())).convert("RGB"))
-                    x = to_tensor(sharp)
-                    fit = {}
-                    for factor in (0.75, 1.0, 1.33):
-                        sigma = radius / 2 * dpr * factor
-                        fit[factor] = {name: psnr_uint8(to_uint8(kernel(x, sigma)), shadow) for name, kernel in (("gaussian", gaussian_blur), ("box3", box3_blur))}
-                    rows.append((raster, dpr, radius, fit[1.0]["gaussian"], fit[1.0]["box3"], psnr_uint8(sharp, shadow)))
-                    print(f"\n{raster} DPR {dpr} R {radius}px: sigma R/2 x DPR gaussian {fit[1.0]['gaussian']:.1f} dB, box3 {fit[1.0]['box3']:.1f} dB; "
-                          f"unblurred {rows[-1][5]:.1f} dB; 0.75x {max(fit[0.75].values()):.1f}, 1.33x {max(fit[1.33].values()):.1f}")
-                    best = max(fit[1.0].values())
-                    assert best > max(fit[0.75].values()) and best > max(fit[1.33].values()), (raster, dpr, radius, fit)
-                    if radius * dpr >= 4:
-                        assert best >= 50, (raster, dpr, radius, fit)
-                page.close()
-            chromium.close()
+    for raster, args in RASTER_ARGS.items():
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=args)
+        for dpr in (1, 2):
+            page = chromium.new_page(viewport={"width": 800, "height": 400}, device_scale_factor=dpr)
+            page.set_content(html)
+            page.evaluate("document.fonts.ready.then(() => true)")
+            sharp = np.asarray(Image.open(io.BytesIO(page.screenshot())).convert("RGB"))
+            for radius in (2, 4, 6, 8):
+                page.evaluate(f"document.getElementById('t').style.cssText = 'color: transparent; text-shadow: 0 0 {radius}px #000'")
+                shadow = np.asarray(Image.open(io.BytesIO(page.screenshot())).convert("RGB"))
+                x = to_tensor(sharp)
+                fit = {}
+                for factor in (0.75, 1.0, 1.33):
+                    sigma = radius / 2 * dpr * factor
+                    fit[factor] = {name: psnr_uint8(to_uint8(kernel(x, sigma)), shadow) for name, kernel in (("gaussian", gaussian_blur), ("box3", box3_blur))}
+                print(f"\n{raster} DPR {dpr} R {radius}px: sigma R/2 x DPR gaussian {fit[1.0]['gaussian']:.1f} dB, box3 {fit[1.0]['box3']:.1f} dB; "
+                      f"unblurred {psnr_uint8(sharp, shadow):.1f} dB; 0.75x {max(fit[0.75].values()):.1f}, 1.33x {max(fit[1.33].values()):.1f}")
+                best = max(fit[1.0].values())
+                assert best > max(fit[0.75].values()) and best > max(fit[1.33].values()), (raster, dpr, radius, fit)
+                if radius * dpr >= 4:
+                    assert best >= 50, (raster, dpr, radius, fit)
+            page.close()
+        chromium.close()
 
 
 def test_round2_sharpen_all_finds_every_case_and_reads_better(browsers, site):
@@ -863,6 +864,22 @@ def test_round2_sharpen_all_finds_every_case_and_reads_better(browsers, site):
     # lower for each element, or both next to perfect (then there is nothing to gain)
     worse = {name: rate for name, rate in rates.items() if rate["sharpened"] >= rate["blurred"] and rate["blurred"] > 0.05}
     assert not worse, worse
+
+
+@pytest.mark.parametrize("dpr", [1, 2])
+def test_right_click_finds_the_text_shadow_trick_and_covers_its_moved_halo(browsers, site, dpr):
+    browser = browsers(dpr)
+    open_round2(browser, site)
+    for element_id in ("shadow", "shadow-offset"):
+        sigma, spread, _ = ROUND2[element_id]
+        result, _ = browser.right_click(element_id)
+        assert result["ok"] and result["sharpened"] == 1, result
+        expected = halo(browser.rect(element_id), dpr, sigma, spread)
+        overlay = browser.overlay_over(element_id, expected)
+        assert overlay is not None, (element_id, expected, browser.status()["overlays"])
+        image = decode_data_url(overlay["src"])
+        assert abs(image.width - expected["width"] * dpr) <= 1 and abs(image.height - expected["height"] * dpr) <= 1
+    browser.page.keyboard.press("Escape")
 
 
 def test_region_picker_sharpens_the_dragged_rectangle_and_escape_cancels(browsers, site):

@@ -22,7 +22,7 @@ const LOOKED_FOR = "a CSS blur (filter or backdrop-filter), text drawn only as a
 const LAYER_CSS = `
   :host { all: initial; position: absolute; left: 0; top: 0; width: 0; height: 0; overflow: clip; z-index: 2147483647; pointer-events: none; }
   .overlay { position: absolute; margin: 0; padding: 0; border: 0; max-width: none; max-height: none; pointer-events: none; user-select: none; }
-  .hidden { display: none; }
+  .hidden { display: none !important; }
   .panel { position: fixed; right: 12px; bottom: 12px; display: flex; gap: 6px; align-items: center; max-width: 420px;
     padding: 6px 8px; border-radius: 6px; background: rgba(32, 33, 36, 0.92); color: #fff; pointer-events: auto;
     font: 13px/1.35 system-ui, sans-serif; box-shadow: 0 2px 8px rgba(0, 0, 0, 0.3); }
