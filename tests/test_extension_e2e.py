@@ -145,7 +145,8 @@ def site(tmp_path_factory):
     (root / "plain.html").write_text("<!doctype html><title>plain</title><p id='plain'>Nothing on this page is blurred.</p>")
     text_card("pictures of words, blurred", blur=2.5).save(root / "blurred-text.png")
     text_card("pictures of words, sharp").save(root / "sharp-text.png")
-    # Sharp pixels shown three times their size by CSS: blurry on screen.
+    # Sharp pixels shown three times their size by CSS: soft on screen. (Four times: the blind model
+    # made Tesseract read it worse, CER 0.19 -> 0.67; see docs/extension.md, known limits.)
     text_card("small words scaled up").resize((140, 20), Image.LANCZOS).save(root / "small-text.png")
     photo_like().save(root / "photo.png")
     servers = [ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietFileHandler, directory=str(root))) for _ in range(2)]
