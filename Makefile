@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 TCMALLOC := $(wildcard /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4)
 RUN_ENV := $(if $(TCMALLOC),LD_PRELOAD=$(TCMALLOC),MALLOC_MMAP_THRESHOLD_=1000000000 MALLOC_TRIM_THRESHOLD_=1000000000)
 
-.PHONY: setup run test test-py test-js train evaluate bench loadtest system-deps clean
+.PHONY: setup run test test-py test-js train evaluate bench loadtest system-deps clean extension
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ bench: setup
 
 loadtest: setup
 	$(PY) -m server.loadtest $(ARGS)
+
+# The Chrome Web Store package: out/anti-aging-extension-<manifest version>.zip.
+extension:
+	$(PYTHON) extension/pack.py
 
 # Debian packages the tests and the data generator need (run as root).
 system-deps:

@@ -1,19 +1,33 @@
 // Thin entry point: wires Chrome events to the feature modules. No state lives here; a
 // service worker can be stopped at any moment.
 import { syncAutoMode } from "./lib/auto-mode.js";
-import { inspectTab, restoreTab, serverHealth, setShowOriginal, sharpenAll, sharpenAtCursor } from "./lib/sharpen.js";
+import {
+  inspectTab, restoreTab, revealOwnText, serverHealth, setShowOriginal, sharpenAll, sharpenAtCursor, sharpenRegion, tabStatus,
+} from "./lib/sharpen.js";
 
-const MENU_ID = "sharpen-text";
+const MENU_CONTEXTS = ["page", "selection", "image", "link", "frame", "video"];
+const MENU_ITEMS = [
+  { id: "sharpen-text", title: "Sharpen text" },
+  { id: "sharpen-region", title: "Sharpen a region\u2026" },
+  { id: "show-page-text", title: "Show the page\u2019s own text" },
+];
 
 chrome.runtime.onInstalled.addListener(() => {
-  chrome.contextMenus.create({ id: MENU_ID, title: "Sharpen text", contexts: ["page", "selection", "image", "link"] });
+  for (const item of MENU_ITEMS) chrome.contextMenus.create({ ...item, contexts: MENU_CONTEXTS });
   syncAutoMode();
 });
 
-/** What the "Sharpen text" menu item runs. */
+const menuActions = {
+  "sharpen-text": (info, tab) => sharpenAtCursor(tab, info),
+  "sharpen-region": (_, tab) => sharpenRegion(tab),
+  "show-page-text": (info, tab) => revealOwnText(tab, info),
+};
+
+/** What the context menu items run. */
 function handleMenuClick(info, tab) {
-  if (info.menuItemId !== MENU_ID || !tab || tab.id < 0) return Promise.resolve(null);
-  return sharpenAtCursor(tab, info);
+  const action = menuActions[info.menuItemId];
+  if (!action || !tab || tab.id < 0) return Promise.resolve(null);
+  return action(info, tab);
 }
 
 chrome.contextMenus.onClicked.addListener(handleMenuClick);
@@ -22,6 +36,8 @@ const messageHandlers = {
   health: () => serverHealth(),
   inspect: ({ tabId }) => inspectTab(tabId),
   "sharpen-all": async ({ tabId }) => sharpenAll(await chrome.tabs.get(tabId)),
+  "sharpen-region": async ({ tabId, sigmaCss }) => sharpenRegion(await chrome.tabs.get(tabId), { sigmaCss }),
+  "show-page-text": async ({ tabId }) => revealOwnText(await chrome.tabs.get(tabId)),
   "show-original": ({ tabId, value }) => setShowOriginal(tabId, value),
   restore: ({ tabId }) => restoreTab(tabId),
   "auto-sharpen": (_, sender) => autoSharpen(sender.tab),
@@ -52,4 +68,6 @@ chrome.storage.onChanged.addListener((changes, area) => {
 chrome.permissions.onRemoved.addListener(() => syncAutoMode());
 
 // The same entry points, for the service worker's DevTools console and for browser tests.
-globalThis.antiAging = { handleMenuClick, sharpenAtCursor, sharpenAll, inspectTab, setShowOriginal, restoreTab, serverHealth };
+globalThis.antiAging = {
+  handleMenuClick, sharpenAtCursor, sharpenAll, sharpenRegion, revealOwnText, inspectTab, tabStatus, setShowOriginal, restoreTab, serverHealth,
+};

@@ -24,8 +24,15 @@ export function splitIntoParts(item, viewportHeight, maxParts = MAX_PARTS) {
   return { parts, capped: count > maxParts };
 }
 
-function fits(part, scrollY, viewportHeight) {
-  return part.top >= scrollY - EPSILON && part.bottom <= scrollY + viewportHeight + EPSILON;
+/**
+ * Whether a part and its margin (the blur's halo, which the overlay covers) show at this scroll
+ * position. A margin beyond the document's top or bottom edge cannot show anyway: at the first and
+ * last scroll positions only the part itself has to fit.
+ */
+function fits(part, scrollY, view) {
+  const top = scrollY <= EPSILON ? part.top : part.top - part.margin;
+  const bottom = scrollY >= view.maxScrollY - EPSILON ? part.bottom : part.bottom + part.margin;
+  return top >= scrollY - EPSILON && bottom <= scrollY + view.height + EPSILON;
 }
 
 /**
@@ -43,7 +50,7 @@ export function planShots(items, view) {
   remaining.sort((a, b) => a.top - b.top || a.bottom - b.bottom);
   const shots = [];
   const take = (scrollY) => {
-    const parts = remaining.filter((part) => fits(part, scrollY, view.height));
+    const parts = remaining.filter((part) => fits(part, scrollY, view));
     remaining = remaining.filter((part) => !parts.includes(part));
     if (parts.length) shots.push({ scrollY, parts });
     return parts.length;

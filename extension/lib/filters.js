@@ -130,3 +130,121 @@ export function blurOfChain(chain, context = {}) {
   const sigma = sigmas.includes(null) ? null : combineSigmas(sigmas);
   return { sigma, ownSigma, backdropSigma, blurred };
 }
+
+// ----- the text-shadow trick: `color: transparent; text-shadow: 0 0 6px #000` -----
+
+// Glyphs this transparent leave only their shadow to read (alpha 0-1).
+export const TRANSPARENT_GLYPHS_BELOW = 0.2;
+// Shadows offset by less than this many CSS px from each other read as one (rounding).
+const SAME_OFFSET_CSS = 0.5;
+
+/** Split a comma-separated CSS list at its top-level commas (not those inside rgb(...)). */
+export function splitTopLevel(text, separator = ",") {
+  const parts = [];
+  let depth = 0;
+  let start = 0;
+  const source = String(text ?? "");
+  for (let i = 0; i < source.length; i += 1) {
+    if (source[i] === "(") depth += 1;
+    else if (source[i] === ")") depth -= 1;
+    else if (source[i] === separator && depth === 0) {
+      parts.push(source.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  parts.push(source.slice(start).trim());
+  return parts.filter(Boolean);
+}
+
+/**
+ * The alpha (0-1) of a CSS colour as getComputedStyle writes it (`rgb(...)`, `rgba(...)`,
+ * `color(srgb r g b / a)`, `oklch(l c h / a)`, `transparent`, a hex or a keyword); null when unknown.
+ */
+export function colorAlpha(text) {
+  const value = String(text ?? "").trim().toLowerCase();
+  if (value === "transparent") return 0;
+  if (/^#[0-9a-f]{3,8}$/.test(value)) {
+    const hex = value.slice(1);
+    if (hex.length === 4) return parseInt(hex[3] + hex[3], 16) / 255;
+    if (hex.length === 8) return parseInt(hex.slice(6), 16) / 255;
+    return 1;
+  }
+  const fn = /^([a-z-]+)\((.*)\)$/.exec(value);
+  if (!fn) return /^[a-z]+$/.test(value) ? 1 : null; // a named colour, currentcolor
+  const args = fn[2].trim();
+  let alpha = null;
+  if (args.includes("/")) alpha = args.split("/").pop().trim();
+  else if (args.includes(",")) {
+    const values = args.split(",").map((v) => v.trim());
+    if (values.length === 4) alpha = values[3];
+  }
+  if (alpha === null) return 1;
+  const number = alpha.endsWith("%") ? Number(alpha.slice(0, -1)) / 100 : Number(alpha);
+  return Number.isFinite(number) ? Math.min(1, Math.max(0, number)) : null;
+}
+
+/**
+ * Parse a `text-shadow` value into [{color, alpha, x, y, blur}] (lengths in CSS px). Colour and
+ * lengths may come in either order; `none` is []. Returns null when a shadow cannot be read.
+ */
+export function parseTextShadow(text, context = {}) {
+  const value = String(text ?? "").trim();
+  if (value === "" || value.toLowerCase() === "none") return [];
+  const shadows = [];
+  for (const part of splitTopLevel(value)) {
+    const tokens = splitTopLevel(part.replace(/\s+/g, " "), " ");
+    const lengths = [];
+    let color = "currentcolor";
+    for (const token of tokens) {
+      const length = parseLength(token, context);
+      if (length !== null) lengths.push(length);
+      else color = token;
+    }
+    if (lengths.length < 2 || lengths.length > 3) return null;
+    const [x, y, blur = 0] = lengths;
+    if (blur < 0) return null;
+    shadows.push({ color, alpha: colorAlpha(color), x, y, blur });
+  }
+  return shadows;
+}
+
+/**
+ * Whether text is blurred by the text-shadow trick, and how. glyphAlpha: the alpha of the glyphs'
+ * own fill (color, or -webkit-text-fill-color). Per the CSS spec a shadow's blur radius R is a
+ * Gaussian of standard deviation R/2 (measured against Chromium: docs/chromium-blur.md).
+ * Returns {blurred, sigma (CSS px, null when no single Gaussian describes it), reachSigma (the
+ * widest shadow's sigma: how far the blur spreads), offset {x, y}, spread {left, right, top,
+ * bottom}: how far past the element's box the shadows are moved before blurring}.
+ */
+export function textShadowBlur(shadows, glyphAlpha) {
+  const none = { blurred: false, sigma: 0, reachSigma: 0, offset: { x: 0, y: 0 }, spread: { left: 0, right: 0, top: 0, bottom: 0 } };
+  if (glyphAlpha === null || glyphAlpha >= TRANSPARENT_GLYPHS_BELOW) return none;
+  if (shadows === null) return { ...none, blurred: true, sigma: null, reachSigma: null };
+  const visible = shadows.filter((shadow) => shadow.alpha === null || shadow.alpha > 0);
+  if (!visible.some((shadow) => shadow.blur > 0)) return none;
+  const first = visible[0];
+  // One Gaussian only when every visible shadow has the same radius and (about) the same offset;
+  // shadows of several radii sum to no Gaussian, offset copies to a ghosted image.
+  const single = visible.every((shadow) => shadow.blur === first.blur
+    && Math.abs(shadow.x - first.x) <= SAME_OFFSET_CSS && Math.abs(shadow.y - first.y) <= SAME_OFFSET_CSS);
+  const spread = {
+    left: Math.max(0, ...visible.map((s) => -s.x)),
+    right: Math.max(0, ...visible.map((s) => s.x)),
+    top: Math.max(0, ...visible.map((s) => -s.y)),
+    bottom: Math.max(0, ...visible.map((s) => s.y)),
+  };
+  const widest = Math.max(...visible.map((s) => s.blur)) / 2;
+  return {
+    blurred: true,
+    sigma: single ? first.blur / 2 : null,
+    reachSigma: widest,
+    offset: single ? { x: first.x, y: first.y } : { x: 0, y: 0 },
+    spread,
+  };
+}
+
+/** A filter list with its blur() functions taken out (`none` when nothing else is left). */
+export function withoutBlur(filterText) {
+  const kept = splitFilterList(filterText).filter((fn) => fn.name !== "blur");
+  return kept.length ? kept.map((fn) => `${fn.name}(${fn.args})`).join(" ") : "none";
+}

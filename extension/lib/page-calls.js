@@ -1,4 +1,4 @@
-// Calling the page agent (content/page.js) in a tab from the service worker.
+// Calling the page agent (content/page.js) in a tab's frames from the service worker.
 
 export class PageError extends Error {
   constructor(message) {
@@ -7,31 +7,55 @@ export class PageError extends Error {
   }
 }
 
-/** Load the page agent into the tab's top frame (once per document; later calls are no-ops). */
+export const TOP_FRAME = 0;
+
+/**
+ * Load the page agent into every frame of the tab that Chrome lets the extension script (once
+ * per document; later calls are no-ops). Frames it refuses are skipped; the top frame must work.
+ */
 export async function injectPageAgent(tabId) {
   try {
-    await chrome.scripting.executeScript({ target: { tabId }, files: ["content/inject.js"] });
+    await chrome.scripting.executeScript({ target: { tabId, allFrames: true }, files: ["content/inject.js"] });
   } catch (error) {
     throw new PageError(`Anti-aging cannot work on this page (${error.message}). Browser pages, the Chrome Web Store and PDF viewers cannot be captured.`);
   }
 }
 
-/** Run `method(...args)` on the tab's page agent and return its (JSON-serialisable) result. */
-export async function callPage(tabId, method, ...args) {
-  const [frame] = await chrome.scripting.executeScript({
-    target: { tabId },
-    func: async (name, values) => {
-      try {
-        const agent = await globalThis.antiAgingPage;
-        return { ok: true, value: await agent[name](...values) };
-      } catch (error) {
-        return { ok: false, error: String(error?.message ?? error) };
-      }
-    },
-    args: [method, args],
-  });
+async function agentCall(name, values) {
+  try {
+    const agent = await globalThis.antiAgingPage;
+    if (!agent) return { ok: false, error: "no page agent in this frame" };
+    return { ok: true, value: await agent[name](...values) };
+  } catch (error) {
+    return { ok: false, error: String(error?.message ?? error) };
+  }
+}
+
+/** Run `method(...args)` on the page agent of one frame (the top one by default) and return its result. */
+export async function callFrame(tabId, frameId, method, ...args) {
+  const [frame] = await chrome.scripting.executeScript({ target: { tabId, frameIds: [frameId] }, func: agentCall, args: [method, args] });
   const answer = frame?.result;
   if (!answer) throw new PageError(`The page did not answer ${method}; was it reloaded?`);
   if (!answer.ok) throw new PageError(`The page failed at ${method}: ${answer.error}`);
   return answer.value;
+}
+
+export function callPage(tabId, method, ...args) {
+  return callFrame(tabId, TOP_FRAME, method, ...args);
+}
+
+/**
+ * Run `method(...args)` in every frame that has the page agent: [{frameId, value}], top frame
+ * first. Frames that fail (no agent, a frame Chrome does not let us script) are left out; the
+ * top frame's failure is an error.
+ */
+export async function callFrames(tabId, method, ...args) {
+  const frames = await chrome.scripting.executeScript({ target: { tabId, allFrames: true }, func: agentCall, args: [method, args] });
+  const top = frames.find((frame) => frame.frameId === TOP_FRAME);
+  if (!top?.result) throw new PageError(`The page did not answer ${method}; was it reloaded?`);
+  if (!top.result.ok) throw new PageError(`The page failed at ${method}: ${top.result.error}`);
+  return frames
+    .filter((frame) => frame.result?.ok)
+    .sort((a, b) => (a.frameId === TOP_FRAME ? -1 : b.frameId === TOP_FRAME ? 1 : 0))
+    .map((frame) => ({ frameId: frame.frameId, value: frame.result.value }));
 }

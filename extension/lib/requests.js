@@ -54,6 +54,13 @@ export function chunkItems(items, { maxItems = MAX_BATCH_ITEMS, maxBytes = MAX_B
   return batches;
 }
 
+export const SIGMA_OUT_OF_RANGE = "sigma_out_of_range";
+
+/** What the user reads when the server says the blur is beyond what its model handles. */
+export function tooBlurredMessage(detail = "") {
+  return `This text is blurred too much for the model to sharpen${detail ? ` (the server says: ${detail})` : ""}. If the page blurs live text with CSS, \u201cShow the page\u2019s own text\u201d shows it without the model.`;
+}
+
 export function unreachableMessage(serverUrl) {
   return `The anti-aging server is not running at ${serverUrl}. Start it with \`${START_COMMAND}\` (or \`${START_COMMAND_ALT}\`) in the project folder, then try again.`;
 }
@@ -72,6 +79,7 @@ export function errorFromResponse(status, bodyText, retryAfterHeader = null) {
     message = String(bodyText ?? "").trim().slice(0, 200);
   }
   const retryAfter = retryAfterHeader === null || retryAfterHeader === "" ? null : Number(retryAfterHeader);
+  if (code === SIGMA_OUT_OF_RANGE) return new ServerError(tooBlurredMessage(message), { status, code });
   let text = `The server answered ${status}${message ? `: ${message}` : ""}`;
   if (status === 403) text += " (check the token in the extension's options, or the server's --allow-origin)";
   if (status === 503 && Number.isFinite(retryAfter)) text += ` (retry in ${retryAfter} s)`;
@@ -110,6 +118,7 @@ export async function sharpenImages(fetchImpl, serverUrl, items, token = "", tim
       throw new ServerError(`The server at ${serverUrl} answered the batch with ${body?.results?.length ?? "no"} results for ${batch.length} images.`, { code: "bad_response" });
     }
     for (const result of body.results) {
+      if (result.error?.code === SIGMA_OUT_OF_RANGE) throw new ServerError(tooBlurredMessage(result.error.message ?? ""), { code: SIGMA_OUT_OF_RANGE });
       if (result.error) throw new ServerError(`The server could not sharpen an image: ${result.error.message ?? result.error}`, { code: result.error.code ?? "error" });
       if (typeof result.image !== "string") throw new ServerError("The server's answer has no image.", { code: "bad_response" });
     }

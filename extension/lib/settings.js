@@ -1,7 +1,7 @@
 // User settings (chrome.storage.sync) and their validation; no chrome.* here.
 
 export const DEFAULT_SERVER_URL = "http://127.0.0.1:8765";
-export const DEFAULT_SETTINGS = Object.freeze({ serverUrl: DEFAULT_SERVER_URL, token: "", autoSites: [] });
+export const DEFAULT_SETTINGS = Object.freeze({ serverUrl: DEFAULT_SERVER_URL, token: "", autoSites: [], regionSigmaCss: null });
 // The manifest grants host access to these only: the server has to run on this machine.
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost"]);
 
@@ -84,5 +84,12 @@ export function normalizeSettings(stored = {}) {
   }
   const token = typeof stored.token === "string" ? stored.token.trim() : "";
   const autoSites = Array.isArray(stored.autoSites) ? stored.autoSites.filter((p) => typeof p === "string") : [];
-  return { serverUrl, token, autoSites };
+  return { serverUrl, token, autoSites, regionSigmaCss: parseRegionSigma(stored.regionSigmaCss) };
+}
+
+/** The blur sigma (CSS px) the user set for "Sharpen a region…": a positive number, or null (blind). */
+export function parseRegionSigma(value) {
+  if (value === null || value === undefined || String(value).trim() === "") return null;
+  const sigma = Number(value);
+  return Number.isFinite(sigma) && sigma > 0 ? sigma : null;
 }

@@ -1,10 +1,13 @@
-// The toolbar popup: server status, the page's blurred elements, sharpen all, originals, restore.
+// The toolbar popup: server status, the page's blurred elements, sharpen all, a region, the page's
+// own text, originals, restore, and what each element got.
 // Opening the popup grants activeTab, which the service worker needs to capture the page.
-import { matchesSite, normalizeSettings } from "../lib/settings.js";
+import { matchesSite, normalizeSettings, parseRegionSigma } from "../lib/settings.js";
 
 const $ = (id) => document.getElementById(id);
 
 const send = (type, extra = {}) => chrome.runtime.sendMessage({ type, ...extra });
+
+const METHOD_NAMES = { sharpened: "sharpened by the model", "page-text": "the page\u2019s own text" };
 
 function showMessage(text, level = "info") {
   $("message").textContent = text;
@@ -13,10 +16,26 @@ function showMessage(text, level = "info") {
 
 function showPage(state) {
   const unchecked = state.unchecked ? ` (and ${state.unchecked} image${state.unchecked === 1 ? "" : "s"} to check)` : "";
-  $("found").textContent = `${state.found} blurred element${state.found === 1 ? "" : "s"} found on this page${unchecked}; ${state.overlays} sharpened.`;
+  const shown = state.overlays + (state.revealed ?? 0);
+  $("found").textContent = `${state.found} blurred element${state.found === 1 ? "" : "s"} found on this page${unchecked}; `
+    + `${state.overlays} sharpened, ${state.revealed ?? 0} showing the page\u2019s own text.`;
+  if (state.found + state.unchecked === 0 && shown === 0) {
+    $("found").textContent += " Looked for a CSS blur, text drawn only as a blurred text-shadow, and blurry pictures of text: try \u201cSharpen a region\u2026\u201d.";
+  }
+  const silent = state.silentOrigins ?? [];
+  $("frames").hidden = silent.length === 0;
+  $("frames-text").textContent = `${silent.length} frame origin${silent.length === 1 ? "" : "s"} out of reach (${silent.join(", ")}): `
+    + "Chrome lets the extension into other sites' frames only with your permission for those sites.";
   $("show-original").checked = state.showingOriginal;
-  $("show-original").disabled = state.overlays === 0;
-  $("restore").disabled = state.overlays === 0;
+  $("show-original").disabled = shown === 0;
+  $("restore").disabled = shown === 0;
+  const list = $("elements");
+  list.replaceChildren(...[...(state.placements ?? []), ...(state.pageText ?? [])].map((entry) => {
+    const item = document.createElement("li");
+    item.textContent = `${entry.label || entry.kind || "element"}: ${METHOD_NAMES[entry.method]}`;
+    item.dataset.method = entry.method;
+    return item;
+  }));
 }
 
 async function showServer() {
@@ -38,6 +57,8 @@ async function main() {
     event.preventDefault();
     chrome.runtime.openOptionsPage();
   });
+  const settings = normalizeSettings(await chrome.storage.sync.get(null));
+  $("region-sigma").value = settings.regionSigmaCss ?? "";
   const serverReady = showServer();
   let state;
   try {
@@ -48,29 +69,56 @@ async function main() {
     $("found").textContent = `This page cannot be inspected: ${error.message}`;
     return;
   }
-  $("sharpen-all").disabled = !(await serverReady) || state.found + state.unchecked === 0;
+  const ready = await serverReady;
+  $("sharpen-all").disabled = !ready || state.found + state.unchecked === 0;
+  $("sharpen-region").disabled = !ready;
+  $("show-page-text").disabled = state.found === 0;
 
-  const sharpenAll = async () => {
-    $("sharpen-all").disabled = true;
-    showMessage("Sharpening…");
-    const result = await send("sharpen-all", { tabId: tab.id });
+  const report = (result, done) => {
     if (result.ok) {
-      showMessage(`Sharpened ${result.sharpened} element${result.sharpened === 1 ? "" : "s"} in ${(result.elapsedMs / 1000).toFixed(1)} s.`);
-      showPage({ ...state, ...result.status });
+      showMessage(result.message ?? done(result));
+      state = { ...state, ...result.status };
+      showPage(state);
     } else {
       showMessage(result.error, "error");
     }
+  };
+  const sharpenAll = async () => {
+    $("sharpen-all").disabled = true;
+    showMessage("Sharpening…");
+    report(await send("sharpen-all", { tabId: tab.id }),
+      (result) => `Sharpened ${result.sharpened} element${result.sharpened === 1 ? "" : "s"} in ${(result.elapsedMs / 1000).toFixed(1)} s.`);
     $("sharpen-all").disabled = false;
   };
   $("sharpen-all").addEventListener("click", sharpenAll);
+  $("show-page-text").addEventListener("click", async () => {
+    report(await send("show-page-text", { tabId: tab.id }), (result) => `${result.revealed} element${result.revealed === 1 ? "" : "s"} show the page\u2019s own text; Escape puts the blur back.`);
+  });
+  $("allow-frames").addEventListener("click", async () => {
+    // Asked per frame origin, from this click (Chrome wants a user gesture); optional_host_permissions allows it.
+    const granted = await chrome.permissions.request({ origins: state.silentOrigins.map((origin) => `${origin}/*`) });
+    if (!granted) return showMessage("Not allowed: those frames stay out of reach. \u201cSharpen a region\u2026\u201d still works over them.");
+    state = await send("inspect", { tabId: tab.id });
+    showPage(state);
+    $("sharpen-all").disabled = !ready || state.found + state.unchecked === 0;
+  });
+  $("region-sigma").addEventListener("change", (event) => chrome.storage.sync.set({ regionSigmaCss: parseRegionSigma(event.target.value) }));
+  $("sharpen-region").addEventListener("click", async () => {
+    const sigmaCss = parseRegionSigma($("region-sigma").value);
+    await chrome.storage.sync.set({ regionSigmaCss: sigmaCss });
+    // The service worker runs the picker in the page; the popup closes so the page can be dragged over.
+    send("sharpen-region", { tabId: tab.id, sigmaCss });
+    window.close();
+  });
   // On a site in automatic mode, opening the popup is the click Chrome wants before it allows a capture.
-  const { autoSites } = normalizeSettings(await chrome.storage.sync.get(null));
-  if (!$("sharpen-all").disabled && state.overlays === 0 && matchesSite(tab.url, autoSites)) sharpenAll();
+  if (!$("sharpen-all").disabled && state.overlays === 0 && matchesSite(tab.url, settings.autoSites)) sharpenAll();
   $("show-original").addEventListener("change", async (event) => {
-    showPage({ ...state, ...(await send("show-original", { tabId: tab.id, value: event.target.checked })) });
+    state = { ...state, ...(await send("show-original", { tabId: tab.id, value: event.target.checked })) };
+    showPage(state);
   });
   $("restore").addEventListener("click", async () => {
-    showPage({ ...state, ...(await send("restore", { tabId: tab.id })) });
+    state = { ...state, ...(await send("restore", { tabId: tab.id })) };
+    showPage(state);
     showMessage("The page is back to its original.");
   });
 }

@@ -89,3 +89,17 @@ test("stitchLayout places parts edge to edge at fractional scales", () => {
   for (let i = 1; i < placements.length; i += 1) assert.equal(placements[i].y, placements[i - 1].y + placements[i - 1].height);
   assert.equal(height, Math.round((900.1 - 100) * 1.5));
 });
+
+test("planShots scrolls so that an element's halo shows too, except past the document's edges", () => {
+  const view = { scrollY: 0, height: 600, maxScrollY: 2000 };
+  // visible, but its 10 px halo runs past the bottom of the window: a shot of its own, scrolled
+  const low = planShots([{ id: "low", top: 580, bottom: 595, margin: 10 }], view);
+  assert.equal(low.shots.length, 1);
+  assert.ok(low.shots[0].scrollY > 0 && 595 + 10 <= low.shots[0].scrollY + 600 && 580 - 10 >= low.shots[0].scrollY);
+  // at the top of the document the halo above cannot show anyway: no scrolling
+  const top = planShots([{ id: "top", top: 4, bottom: 40, margin: 10 }], view);
+  assert.deepEqual(top.shots.map((shot) => shot.scrollY), [0]);
+  // likewise at the bottom of the document
+  const end = planShots([{ id: "end", top: 2590, bottom: 2598, margin: 10 }], { scrollY: 2000, height: 600, maxScrollY: 2000 });
+  assert.deepEqual(end.shots.map((shot) => shot.scrollY), [2000]);
+});

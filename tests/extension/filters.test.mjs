@@ -1,6 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { splitFilterList, parseLength, combineSigmas, blurSigmaOfFilter, blurOfChain } from "../../extension/lib/filters.js";
+import {
+  splitFilterList, parseLength, combineSigmas, blurSigmaOfFilter, blurOfChain, colorAlpha, parseTextShadow, textShadowBlur, withoutBlur,
+} from "../../extension/lib/filters.js";
 
 const close = (actual, expected, tolerance = 1e-9) => assert.ok(Math.abs(actual - expected) <= tolerance, `${actual} != ${expected}`);
 
@@ -69,4 +71,66 @@ test("blurOfChain combines the element's filter, its backdrop blur and its ances
   const unknown = blurOfChain([{ filter: "blur(calc(2px * 3))" }]);
   assert.equal(unknown.sigma, null);
   assert.equal(unknown.blurred, true);
+});
+
+test("colorAlpha reads the alpha of computed colours", () => {
+  assert.equal(colorAlpha("rgba(0, 0, 0, 0)"), 0);
+  assert.equal(colorAlpha("rgb(17, 17, 17)"), 1);
+  assert.equal(colorAlpha("rgba(0, 0, 0, 0.1)"), 0.1);
+  assert.equal(colorAlpha("transparent"), 0);
+  assert.equal(colorAlpha("color(srgb 0 0 0 / 0.05)"), 0.05);
+  assert.equal(colorAlpha("oklch(0.5 0.1 30 / 20%)"), 0.2);
+  assert.equal(colorAlpha("#0000"), 0);
+  assert.equal(colorAlpha("#00000080"), 128 / 255);
+  assert.equal(colorAlpha("black"), 1);
+  assert.equal(colorAlpha("rgba(0, 0, 0, nonsense)"), null);
+});
+
+test("parseTextShadow reads one or several shadows, colour first or last, in any unit", () => {
+  assert.deepEqual(parseTextShadow("none"), []);
+  assert.deepEqual(parseTextShadow("rgb(0, 0, 0) 0px 0px 6px"), [{ color: "rgb(0, 0, 0)", alpha: 1, x: 0, y: 0, blur: 6 }]);
+  assert.deepEqual(parseTextShadow("1px 2px #000"), [{ color: "#000", alpha: 1, x: 1, y: 2, blur: 0 }]);
+  const two = parseTextShadow("rgba(0, 0, 0, 0.5) 2px 3px 0.5em, 0 0 4px red", { fontSize: 10 });
+  assert.deepEqual(two, [
+    { color: "rgba(0, 0, 0, 0.5)", alpha: 0.5, x: 2, y: 3, blur: 5 },
+    { color: "red", alpha: 1, x: 0, y: 0, blur: 4 },
+  ]);
+  assert.equal(parseTextShadow("rgb(0, 0, 0) 1px"), null);
+  assert.equal(parseTextShadow("rgb(0, 0, 0) 1px 1px -3px"), null);
+});
+
+test("textShadowBlur: transparent glyphs with a blurred shadow are blurred text of sigma R/2", () => {
+  const shadow = (text) => parseTextShadow(text);
+  const trick = textShadowBlur(shadow("rgb(0, 0, 0) 0px 0px 6px"), 0);
+  assert.equal(trick.blurred, true);
+  assert.equal(trick.sigma, 3);
+  assert.deepEqual(trick.spread, { left: 0, right: 0, top: 0, bottom: 0 });
+  // an offset shadow: still one Gaussian, moved; the halo reaches further on that side
+  const moved = textShadowBlur(shadow("rgb(0, 0, 0) 3px -2px 8px"), 0);
+  assert.equal(moved.sigma, 4);
+  assert.deepEqual(moved.offset, { x: 3, y: -2 });
+  assert.deepEqual(moved.spread, { left: 0, right: 3, top: 2, bottom: 0 });
+  // nearly transparent glyphs count; visible glyphs with a soft shadow are just a shadow effect
+  assert.equal(textShadowBlur(shadow("rgb(0, 0, 0) 0px 0px 6px"), 0.1).blurred, true);
+  assert.equal(textShadowBlur(shadow("rgb(0, 0, 0) 0px 0px 6px"), 1).blurred, false);
+  // no blur radius: crisp (if odd) text, nothing to sharpen
+  assert.equal(textShadowBlur(shadow("rgb(0, 0, 0) 1px 1px 0px"), 0).blurred, false);
+  // several shadows of one radius at one place: one Gaussian
+  assert.equal(textShadowBlur(shadow("rgb(0, 0, 0) 0px 0px 4px, rgb(0, 0, 0) 0px 0px 4px"), 0).sigma, 2);
+  // several radii, or copies at different places: no single Gaussian, sharpen blind, reach the widest
+  const mixed = textShadowBlur(shadow("rgb(0, 0, 0) 0px 0px 4px, rgb(0, 0, 0) 0px 0px 10px"), 0);
+  assert.equal(mixed.blurred, true);
+  assert.equal(mixed.sigma, null);
+  assert.equal(mixed.reachSigma, 5);
+  assert.equal(textShadowBlur(shadow("rgb(0, 0, 0) -4px 0px 4px, rgb(0, 0, 0) 4px 0px 4px"), 0).sigma, null);
+  // an invisible shadow does not count
+  assert.equal(textShadowBlur(shadow("rgba(0, 0, 0, 0) 0px 0px 4px, rgb(0, 0, 0) 0px 0px 6px"), 0).sigma, 3);
+  // a shadow that cannot be read: blurred, blind
+  assert.deepEqual([textShadowBlur(null, 0).blurred, textShadowBlur(null, 0).sigma], [true, null]);
+});
+
+test("withoutBlur takes only the blur out of a filter list", () => {
+  assert.equal(withoutBlur("blur(2px)"), "none");
+  assert.equal(withoutBlur("blur(2px) brightness(0.95)"), "brightness(0.95)");
+  assert.equal(withoutBlur("drop-shadow(rgba(0, 0, 0, 0.5) 1px 1px 2px) blur(1px)"), "drop-shadow(rgba(0, 0, 0, 0.5) 1px 1px 2px)");
 });

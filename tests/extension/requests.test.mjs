@@ -85,3 +85,12 @@ test("checkHealth returns the server's status", async () => {
   assert.equal((await checkHealth(impl, SERVER)).model, "nafunet");
   assert.equal(calls[0].url, `${SERVER}/healthz`);
 });
+
+test("a sigma out of the server's range reads as text blurred too much", async () => {
+  const error = errorFromResponse(422, JSON.stringify({ error: { code: "sigma_out_of_range", message: "sigma 60 is above 50" } }));
+  assert.equal(error.code, "sigma_out_of_range");
+  assert.match(error.message, /blurred too much/);
+  assert.match(error.message, /sigma 60 is above 50/);
+  const fetchImpl = async () => new Response(JSON.stringify({ results: [{ error: { code: "sigma_out_of_range", message: "too wide" } }] }), { status: 200 });
+  await assert.rejects(sharpenImages(fetchImpl, "http://127.0.0.1:1", [{ image: "data:,", sigma: 80 }]), /blurred too much/);
+});

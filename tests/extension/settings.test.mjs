@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { normalizeServerUrl, parseSiteList, matchesSite, normalizeSettings, DEFAULT_SERVER_URL } from "../../extension/lib/settings.js";
+import { normalizeServerUrl, parseSiteList, matchesSite, normalizeSettings, parseRegionSigma, DEFAULT_SERVER_URL } from "../../extension/lib/settings.js";
 
 test("normalizeServerUrl keeps loopback origins and explains what it refuses", () => {
   assert.equal(DEFAULT_SERVER_URL, "http://127.0.0.1:8765");
@@ -33,6 +33,13 @@ test("matchesSite follows scheme, host and subdomain wildcards", () => {
 });
 
 test("normalizeSettings fills defaults and drops bad values", () => {
-  assert.deepEqual(normalizeSettings(), { serverUrl: DEFAULT_SERVER_URL, token: "", autoSites: [] });
-  assert.deepEqual(normalizeSettings({ serverUrl: "http://evil.example", token: " t ", autoSites: ["*://a.com/*", 3] }), { serverUrl: DEFAULT_SERVER_URL, token: "t", autoSites: ["*://a.com/*"] });
+  assert.deepEqual(normalizeSettings(), { serverUrl: DEFAULT_SERVER_URL, token: "", autoSites: [], regionSigmaCss: null });
+  assert.deepEqual(normalizeSettings({ serverUrl: "http://evil.example", token: " t ", autoSites: ["*://a.com/*", 3], regionSigmaCss: "2.5" }),
+    { serverUrl: DEFAULT_SERVER_URL, token: "t", autoSites: ["*://a.com/*"], regionSigmaCss: 2.5 });
+});
+
+test("parseRegionSigma keeps positive numbers and makes anything else blind", () => {
+  assert.equal(parseRegionSigma("3"), 3);
+  assert.equal(parseRegionSigma(1.5), 1.5);
+  for (const blind of ["", " ", null, undefined, "0", "-2", "abc", Infinity]) assert.equal(parseRegionSigma(blind), null, String(blind));
 });

@@ -1,0 +1,25 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { frameChains, placeInTab } from "../../extension/lib/frames.js";
+
+const boundary = (x, y, width, height) => ({ origin: { x, y }, scale: { x: 1, y: 1 }, clip: { x, y, width, height } });
+
+test("frameChains links each frame to the top through the keys its parent reported", () => {
+  const top = { frameId: 0, key: "t", boundaries: { a: boundary(100, 50, 300, 200) } };
+  const child = { frameId: 7, key: "a", boundaries: { b: boundary(10, 10, 100, 100) } };
+  const grandchild = { frameId: 9, key: "b", boundaries: {} };
+  const orphan = { frameId: 4, key: "z", boundaries: {} }; // its parent frame did not answer
+  const chains = frameChains([grandchild, orphan, top, child]);
+  assert.deepEqual(chains.get(0), []);
+  assert.deepEqual(chains.get(7), [boundary(100, 50, 300, 200)]);
+  assert.deepEqual(chains.get(9), [boundary(10, 10, 100, 100), boundary(100, 50, 300, 200)]);
+  assert.equal(chains.get(4), null);
+});
+
+test("placeInTab puts a frame's rectangle on the tab with the frame's visible box as bounds", () => {
+  const chain = [boundary(100, 50, 300, 200)];
+  const placed = placeInTab({ x: 20, y: 180, width: 100, height: 40 }, chain, { width: 300, height: 200 });
+  assert.deepEqual(placed.rect, { x: 120, y: 230, width: 100, height: 40 });
+  assert.deepEqual(placed.bounds, { x: 100, y: 50, width: 300, height: 200 });
+  assert.deepEqual(placeInTab({ x: 1, y: 2, width: 3, height: 4 }, [], { width: 800, height: 600 }), { rect: { x: 1, y: 2, width: 3, height: 4 }, bounds: null });
+});
