@@ -119,3 +119,16 @@ def test_readability_loss_keeps_the_recogniser_frozen_in_eval_mode(readability):
     line = rec.to_tensor(rec.make_line(4, 0).sharp)[None].requires_grad_(True)
     readability(line, [rec.make_line(4, 0).text]).backward()
     assert all(torch.equal(before[k], v) for k, v in readability.recognizer.state_dict().items())
+
+
+@pytest.mark.parametrize("pill", [False, True])
+def test_ink_crop_finds_a_line_inside_page_margins_and_inside_a_button(pill):
+    line = rec.make_line(5, 2)
+    page = np.array([30, 200, 90], np.uint8) if pill else line.sharp[0, 0]
+    element = np.broadcast_to(page, (line.sharp.shape[0] + 60, line.sharp.shape[1] + 80, 3)).copy()
+    element[30:30 + line.sharp.shape[0], 40:40 + line.sharp.shape[1]] = line.sharp
+    crop = rec.ink_crop(element)
+    assert 0.5 * line.px <= crop.shape[0] <= 1.6 * line.sharp.shape[0]
+    assert crop.shape[1] <= line.sharp.shape[1] + 2
+    if pill:  # the label inside the button, not the button on the page
+        assert (np.abs(crop.astype(int) - page).sum(-1) < 20).mean() < 0.3
