@@ -282,7 +282,7 @@ def make_line(seed, index, blurred=False, config=LineConfig()):
 
 def to_tensor(image):
     """uint8 (H, W, 3) -> float (3, H, W) in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div(255)
+    return torch.from_numpy(np.array(image)).permute(2, 0, 1).float().div(255)
 
 
 # --- the Chromium dev set's single-line crops: is the recogniser a fair judge of Chromium text? ---
