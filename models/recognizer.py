@@ -162,7 +162,7 @@ def ctc_loss(logits, lengths, labels, charset=CHARSET):
     """Mean over the batch of CTC losses, each divided by its label's length."""
     targets = [torch.tensor(encode(text, charset), dtype=torch.long) for text in labels]
     log_probs = logits.float().log_softmax(-1).transpose(0, 1)  # (T, N, C)
-    return F.ctc_loss(log_probs, torch.cat(targets), lengths, torch.tensor([len(t) for t in targets]),
+    return F.ctc_loss(log_probs, torch.cat(targets).to(logits.device), lengths, torch.tensor([len(t) for t in targets]),
                       blank=0, reduction="mean", zero_infinity=True)
 
 
