@@ -172,11 +172,7 @@ def render_sharp(rng, size):
     button = rng.random() < 0.15
     while y < size:
         text, is_code = random_text(rng, lang)
-        if lang == "latin":
-            family = "mono" if is_code or rng.random() < 0.1 else str(rng.choice(["sans", "serif"], p=[0.65, 0.35]))
-            font = _font(LATIN_FONTS[family][rng.integers(len(LATIN_FONTS[family]))], px)
-        else:
-            font = _font(CJK_FONTS[rng.integers(len(CJK_FONTS))], px, CJK_FACE_INDEX[lang])
+        font = random_font(rng, lang, is_code, px)
         x = float(rng.uniform(-px * 2, size * 0.4))
         if button:  # a coloured pill behind the label
             left, top, right, bottom = draw.textbbox((x, y), text, font=font)
@@ -269,3 +265,12 @@ def make_batch(seed, step, batch_size, config=SynthConfig()):
     sharp = torch.cat([_to_tensor(s[1]) for s in samples])
     sigma = torch.tensor([s[2] for s in samples], dtype=torch.float32)
     return blurred, sharp, sigma
+
+
+def random_font(rng, lang, is_code, px):
+    """A font for a line of ``lang`` text at ``px`` device px: monospace for code (and a tenth of
+    the rest), else sans or serif; the Noto CJK face of the language for ko, zh and ja."""
+    if lang == "latin":
+        family = "mono" if is_code or rng.random() < 0.1 else str(rng.choice(["sans", "serif"], p=[0.65, 0.35]))
+        return _font(LATIN_FONTS[family][rng.integers(len(LATIN_FONTS[family]))], px)
+    return _font(CJK_FONTS[rng.integers(len(CJK_FONTS))], px, CJK_FACE_INDEX[lang])

@@ -4,6 +4,7 @@
     python -m models.train --resume runs/nafunet/last.pt           # continue where it stopped
     python -m models.train --init-from models/checkpoints/nafunet.pt --lr 3e-4 --out runs/more
                                                                      # warm start: shipped weights, new schedule
+    python -m models.train ... --ocr-weight 0.05                     # plus a readability loss on text lines
     torchrun --nproc_per_node=N -m models.train ...                  # several GPUs (DDP)
 
 Every batch is a pure function of (seed, step, rank), so a resumed run sees the same data as an
@@ -53,6 +54,9 @@ class TrainConfig:
     resume: str = ""
     init_from: str = ""           # warm start: weights (and architecture) only; fresh optimizer and schedule
     max_minutes: float = 0.0      # stop cleanly (checkpoint saved) after this long; --resume continues
+    ocr_weight: float = 0.0       # > 0: add this times a frozen recogniser's CTC loss on restored text lines
+    ocr_lines: int = 4            # blurred text lines per step for that loss
+    recognizer: str = ""          # its checkpoint; "" is the shipped models/checkpoints/recognizer.pt
 
 
 def lr_at(step, config):
@@ -86,7 +90,10 @@ def drop_sigma(sigma, fraction, generator):
 
 
 class SyntheticBatches(torch.utils.data.Dataset):
-    """Batch ``i`` of rank ``r`` is generated from the seed alone: resumable and worker-safe."""
+    """Batch ``i`` of rank ``r`` is generated from the seed alone: resumable and worker-safe.
+
+    With ``ocr_weight`` set, an item also holds ``ocr_lines`` blurred text lines for the
+    readability loss: (blurred (1, 3, H, W), sigma after dropout, line box, text) each."""
 
     def __init__(self, config, rank, start, synth):
         self.config, self.rank, self.start, self.synth = config, rank, start, synth
@@ -99,7 +106,36 @@ class SyntheticBatches(torch.utils.data.Dataset):
         seed = self.config.seed * 1000 + self.rank
         blurred, sharp, sigma = make_batch(seed, step, self.config.batch_size, self.synth)
         generator = torch.Generator().manual_seed(seed * 10_000_019 + step)
-        return blurred, sharp, drop_sigma(sigma, self.config.blind_fraction, generator)
+        sigma = drop_sigma(sigma, self.config.blind_fraction, generator)
+        if not self.config.ocr_weight:
+            return blurred, sharp, sigma, []
+        return blurred, sharp, sigma, text_lines(seed, step, self.config.ocr_lines, self.config.blind_fraction)
+
+
+OCR_LINE_EMS = 10.0  # lines for the readability loss stay short: every line costs a forward pass of its size
+
+
+def text_lines(seed, step, count, blind_fraction):
+    """Blurred text lines for step ``step``: a pure function of (seed, step), like the patch batches."""
+    from models.recognizer import LineConfig, make_line, to_tensor  # not at the top: it imports this module
+
+    config = LineConfig(max_ems=OCR_LINE_EMS)
+    lines = [make_line(seed, step * count + i, blurred=True, config=config) for i in range(count)]
+    generator = torch.Generator().manual_seed(seed * 10_000_019 + step + 1)
+    sigmas = drop_sigma(torch.tensor([line.sigma for line in lines]), blind_fraction, generator)
+    return [(to_tensor(line.blurred)[None], sigma, line.box, line.text) for line, sigma in zip(lines, sigmas.tolist())]
+
+
+def restore_lines(model, lines, device, memory_format):
+    """Run ``model`` once over the blurred lines (padded to one batch by replication) and crop
+    each restored line to its line box."""
+    height = max(line[0].shape[-2] for line in lines)
+    width = max(line[0].shape[-1] for line in lines)
+    batch = torch.cat([F.pad(blurred, (0, width - blurred.shape[-1], 0, height - blurred.shape[-2]), mode="replicate")
+                       for blurred, *_ in lines]).to(device, memory_format=memory_format)
+    sigma = torch.tensor([line[1] for line in lines], dtype=torch.float32, device=device)
+    restored = model(batch, sigma)
+    return [out[:, top:bottom, left:right] for out, (_, _, (top, bottom, left, right), _) in zip(restored, lines)]
 
 
 def psnr(a, b):
@@ -123,16 +159,21 @@ def validate(model, val, device):
     return report
 
 
-def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    for f in TrainConfig.__dataclass_fields__.values():
-        if f.name in ("model_overrides", "synth_overrides"):
+def parse_config(argv, config_cls, description):
+    """A dataclass of flat fields -> its CLI: one ``--field-name`` per field, dict fields as JSON."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for f in config_cls.__dataclass_fields__.values():
+        if f.name.endswith("_overrides"):
             parser.add_argument(f"--{f.name.replace('_', '-')}", type=json.loads, default={},
                                 help='JSON of config overrides, e.g. \'{"width": 16}\'')
             continue
         default = f.default
         parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(default), default=default)
-    return TrainConfig(**vars(parser.parse_args(argv)))
+    return config_cls(**vars(parser.parse_args(argv)))
+
+
+def parse_args(argv):
+    return parse_config(argv, TrainConfig, __doc__)
 
 
 def setup_distributed():
@@ -193,10 +234,15 @@ def main(argv=None):
         print(f"model {config.model} {n_params / 1e6:.2f} M params, device {device}, world {world}, "
               f"{config.precision}, steps {start_step}->{config.steps}, batch {config.batch_size}x{config.patch}^2", flush=True)
 
+    readability = None
+    if config.ocr_weight:
+        from models.recognizer import DEFAULT_RECOGNIZER, ReadabilityLoss
+        readability = ReadabilityLoss.from_checkpoint(config.recognizer or DEFAULT_RECOGNIZER, device)
+
     model.train()
-    started, window_loss, done = time.time(), 0.0, start_step
+    started, window_loss, window_ctc, done = time.time(), 0.0, 0.0, start_step
     bar = tqdm(total=config.steps, initial=start_step, disable=not is_main, mininterval=5, dynamic_ncols=True)
-    for step, (blurred, sharp, sigma) in enumerate(loader, start=start_step):
+    for step, (blurred, sharp, sigma, lines) in enumerate(loader, start=start_step):
         lr = lr_at(step, config)
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -204,22 +250,29 @@ def main(argv=None):
         sharp, sigma = sharp.to(device), sigma.to(device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             output = train_model(blurred, sigma)
-        loss = loss_fn(output.float(), sharp, config.edge_weight)
+            restored_lines = restore_lines(train_model, lines, device, memory_format) if readability else []
+        pixel_loss = loss = loss_fn(output.float(), sharp, config.edge_weight)
+        if readability:
+            ctc = readability([line.float() for line in restored_lines], [line[3] for line in lines])
+            loss = pixel_loss + config.ocr_weight * ctc
+            window_ctc += ctc.item()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
-        window_loss += loss.item()
+        window_loss += pixel_loss.item()
         bar.update(1)
         done = step + 1
         if is_main and (done % config.log_every == 0 or done == config.steps):
             n = config.log_every if done % config.log_every == 0 else done % config.log_every
             rate = (done - start_step) / (time.time() - started)
             line = f"step {done} loss {window_loss / n:.4f} lr {lr:.2e} {rate:.2f} step/s"
+            if readability:
+                line += f" ctc {window_ctc / n:.4f}"
             if done % (config.log_every * 10) == 0 or done == config.steps:
                 line += f" val {json.dumps(validate(model, val, device))}"
             tqdm.write(line)
-            window_loss = 0.0
+            window_loss = window_ctc = 0.0
         out_of_time = bool(config.max_minutes) and time.time() - started > config.max_minutes * 60
         if world > 1 and config.max_minutes:  # every rank must stop at the same step
             flag = torch.tensor([float(out_of_time)], device=device)

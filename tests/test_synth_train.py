@@ -127,3 +127,37 @@ def test_document_previews_are_downscaled_blurred_jpegs_of_their_target():
         assert kind == "document" and 0.5 <= sigma <= 5.0
         assert blurred.shape == sharp.shape == (48, 48, 3)
         assert np.abs(np.diff(blurred.astype(float), axis=1)).mean() < np.abs(np.diff(sharp.astype(float), axis=1)).mean()
+
+
+def test_readability_loss_run_logs_its_ctc_term_and_records_the_weight(tmp_path, capsys):
+    from models.recognizer import build_recognizer
+    from models import save_checkpoint
+
+    recognizer = tmp_path / "recognizer.pt"
+    save_checkpoint(recognizer, build_recognizer(channels=(8, 8, 8, 8), hidden=8), half=True)
+    common = ["--steps", "2", "--batch-size", "1", "--patch", "32", "--val-samples", "2", "--warmup", "1",
+              "--workers", "0", "--log-every", "1", "--model-overrides", '{"width": 8}']
+    plain = train_module.main(common + ["--out", str(tmp_path / "plain")])
+    capsys.readouterr()
+    readable = train_module.main(common + ["--out", str(tmp_path / "ocr"), "--ocr-weight", "0.5", "--ocr-lines", "2",
+                                           "--recognizer", str(recognizer)])
+    assert "ctc" in capsys.readouterr().out
+    train = read_checkpoint(tmp_path / "ocr" / "last.pt")["extra"]["train"]
+    assert train["ocr_weight"] == 0.5 and train["recognizer"] == str(recognizer)
+    assert read_checkpoint(tmp_path / "plain" / "last.pt")["extra"]["train"]["ocr_weight"] == 0.0
+    # same seed, same patches: only the readability term can make the weights differ
+    assert any(not torch.equal(a, b) for a, b in zip(plain.state_dict().values(), readable.state_dict().values()))
+    assert all(torch.isfinite(p).all() for p in readable.parameters())
+
+
+def test_text_lines_for_the_readability_loss_are_seeded_by_step():
+    a = train_module.text_lines(3, 7, 2, 0.5)
+    b = train_module.text_lines(3, 7, 2, 0.5)
+    c = train_module.text_lines(3, 8, 2, 0.5)
+    assert [(x[1], x[2], x[3]) for x in a] == [(x[1], x[2], x[3]) for x in b]
+    assert all(torch.equal(x[0], y[0]) for x, y in zip(a, b))
+    assert [x[3] for x in a] != [x[3] for x in c]
+    model = build_model("nafunet", width=8)
+    restored = train_module.restore_lines(model, a, torch.device("cpu"), torch.contiguous_format)
+    for crop, (_, _, (top, bottom, left, right), _) in zip(restored, a):
+        assert crop.shape == (3, bottom - top, right - left)
