@@ -4,7 +4,7 @@
     python -m models.train --resume runs/nafunet/last.pt           # continue where it stopped
     python -m models.train --init-from models/checkpoints/nafunet.pt --lr 3e-4 --out runs/more
                                                                      # warm start: shipped weights, new schedule
-    python -m models.train ... --ocr-weight 0.05                     # plus a readability loss on text lines
+    python -m models.train ... --ocr-weight 5e-4                     # plus a readability loss on text lines
     torchrun --nproc_per_node=N -m models.train ...                  # several GPUs (DDP)
 
 Every batch is a pure function of (seed, step, rank), so a resumed run sees the same data as an

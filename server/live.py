@@ -14,13 +14,24 @@ class LiveServer:
         self.port = self.server.effective_port
         app.config["HOST"], app.config["PORT"] = host, self.port  # the Host check needs the real port
         self.url = f"http://{host}:{self.port}"
-        self._thread = threading.Thread(target=self.server.run, name="waitress", daemon=True)
+        self._closing = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="waitress", daemon=True)
+
+    def _serve(self):
+        try:
+            self.server.run()
+        except OSError:
+            # Closing the sockets from another thread can wake the loop's select() on a closed
+            # descriptor (EBADF): expected while closing, a real error otherwise.
+            if not self._closing.is_set():
+                raise
 
     def __enter__(self):
         self._thread.start()
         return self
 
     def __exit__(self, *exc_info):
+        self._closing.set()
         self.server.task_dispatcher.shutdown()  # finish in-flight requests before closing their sockets
         self.server.close()
         self._thread.join(timeout=10)
