@@ -24,6 +24,7 @@ from PIL import Image
 
 from models.blur import gaussian_blur
 from models.chromium_devset import CHROMIUM, SENTENCES, chromium_version, launch, save_png, to_tensor, to_uint8
+from models.synth import jpeg_round_trip
 
 RENDER_DPR = 2
 HEADINGS = ("Chapter 4: Cash flow", "Solution", "Lab report", "Terms of service", "Exercise 12",
@@ -60,14 +61,13 @@ def page_html(page):
 
 
 def degrade(original, scale, sigma, quality):
-    """(served sharp, served blurred JPEG-decoded) uint8 arrays from a sharp page image."""
+    """(served sharp uint8 array, served blurred JPEG-decoded uint8 array, its JPEG bytes) from a sharp page image."""
     height, width = original.shape[:2]
     size = (max(8, round(height * scale)), max(8, round(width * scale)))
     served = torch.nn.functional.interpolate(to_tensor(original), size=size, mode="bilinear", antialias=True,
                                              align_corners=False)
-    buffer = io.BytesIO()
-    Image.fromarray(to_uint8(gaussian_blur(served, sigma))).save(buffer, "JPEG", quality=quality)
-    return to_uint8(served), np.asarray(Image.open(buffer).convert("RGB")), buffer.getvalue()
+    blurred, jpeg = jpeg_round_trip(to_uint8(gaussian_blur(served, sigma)), quality)
+    return to_uint8(served), blurred, jpeg
 
 
 def build_docset(out, count, seed=0, log=print):

@@ -195,9 +195,19 @@ def _capture(rng, arr, config):
     """JPEG round trip for a fraction of samples; captures are mostly lossless PNG."""
     if rng.random() >= config.p_jpeg:
         return arr
+    return jpeg_round_trip(arr, int(rng.integers(80, 96)))[0]
+
+
+def jpeg_round_trip(arr, quality):
+    """(decoded uint8 array, JPEG bytes) of an HxWx3 uint8 array saved at ``quality``."""
     buf = io.BytesIO()
-    Image.fromarray(arr).save(buf, "JPEG", quality=int(rng.integers(80, 96)))
-    return np.asarray(Image.open(buf).convert("RGB"))
+    Image.fromarray(arr).save(buf, "JPEG", quality=quality)
+    return np.asarray(Image.open(buf).convert("RGB")), buf.getvalue()
+
+
+def _crop_margin(t, margin, size):
+    """The size x size centre of an (N, C, H, W) canvas rendered with ``margin`` on every side."""
+    return t[:, :, margin:margin + size, margin:margin + size]
 
 
 def _to_tensor(arr):
@@ -226,11 +236,9 @@ def _document_sample(rng, config):
     page_arr, _ = render_sharp(rng, int(np.ceil(served / scale)))
     sharp = torch.nn.functional.interpolate(_to_tensor(page_arr), size=(served, served), mode="bilinear",
                                             antialias=True, align_corners=False)
-    blurred = chromium_blur(sharp, sigma, "gaussian")
-    crop = (slice(None), slice(None), slice(margin, margin + config.patch), slice(margin, margin + config.patch))
-    buf = io.BytesIO()
-    Image.fromarray(_to_uint8(blurred[crop])).save(buf, "JPEG", quality=int(rng.integers(50, 96)))
-    return np.asarray(Image.open(buf).convert("RGB")), _to_uint8(sharp[crop]), sigma, "document"
+    blurred = _crop_margin(chromium_blur(sharp, sigma, "gaussian"), margin, config.patch)
+    served, _ = jpeg_round_trip(_to_uint8(blurred), int(rng.integers(50, 96)))
+    return served, _to_uint8(_crop_margin(sharp, margin, config.patch)), sigma, "document"
 
 
 def make_sample(seed, index, config=SynthConfig()):
@@ -245,8 +253,7 @@ def make_sample(seed, index, config=SynthConfig()):
     sharp_arr, _ = render_sharp(rng, canvas)
     sharp = _to_tensor(sharp_arr)
     blurred = chromium_blur(sharp, sigma, kind)
-    crop = (slice(None), slice(None), slice(margin, margin + config.patch), slice(margin, margin + config.patch))
-    sharp, blurred = sharp[crop], blurred[crop]
+    sharp, blurred = _crop_margin(sharp, margin, config.patch), _crop_margin(blurred, margin, config.patch)
     if rng.random() < config.p_rescale:  # page zoom / scaled capture: the same resampling on both
         scale = rng.uniform(0.8, 1.0)
         size = max(8, int(round(config.patch * scale)))
