@@ -63,6 +63,39 @@ def save_checkpoint(path, model, optimizer=None, step=0, extra=None, half=False)
     tmp.replace(path)  # atomic: a crash mid-save never leaves a truncated checkpoint
 
 
+def load_grown(model, state):
+    """Load ``state`` into a model that may be a grown version of the one that saved it, so a warm
+    start can add to an architecture without losing what it learned.
+
+    Tensors of the same shape are copied. A tensor that grew keeps the old values in its leading
+    slice and zeros elsewhere (new input channels of a conv then contribute nothing). Parameters
+    the state lacks keep their own initialisation: new branches must start as zero contributions.
+    Returns (grown, new) key lists; anything that shrank or is unknown to the model is an error.
+    """
+    own = model.state_dict()
+    unknown = sorted(set(state) - set(own))
+    if unknown:
+        raise CheckpointError(f"the checkpoint has weights this model lacks: {unknown[:5]}")
+    grown, new, merged = [], [], {}
+    for key, target in own.items():
+        if key not in state:
+            new.append(key)
+            merged[key] = target
+            continue
+        value = state[key].to(target.dtype) if state[key].is_floating_point() else state[key]
+        if value.shape == target.shape:
+            merged[key] = value
+        elif value.dim() == target.dim() and all(a <= b for a, b in zip(value.shape, target.shape)):
+            widened = torch.zeros_like(target)
+            widened[tuple(slice(0, n) for n in value.shape)] = value
+            merged[key] = widened
+            grown.append(key)
+        else:
+            raise CheckpointError(f"{key}: cannot grow {tuple(value.shape)} into {tuple(target.shape)}")
+    model.load_state_dict(merged)
+    return grown, new
+
+
 def read_checkpoint(path):
     path = Path(path)
     if not path.is_file():

@@ -73,6 +73,8 @@ def chromium_blur(x, sigma, kind="gaussian"):
 def wiener_deconvolve(x, sigma, balance):
     """Wiener deconvolution of a Gaussian blur, per sample: (N, C, H, W), sigma (N,) in pixels.
 
+    ``balance`` is a number, or a (C,) tensor giving each channel its own (and a gradient: the
+    feature-space Wiener of NAFUNet learns them).
     The filter H (1 + b) / (H^2 + b) is scaled to pass flat regions unchanged, so sigma <= 0
     returns the input itself. Each image is reflect-padded by 3 of its own sigma first, so the
     FFT's wrap-around does not ring at the borders, and a sample's result never depends on the
@@ -96,6 +98,8 @@ def _wiener_one_sigma(x, sigma, balance):
         fy = torch.fft.fftfreq(padded.shape[-2], device=x.device)
         fx = torch.fft.rfftfreq(padded.shape[-1], device=x.device)
         otf = torch.exp(-2 * math.pi ** 2 * sigma ** 2 * (fy[:, None] ** 2 + fx[None, :] ** 2))
+        if torch.is_tensor(balance):
+            balance = balance.float().reshape(-1, 1, 1)
         gain = otf * (1 + balance) / (otf * otf + balance)
         out = torch.fft.irfft2(torch.fft.rfft2(padded) * gain, s=padded.shape[-2:])
     return out[..., pad:pad + h, pad:pad + w].to(x.dtype)

@@ -10,7 +10,13 @@ classical estimate that already undoes much of a Gaussian blur) and predicts a
 correction to the first of them, so it learns to remove ringing and restore
 what Wiener cannot rather than to invert the blur from scratch. With sigma
 unknown those channels are the input itself.
+
+With ``feature_wiener`` > 0 the deconvolution also runs on learned features (as in DWDN): a few
+full-resolution feature maps, each Wiener-deconvolved with its own learned balance, join the
+first stage through a zero-initialised projection, so a warm start keeps the net's function.
 """
+import math
+
 from dataclasses import dataclass
 
 import torch
@@ -30,6 +36,8 @@ class NAFUNetConfig:
     unshuffle: int = 2
     cond_dim: int = 32
     wiener_balances: tuple = (1e-2, 1e-3)
+    feature_wiener: int = 0             # full-resolution feature maps deconvolved in the net; 0: none
+    feature_wiener_balance: float = 1e-3  # their balances' starting value (each is learned)
 
 
 class LayerNorm2d(nn.Module):
@@ -85,6 +93,25 @@ class NAFBlock(nn.Module):
         return x + y * self.gamma
 
 
+class FeatureWiener(nn.Module):
+    """Wiener deconvolution on learned features: extract at full resolution, deconvolve each map
+    with its own learned balance, hand the result to the first stage at its resolution."""
+
+    def __init__(self, channels, out_channels, unshuffle, balance):
+        super().__init__()
+        self.unshuffle = unshuffle
+        self.extract = nn.Sequential(nn.Conv2d(3, channels, 3, padding=1), nn.GELU(),
+                                     nn.Conv2d(channels, channels, 3, padding=1))
+        self.log_balance = nn.Parameter(torch.full((channels,), math.log(balance)))
+        self.project = nn.Conv2d(channels * unshuffle * unshuffle, out_channels, 1)
+        nn.init.zeros_(self.project.weight)
+        nn.init.zeros_(self.project.bias)
+
+    def forward(self, x, sigma):
+        features = wiener_deconvolve(self.extract(x), sigma, self.log_balance.exp())
+        return self.project(F.pixel_unshuffle(features, self.unshuffle))
+
+
 class NAFUNet(nn.Module):
     def __init__(self, config: NAFUNetConfig):
         super().__init__()
@@ -93,6 +120,8 @@ class NAFUNet(nn.Module):
         r = config.unshuffle
         self.cond = nn.Sequential(nn.Linear(2, config.cond_dim), nn.GELU(), nn.Linear(config.cond_dim, config.cond_dim))
         self.intro = nn.Conv2d(3 * (1 + len(config.wiener_balances)) * r * r, c, 3, padding=1)
+        self.feature_wiener = (FeatureWiener(config.feature_wiener, c, r, config.feature_wiener_balance)
+                               if config.feature_wiener else None)
         self.encoders = nn.ModuleList()
         self.downs = nn.ModuleList()
         for n_blocks in config.enc_blocks:
@@ -123,6 +152,8 @@ class NAFUNet(nn.Module):
         base = priors[0] if priors else inp
 
         y = self.intro(F.pixel_unshuffle(torch.cat([inp, *priors], dim=1), self.config.unshuffle))
+        if self.feature_wiener is not None:
+            y = y + self.feature_wiener(inp, sigma.clamp(min=0))
         skips = []
         for blocks, down in zip(self.encoders, self.downs):
             for block in blocks:

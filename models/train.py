@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from models import build_model, read_checkpoint, save_checkpoint
+from models import build_model, load_grown, read_checkpoint, save_checkpoint
 from models.common import resolve_precision
 from models.synth import SynthConfig, make_batch
 
@@ -205,7 +205,9 @@ def main(argv=None):
     if config.resume or config.init_from:
         payload = read_checkpoint(config.resume or config.init_from)
         config.model = payload["config"]["name"]
-        config.model_overrides = {k: v for k, v in payload["config"].items() if k != "name"}
+        saved = {k: v for k, v in payload["config"].items() if k != "name"}
+        # a warm start may grow the saved architecture (new branches start as zero contributions)
+        config.model_overrides = {**saved, **config.model_overrides} if config.init_from else saved
     if config.resume:
         start_step = payload["step"]
     config.precision = resolve_precision(config.precision, device.type)
@@ -213,8 +215,12 @@ def main(argv=None):
     memory_format = torch.channels_last if bf16 else torch.contiguous_format
     model = build_model(config.model, **config.model_overrides).to(device, memory_format=memory_format)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.9, 0.9), weight_decay=config.weight_decay)
-    if payload is not None:
+    if config.resume:
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["model"].items()})
+    elif payload is not None:
+        grown, new = load_grown(model, payload["model"])
+        if rank == 0 and (grown or new):
+            print(f"warm start grew the net: {len(grown)} tensors widened {grown}, {len(new)} new", flush=True)
     if config.resume:
         optimizer.load_state_dict(payload["optimizer"])
     train_model = model

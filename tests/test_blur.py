@@ -170,3 +170,14 @@ def test_wiener_result_of_a_sample_does_not_depend_on_its_batch():
     assert torch.allclose(together[0], alone[0], atol=1e-6)
     assert torch.allclose(together[1], wiener_deconvolve(x[1:2], torch.tensor([4.0]), 1e-2)[0], atol=1e-6)
     assert not torch.allclose(together[0], together[2])
+
+
+def test_wiener_balance_per_channel_matches_each_channel_alone_and_has_a_gradient():
+    x = torch.rand(2, 3, 16, 20)
+    balance = torch.tensor([1e-2, 1e-3, 1e-4], requires_grad=True)
+    out = wiener_deconvolve(x, torch.tensor([2.0, 1.0]), balance)
+    for channel, value in enumerate([1e-2, 1e-3, 1e-4]):
+        alone = wiener_deconvolve(x[:, channel:channel + 1], torch.tensor([2.0, 1.0]), value)
+        assert torch.allclose(out[:, channel:channel + 1], alone, atol=1e-5)
+    out.square().sum().backward()
+    assert balance.grad is not None and (balance.grad != 0).all()

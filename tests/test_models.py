@@ -9,6 +9,7 @@ from models import (
     CheckpointError,
     build_model,
     load_checkpoint,
+    load_grown,
     read_checkpoint,
     save_checkpoint,
 )
@@ -231,3 +232,35 @@ def test_config_that_does_not_fit_the_weights_is_a_checkpoint_error(tmp_path, fi
     torch.save(payload, path)
     with pytest.raises(CheckpointError, match=message):
         load_checkpoint(path)
+
+
+def test_feature_wiener_branch_is_a_working_part_of_the_net():
+    model = scrambled("nafunet", feature_wiener=4)
+    x = torch.rand(2, 3, 24, 40)
+    out = model(x, torch.tensor([2.0, -1.0]))
+    assert out.shape == x.shape and torch.isfinite(out).all()
+    out.mean().backward()
+    assert model.feature_wiener.log_balance.grad.abs().sum() > 0
+    assert model.feature_wiener.extract[0].weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("growth", [{"feature_wiener": 4}, {"wiener_balances": (1e-2, 1e-3, 1e-4)},
+                                    {"feature_wiener": 4, "wiener_balances": (1e-2, 1e-3, 1e-4)}])
+def test_a_grown_net_starts_with_exactly_the_function_it_grew_from(growth):
+    source = scrambled("nafunet")
+    grown = build_model("nafunet", **{**SMALL["nafunet"], **growth}).eval()
+    widened, new = load_grown(grown, source.state_dict())
+    assert widened == (["intro.weight"] if "wiener_balances" in growth else [])
+    assert bool(new) == ("feature_wiener" in growth)
+    x = torch.rand(2, 3, 24, 40)
+    with torch.no_grad():
+        for sigma in (torch.tensor([2.0, 3.5]), None):
+            assert torch.allclose(grown(x, sigma), source(x, sigma), atol=1e-5)
+
+
+def test_growing_refuses_weights_that_shrink_or_are_unknown():
+    wide = scrambled("nafunet", wiener_balances=(1e-2, 1e-3, 1e-4))
+    with pytest.raises(CheckpointError, match="cannot grow"):
+        load_grown(build_model("nafunet", **SMALL["nafunet"]), wide.state_dict())
+    with pytest.raises(CheckpointError, match="lacks"):
+        load_grown(build_model("nafunet", **SMALL["nafunet"]), scrambled("nafunet", feature_wiener=2).state_dict())

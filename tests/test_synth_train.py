@@ -161,3 +161,15 @@ def test_text_lines_for_the_readability_loss_are_seeded_by_step():
     restored = train_module.restore_lines(model, a, torch.device("cpu"), torch.contiguous_format)
     for crop, (_, _, (top, bottom, left, right), _) in zip(restored, a):
         assert crop.shape == (3, bottom - top, right - left)
+
+
+def test_warm_start_can_grow_the_saved_architecture(tmp_path, capsys):
+    common = ["--batch-size", "1", "--patch", "32", "--val-samples", "2", "--warmup", "1", "--workers", "0"]
+    train_module.main(["--model-overrides", '{"width": 8}', "--steps", "2", "--out", str(tmp_path / "a")] + common)
+    grown = train_module.main(["--steps", "2", "--init-from", str(tmp_path / "a" / "nafunet.pt"),
+                               "--model-overrides", '{"feature_wiener": 2, "wiener_balances": [0.01, 0.001, 0.0001]}',
+                               "--out", str(tmp_path / "b")] + common)
+    assert grown.config.width == 8 and grown.config.feature_wiener == 2
+    assert "1 tensors widened ['intro.weight']" in capsys.readouterr().out
+    reloaded = load_checkpoint(tmp_path / "b" / "nafunet.pt")
+    assert reloaded.config.wiener_balances == (1e-2, 1e-3, 1e-4) and reloaded.feature_wiener is not None
