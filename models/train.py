@@ -159,13 +159,17 @@ def validate(model, val, device):
     return report
 
 
+OVERRIDE_HELP = {"model_overrides": 'JSON of model config overrides, e.g. \'{"width": 16}\'',
+                 "synth_overrides": 'JSON of SynthConfig overrides, e.g. \'{"p_hard": 0.35}\''}
+
+
 def parse_config(argv, config_cls, description):
     """A dataclass of flat fields -> its CLI: one ``--field-name`` per field, dict fields as JSON."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     for f in config_cls.__dataclass_fields__.values():
         if f.name.endswith("_overrides"):
             parser.add_argument(f"--{f.name.replace('_', '-')}", type=json.loads, default={},
-                                help='JSON of config overrides, e.g. \'{"width": 16}\'')
+                                help=OVERRIDE_HELP[f.name])
             continue
         default = f.default
         parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(default), default=default)
