@@ -71,6 +71,34 @@ CHINESE = list("的一是不了在人有我他这个们中来上大为和国地�
 JAPANESE = list("あいうえおかきくけこさしすせそたちつてとなにぬねのはひふへほまみむめもやゆよらりるれろわをん"
                 "アイウエオカキクケコサシスセソタチツテトナニヌネノハヒフヘホマミムメモヤユヨラリルレロワヲン"
                 "日本語会員登録価格答問題次前確認")
+
+
+def _decode_rows(codec, rows, last=None):
+    """Every character of a two-byte EUC-style code page's ``rows`` (lead bytes), cells 0xA1-0xFE."""
+    chars = []
+    for lead in rows:
+        for cell in range(0xA1, 0xFF):
+            if last and (lead, cell) > last:
+                break
+            try:
+                chars.append(bytes((lead, cell)).decode(codec))
+            except UnicodeDecodeError:
+                continue
+    return chars
+
+
+@lru_cache(maxsize=None)
+def wide_cjk_pools():
+    """The common characters of each CJK script, from the national standards Python's codecs carry:
+    the 2 350 Hangul syllables of KS X 1001, the 3 755 level-1 hanzi of GB 2312, and the 2 965
+    level-1 kanji of JIS X 0208 plus all kana. The small word pools above cover a few hundred, so a
+    net trained on them alone sees few of the glyphs real pages use."""
+    kana = [chr(c) for c in range(0x3041, 0x3094)] + [chr(c) for c in range(0x30A1, 0x30F7)] + ["ー"]
+    return {"ko": _decode_rows("euc_kr", range(0xB0, 0xC9)),
+            "zh": _decode_rows("gb2312", range(0xB0, 0xD8), last=(0xD7, 0xF9)),
+            "ja": kana + _decode_rows("euc_jp", range(0xB0, 0xD0), last=(0xCF, 0xD3))}
+
+
 LANGS = ("latin", "ko", "zh", "ja")
 LANG_WEIGHTS = (0.62, 0.13, 0.13, 0.12)
 DPRS = (1.0, 1.25, 1.5, 2.0)
@@ -86,6 +114,7 @@ class SynthConfig:
     p_rescale: float = 0.08
     p_hard: float = 0.0           # extra share of samples with sigma in [2, max_sigma], where CER is worst
     p_document: float = 0.0       # document previews: page downscaled 0.35-1x, Gaussian at the served size, JPEG 50-95
+    p_wide_cjk: float = 0.0       # share of CJK canvases drawn from the standards' common characters, not the pools
 
 
 @lru_cache(maxsize=256)
@@ -113,10 +142,16 @@ def _latin_text(rng, kind):
     return " ".join(words) + str(rng.choice(["", "", ".", ",", ":", "?", "!"]))
 
 
-def random_text(rng, lang):
+def random_text(rng, lang, wide=False):
+    """(text, is_code) of one line; ``wide``: CJK characters from ``wide_cjk_pools`` instead of the pools."""
     if lang == "latin":
         kind = rng.choice(["prose", "prose", "prose", "code", "label", "number"])
         return _latin_text(rng, kind), kind == "code"
+    if wide:
+        pool = wide_cjk_pools()[lang]
+        if lang == "ko":  # words of 1-4 syllables
+            return " ".join("".join(rng.choice(pool, size=rng.integers(1, 5))) for _ in range(rng.integers(1, 6))), False
+        return "".join(rng.choice(pool, size=rng.integers(2, 14))), False
     if lang == "ko":
         return " ".join(rng.choice(KOREAN, size=rng.integers(1, 6))), False
     pool = CHINESE if lang == "zh" else JAPANESE
@@ -158,20 +193,22 @@ def _background(rng, size, bg):
     return img
 
 
-def render_sharp(rng, size):
+def render_sharp(rng, size, p_wide_cjk=0.0):
     """One sharp canvas (size x size RGB uint8) of web-like text; returns (array, meta)."""
     bg, fg = _colors(rng)
     img = _background(rng, size, bg)
     draw = ImageDraw.Draw(img)
     dpr = float(rng.choice(DPRS))
     lang = str(rng.choice(LANGS, p=LANG_WEIGHTS))
+    # drawn only when asked, so the default stream stays what it was
+    wide = lang != "latin" and bool(p_wide_cjk) and rng.random() < p_wide_cjk
     css_size = float(np.clip(rng.lognormal(np.log(15), 0.4), 9, 40))
     px = max(6, int(round(css_size * dpr)))
     y = float(rng.uniform(-px * 0.8, px * 0.6))
     line_gap = px * rng.uniform(1.15, 1.7)
     button = rng.random() < 0.15
     while y < size:
-        text, is_code = random_text(rng, lang)
+        text, is_code = random_text(rng, lang, wide)
         font = random_font(rng, lang, is_code, px)
         x = float(rng.uniform(-px * 2, size * 0.4))
         if button:  # a coloured pill behind the label
@@ -188,7 +225,7 @@ def render_sharp(rng, size):
             left, _, right, bottom = draw.textbbox((x, y), text, font=font)
             draw.line((left, bottom + 1, right, bottom + 1), fill=line_fg, width=max(1, px // 14))
         y += line_gap * (rng.uniform(1.5, 2.5) if button else 1.0)
-    return np.asarray(img), {"lang": lang, "dpr": dpr, "css_size": css_size}
+    return np.asarray(img), {"lang": lang, "dpr": dpr, "css_size": css_size, "wide_cjk": wide}
 
 
 def _capture(rng, arr, config):
@@ -233,7 +270,7 @@ def _document_sample(rng, config):
     scale = float(rng.uniform(0.35, 1.0))
     margin = int(np.ceil(3 * sigma)) + 2
     served = config.patch + 2 * margin
-    page_arr, _ = render_sharp(rng, int(np.ceil(served / scale)))
+    page_arr, _ = render_sharp(rng, int(np.ceil(served / scale)), config.p_wide_cjk)
     sharp = torch.nn.functional.interpolate(_to_tensor(page_arr), size=(served, served), mode="bilinear",
                                             antialias=True, align_corners=False)
     blurred = _crop_margin(chromium_blur(sharp, sigma, "gaussian"), margin, config.patch)
@@ -250,7 +287,7 @@ def make_sample(seed, index, config=SynthConfig()):
     kind = "box3" if rng.random() < config.p_box3 else "gaussian"
     margin = int(np.ceil(3 * config.max_sigma)) + 2
     canvas = config.patch + 2 * margin
-    sharp_arr, _ = render_sharp(rng, canvas)
+    sharp_arr, _ = render_sharp(rng, canvas, config.p_wide_cjk)
     sharp = _to_tensor(sharp_arr)
     blurred = chromium_blur(sharp, sigma, kind)
     sharp, blurred = _crop_margin(sharp, margin, config.patch), _crop_margin(blurred, margin, config.patch)

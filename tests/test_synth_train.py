@@ -173,3 +173,27 @@ def test_warm_start_can_grow_the_saved_architecture(tmp_path, capsys):
     assert "1 tensors widened ['intro.weight']" in capsys.readouterr().out
     reloaded = load_checkpoint(tmp_path / "b" / "nafunet.pt")
     assert reloaded.config.wiener_balances == (1e-2, 1e-3, 1e-4) and reloaded.feature_wiener is not None
+
+
+def test_wide_cjk_pools_hold_each_standards_common_characters():
+    from models.synth import wide_cjk_pools
+    pools = wide_cjk_pools()
+    assert {lang: len(pool) for lang, pool in pools.items()} == {"ko": 2350, "zh": 3755, "ja": 2965 + 170}
+    assert {"한", "글"} <= set(pools["ko"]) and {"的", "会", "员"} <= set(pools["zh"])
+    assert {"漢", "字", "あ", "ア", "ー"} <= set(pools["ja"])
+    assert all(len(set(pool)) == len(pool) for pool in pools.values())
+
+
+def test_wide_cjk_share_draws_glyphs_beyond_the_word_pools_and_leaves_the_default_stream_alone():
+    from models.synth import CHINESE, KOREAN, random_text, render_sharp, wide_cjk_pools
+    rng = np.random.default_rng(0)
+    zh = "".join(random_text(rng, "zh", wide=True)[0] for _ in range(20))
+    ko = "".join(random_text(rng, "ko", wide=True)[0] for _ in range(20)).replace(" ", "")
+    assert set(zh) <= set(wide_cjk_pools()["zh"]) and len(set(zh) - set(CHINESE)) > 50
+    assert set(ko) <= set(wide_cjk_pools()["ko"]) and len(set(ko) - set("".join(KOREAN))) > 20
+    metas = [render_sharp(np.random.default_rng((3, i)), 64, p_wide_cjk=1.0)[1] for i in range(24)]
+    assert all(meta["wide_cjk"] == (meta["lang"] != "latin") for meta in metas)
+    assert any(meta["wide_cjk"] for meta in metas)
+    default = [make_sample(5, i, SMALL) for i in range(6)]
+    off = [make_sample(5, i, SynthConfig(patch=32, max_sigma=4.0, p_wide_cjk=0.0)) for i in range(6)]
+    assert all(np.array_equal(a[0], b[0]) and a[2] == b[2] for a, b in zip(default, off))
