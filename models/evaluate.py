@@ -12,6 +12,7 @@ import argparse
 import hashlib
 import json
 import math
+import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +31,7 @@ from models.ocr import cer, ocr_scale, read_text
 BUCKETS = (("<=1", -math.inf, 1.0), ("1-2", 1.0, 2.0), ("2-4", 2.0, 4.0), (">4", 4.0, math.inf))
 PSNR_CAP = 60.0  # identical 8-bit images have infinite PSNR; beyond 60 dB only rounding differs
 DEFAULT_CACHE = Path.home() / ".cache" / "anti-aging" / "ocr.json"
+OCR_SAVE_EVERY = 200
 LABEL_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
 
@@ -137,9 +139,11 @@ class OcrCache:
         return f"{digest}:{lang}:{int(single_line)}:{scale:.3f}"
 
     def save(self):
+        """Write the readings, merged with whatever another evaluation saved meanwhile (runs may share the file)."""
         if self.path:
+            self.entries = {**OcrCache(self.path).entries, **self.entries}
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(".tmp")
+            tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
             tmp.write_text(json.dumps(self.entries, ensure_ascii=False), encoding="utf-8")
             tmp.replace(self.path)
 
@@ -187,9 +191,12 @@ def evaluate(devset, models, limit=None, workers=2, cache=None, log=print):
                 outputs[(sample["id"], name)] = out
             records.append(record)
             if (index + 1) % 20 == 0:
-                log(f"{index + 1}/{len(samples)} samples ({time.time() - started:.0f}s)")
-        for key, job in jobs.items():
+                log(f"outputs for {index + 1}/{len(samples)} samples, {len(jobs)} readings queued ({time.time() - started:.0f}s)")
+        for done, (key, job) in enumerate(jobs.items(), start=1):
             cache.entries[key] = job.result()
+            if done % OCR_SAVE_EVERY == 0 or done == len(jobs):  # an interrupted run keeps what it read
+                cache.save()
+                log(f"Tesseract {done}/{len(jobs)} readings ({time.time() - started:.0f}s)")
     for record in records:
         for metrics in record["methods"].values():
             metrics["ocr"] = cache.entries[metrics.pop("ocr_key")]

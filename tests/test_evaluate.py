@@ -12,7 +12,7 @@ from models import build_model, save_checkpoint
 from models.baselines import BASELINES, gaussian_psf, richardson_lucy, unsharp_mask, wiener
 from models.blur import gaussian_blur
 from models.evaluate import main as evaluate_main
-from models.evaluate import parse_checkpoints, sigma_bucket
+from models.evaluate import OcrCache, parse_checkpoints, sigma_bucket
 from models.ocr import cer, edit_distance, normalize_text, ocr_scale, prepare, read_text
 
 DEVSET = Path(__file__).resolve().parents[1] / "models" / "devset"
@@ -179,3 +179,14 @@ def test_evaluator_rejects_bad_arguments(tiny_devset, tmp_path):
                        "--out", str(tmp_path / "o")])
     with pytest.raises(SystemExit, match="no dev set"):
         evaluate_main(["--devset", str(tmp_path / "missing"), "--models", "", "--out", str(tmp_path / "o")])
+
+
+def test_ocr_cache_save_keeps_what_another_evaluation_saved_meanwhile(tmp_path):
+    path = tmp_path / "ocr.json"
+    first, second = OcrCache(path), OcrCache(path)  # two runs started on the same (empty) file
+    first.entries["a"] = "alpha"
+    first.save()
+    second.entries["b"] = "beta"
+    second.save()
+    assert OcrCache(path).entries == {"a": "alpha", "b": "beta"}
+    assert not list(tmp_path.glob("*.tmp"))
