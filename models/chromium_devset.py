@@ -217,7 +217,8 @@ def element_css(element):
     return ";".join(rules)
 
 
-def page_html(elements):
+def page_html(elements, pad=WRAPPER_PAD):
+    """A page of ``elements``, each alone in a wrapper of ``pad`` CSS px of its own background."""
     rows = []
     for element in elements:
         rows.append(
@@ -226,7 +227,7 @@ def page_html(elements):
             f'{html.escape(element["text"])}</span></div>')
     return (
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><style>"
-        f"body{{margin:0;background:#fff}} .wrap{{padding:{WRAPPER_PAD}px;overflow:hidden}}"
+        f"body{{margin:0;background:#fff}} .wrap{{padding:{pad}px;overflow:hidden}}"
         "</style></head><body>" + "".join(rows) + "</body></html>")
 
 
@@ -240,33 +241,52 @@ def _screenshot(page):
     return np.asarray(Image.open(io.BytesIO(page.screenshot(full_page=True))).convert("RGB"))
 
 
-def render_captures(browser, elements, dpr, radii=BLUR_RADII):
-    """Yield (element, sharp crop, {radius: blurred crop}) for each element, as uint8 HxWx3 arrays.
+def capture_page(browser, elements, dpr, passes, pad=WRAPPER_PAD):
+    """Render ``elements`` on one page and screenshot it whole: (rects, shots).
 
-    radius 0 is a capture under ``filter: blur(0px)`` (the browser's own identity)."""
+    ``rects`` holds, per element, its box and its wrapper's box in CSS px (left, top, right,
+    bottom each); ``shots[0]`` is the page without filters and ``shots[k + 1]`` the page with
+    element ``i`` under ``filter: blur(passes[k][i] px)``, all with the same layout."""
     page = browser.new_page(viewport={"width": VIEWPORT_WIDTH, "height": 720}, device_scale_factor=dpr)
     try:
-        page.set_content(page_html(elements))
+        page.set_content(page_html(elements, pad))
         page.evaluate("document.fonts.ready.then(() => true)")
         rects = page.evaluate(
             "() => [...document.querySelectorAll('.t')].map(e => { const r = e.getBoundingClientRect(),"
             " w = e.parentElement.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom,"
             " w.left, w.top, w.right, w.bottom]; })")
-        shots = {None: _screenshot(page)}
-        for radius in radii:
-            page.evaluate(f"document.querySelectorAll('.t').forEach(e => e.style.filter = 'blur({radius}px)')")
-            shots[radius] = _screenshot(page)
+        shots = [_screenshot(page)]
+        for radii in passes:
+            page.evaluate("filters => document.querySelectorAll('.t').forEach((e, i) => e.style.filter = filters[i])",
+                          [f"blur({radius}px)" for radius in radii])
+            shots.append(_screenshot(page))
     finally:
         page.close()
+    return rects, shots
+
+
+def crop_box(rect, dpr, margin):
+    """(rows, cols) slices of an element's box widened by ``margin`` device px, or None where
+    that reaches outside the element's wrapper (the blur spread would be cut)."""
+    left, top = math.floor(rect[0] * dpr) - margin, math.floor(rect[1] * dpr) - margin
+    right, bottom = math.ceil(rect[2] * dpr) + margin, math.ceil(rect[3] * dpr) + margin
+    wrap = [round(v * dpr) for v in rect[4:]]
+    if left < wrap[0] or top < wrap[1] or right > wrap[2] or bottom > wrap[3]:
+        return None
+    return slice(top, bottom), slice(left, right)
+
+
+def render_captures(browser, elements, dpr, radii=BLUR_RADII):
+    """Yield (element, sharp crop, {radius: blurred crop}) for each element, as uint8 HxWx3 arrays.
+
+    radius 0 is a capture under ``filter: blur(0px)`` (the browser's own identity)."""
+    rects, shots = capture_page(browser, elements, dpr, [[radius] * len(elements) for radius in radii])
     margin = crop_margin(dpr)
     for element, rect in zip(elements, rects):
-        left, top = math.floor(rect[0] * dpr) - margin, math.floor(rect[1] * dpr) - margin
-        right, bottom = math.ceil(rect[2] * dpr) + margin, math.ceil(rect[3] * dpr) + margin
-        wrap = [round(v * dpr) for v in rect[4:]]
-        if left < wrap[0] or top < wrap[1] or right > wrap[2] or bottom > wrap[3]:
+        crop = crop_box(rect, dpr, margin)
+        if crop is None:
             raise RuntimeError(f"element {element['id']} with its blur margin overflows its wrapper: {element['text']!r}")
-        crop = (slice(top, bottom), slice(left, right))
-        yield element, shots[None][crop], {radius: shots[radius][crop] for radius in radii}
+        yield element, shots[0][crop], {radius: shot[crop] for radius, shot in zip(radii, shots[1:])}
 
 
 def chromium_version():
@@ -429,6 +449,17 @@ def load_pair(folder, sample):
     return tuple(np.asarray(Image.open(folder / sample[key]).convert("RGB")) for key in ("sharp", "blurred"))
 
 
+def browser_rasters(parser, text):
+    """The raster paths of a comma-separated ``--rasters`` value, once Chromium is known to be there."""
+    rasters = tuple(r for r in text.split(",") if r)
+    unknown = set(rasters) - set(RASTER_ARGS)
+    if unknown:
+        parser.error(f"unknown raster path(s) {sorted(unknown)}; expected {list(RASTER_ARGS)}")
+    if not Path(CHROMIUM).exists():
+        sys.exit(f"{CHROMIUM} not found: install Debian chromium (make system-deps)")
+    return rasters
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="models/devset", help="output folder (its PNGs are replaced)")
@@ -437,12 +468,7 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="one element per content kind")
     parser.add_argument("--rasters", default=",".join(RASTER_ARGS), help="comma-separated: software,gpu")
     args = parser.parse_args(argv)
-    rasters = tuple(r for r in args.rasters.split(",") if r)
-    unknown = set(rasters) - set(RASTER_ARGS)
-    if unknown:
-        parser.error(f"unknown raster path(s) {sorted(unknown)}; expected {list(RASTER_ARGS)}")
-    if not Path(CHROMIUM).exists():
-        sys.exit(f"{CHROMIUM} not found: install Debian chromium (make system-deps)")
+    rasters = browser_rasters(parser, args.rasters)
     count = len(KINDS) if args.quick else args.elements
     torch.set_num_threads(1)  # the kernel check runs many small convolutions: one thread is fastest
     manifest, rows = build_devset(args.out, count, args.seed, rasters)

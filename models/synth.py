@@ -304,7 +304,11 @@ def make_sample(seed, index, config=SynthConfig()):
 
 def make_batch(seed, step, batch_size, config=SynthConfig()):
     """A training batch as float tensors: blurred (B,3,P,P), sharp (B,3,P,P), sigma (B,)."""
-    samples = [make_sample(seed, step * batch_size + i, config) for i in range(batch_size)]
+    return stack_samples([make_sample(seed, step * batch_size + i, config) for i in range(batch_size)])
+
+
+def stack_samples(samples):
+    """(blurred, sharp, sigma) tensors of ``make_sample``-like (blurred, sharp, sigma, kind) tuples."""
     blurred = torch.cat([_to_tensor(s[0]) for s in samples])
     sharp = torch.cat([_to_tensor(s[1]) for s in samples])
     sigma = torch.tensor([s[2] for s in samples], dtype=torch.float32)

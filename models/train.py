@@ -5,6 +5,7 @@
     python -m models.train --init-from models/checkpoints/nafunet.pt --lr 3e-4 --out runs/more
                                                                      # warm start: shipped weights, new schedule
     python -m models.train ... --ocr-weight 5e-4                     # plus a readability loss on text lines
+    python -m models.train ... --corpus runs/corpus --corpus-share 0.25  # a quarter of each batch rendered by Chromium
     torchrun --nproc_per_node=N -m models.train ...                  # several GPUs (DDP)
 
 Every batch is a pure function of (seed, step, rank), so a resumed run sees the same data as an
@@ -24,6 +25,7 @@ from tqdm import tqdm
 
 from models import build_model, load_grown, read_checkpoint, save_checkpoint
 from models.common import resolve_precision
+from models.chromium_corpus import CorpusPairs, corpus_count, mixed_batch
 from models.synth import SynthConfig, make_batch
 
 
@@ -57,6 +59,8 @@ class TrainConfig:
     ocr_weight: float = 0.0       # > 0: add this times a frozen recogniser's CTC loss on restored text lines
     ocr_lines: int = 4            # blurred text lines per step for that loss
     recognizer: str = ""          # its checkpoint; "" is the shipped models/checkpoints/recognizer.pt
+    corpus: str = ""              # a Chromium-rendered corpus folder (python -m models.chromium_corpus); "" = Pillow only
+    corpus_share: float = 0.25    # with --corpus: this share of every batch's samples are corpus pairs
 
 
 def lr_at(step, config):
@@ -95,8 +99,8 @@ class SyntheticBatches(torch.utils.data.Dataset):
     With ``ocr_weight`` set, an item also holds ``ocr_lines`` blurred text lines for the
     readability loss: (blurred (1, 3, H, W), sigma after dropout, line box, text) each."""
 
-    def __init__(self, config, rank, start, synth):
-        self.config, self.rank, self.start, self.synth = config, rank, start, synth
+    def __init__(self, config, rank, start, synth, corpus=None):
+        self.config, self.rank, self.start, self.synth, self.corpus = config, rank, start, synth, corpus
 
     def __len__(self):
         return self.config.steps - self.start
@@ -104,7 +108,11 @@ class SyntheticBatches(torch.utils.data.Dataset):
     def __getitem__(self, i):
         step = self.start + i
         seed = self.config.seed * 1000 + self.rank
-        blurred, sharp, sigma = make_batch(seed, step, self.config.batch_size, self.synth)
+        if self.corpus is None:
+            blurred, sharp, sigma = make_batch(seed, step, self.config.batch_size, self.synth)
+        else:
+            blurred, sharp, sigma = mixed_batch(seed, step, self.config.batch_size, self.synth, self.corpus,
+                                                self.config.corpus_share)
         generator = torch.Generator().manual_seed(seed * 10_000_019 + step)
         sigma = drop_sigma(sigma, self.config.blind_fraction, generator)
         if not self.config.ocr_weight:
@@ -233,7 +241,10 @@ def main(argv=None):
 
     synth = SynthConfig(**{"patch": config.patch, **config.synth_overrides})
     val = make_batch(config.seed + 999_983, 0, config.val_samples, SynthConfig(patch=config.patch))
-    loader = torch.utils.data.DataLoader(SyntheticBatches(config, rank, start_step, synth), batch_size=None,
+    corpus = CorpusPairs(config.corpus) if config.corpus else None
+    if corpus is not None and not len(corpus):
+        raise SystemExit(f"--corpus {config.corpus}: no shards there (python -m models.chromium_corpus --out ...)")
+    loader = torch.utils.data.DataLoader(SyntheticBatches(config, rank, start_step, synth, corpus), batch_size=None,
                                          shuffle=False, num_workers=config.workers,
                                          persistent_workers=config.workers > 0)
     out = Path(config.out)
@@ -243,6 +254,9 @@ def main(argv=None):
         n_params = sum(p.numel() for p in model.parameters())
         print(f"model {config.model} {n_params / 1e6:.2f} M params, device {device}, world {world}, "
               f"{config.precision}, steps {start_step}->{config.steps}, batch {config.batch_size}x{config.patch}^2", flush=True)
+        if corpus is not None:
+            print(f"corpus {config.corpus}: {len(corpus)} pairs, {corpus_count(config.batch_size, config.corpus_share)} "
+                  f"of every {config.batch_size} samples", flush=True)
 
     readability = None
     if config.ocr_weight:
