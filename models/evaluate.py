@@ -62,14 +62,19 @@ def to_uint8(image):
 
 # ---------------------------------------------------------------- methods
 
-def baseline_methods():
-    """name -> fn(blurred uint8, sharp uint8, sigma) -> uint8, in table order (models go between)."""
-    return {
+CLASSICAL = ("unsharp_mask", "richardson_lucy", "wiener")
+
+
+def baseline_methods(classical=CLASSICAL):
+    """name -> fn(blurred uint8, sharp uint8, sigma) -> uint8, in table order (models go between):
+    the input, then the ``classical`` restorations asked for."""
+    methods = {
         "input": lambda blurred, sharp, sigma: blurred,
         "unsharp_mask": lambda blurred, sharp, sigma: to_uint8(unsharp_mask(to_float(blurred), sigma)),
         "richardson_lucy": lambda blurred, sharp, sigma: to_uint8(richardson_lucy(to_float(blurred), sigma)),
         "wiener": lambda blurred, sharp, sigma: to_uint8(wiener(to_float(blurred), sigma)),
     }
+    return {name: fn for name, fn in methods.items() if name == "input" or name in classical}
 
 
 def model_method(model, blind):
@@ -110,8 +115,8 @@ def load_models(names, checkpoints, log=print):
     return models
 
 
-def all_methods(models):
-    methods = baseline_methods()
+def all_methods(models, classical=CLASSICAL):
+    methods = baseline_methods(classical)
     for label, model in models.items():
         methods[f"{label}/blind"] = model_method(model, blind=True)
         methods[f"{label}/sigma"] = model_method(model, blind=False)
@@ -155,7 +160,7 @@ def ocr_settings(sample):
 
 # ---------------------------------------------------------------- evaluation
 
-def evaluate(devset, models, limit=None, workers=2, cache=None, log=print):
+def evaluate(devset, models, limit=None, workers=2, cache=None, log=print, classical=CLASSICAL):
     """Per-sample metrics and the outputs kept for the example picture."""
     devset = Path(devset)
     manifest = read_manifest(devset)
@@ -164,7 +169,7 @@ def evaluate(devset, models, limit=None, workers=2, cache=None, log=print):
         samples = [samples[i] for i in np.linspace(0, len(samples) - 1, limit).round().astype(int)]
     if not samples:
         raise ValueError(f"{devset}: no samples to evaluate")
-    methods = all_methods(models)
+    methods = all_methods(models, classical)
     cache = cache or OcrCache(None)
     compute_seconds = dict.fromkeys(methods, 0.0)
     records, jobs, outputs = [], {}, {}
@@ -324,19 +329,26 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (Tesseract workers run alongside on the other cores)")
     parser.add_argument("--ocr-cache", default=str(DEFAULT_CACHE), help="JSON cache of Tesseract readings ('' disables)")
+    parser.add_argument("--baselines", default=",".join(CLASSICAL),
+                        help="comma-separated classical restorations to score beside the input ('' for none: "
+                             "a quicker A/B of checkpoints)")
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be >= 1")
+    classical = tuple(name for name in args.baselines.split(",") if name)
+    if set(classical) - set(CLASSICAL):
+        parser.error(f"--baselines: unknown {sorted(set(classical) - set(CLASSICAL))}; known: {', '.join(CLASSICAL)}")
     torch.set_num_threads(args.threads)
     names = list(REGISTRY) if args.models is None else [n for n in args.models.split(",") if n]
     try:
         checkpoints = parse_checkpoints(args.checkpoint)
         models = load_models(names, checkpoints, log=lambda m: print(m, file=sys.stderr))
         records, outputs, timing, manifest = evaluate(
-            args.devset, models, args.limit, args.workers, OcrCache(args.ocr_cache), log=lambda m: print(m, file=sys.stderr))
+            args.devset, models, args.limit, args.workers, OcrCache(args.ocr_cache), log=lambda m: print(m, file=sys.stderr),
+            classical=classical)
     except (ValueError, FileNotFoundError) as exc:
         sys.exit(f"error: {exc}")
-    methods = list(all_methods(models))
+    methods = list(all_methods(models, classical))
     results = {
         "devset": str(args.devset), "chromium": manifest.get("chromium"), "samples": len(records),
         "buckets": [name for name, _, _ in BUCKETS], "methods": methods,

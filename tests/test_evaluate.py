@@ -190,3 +190,16 @@ def test_ocr_cache_save_keeps_what_another_evaluation_saved_meanwhile(tmp_path):
     second.save()
     assert OcrCache(path).entries == {"a": "alpha", "b": "beta"}
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_baselines_option_scores_only_the_classical_methods_asked_for(tiny_devset, tmp_path):
+    checkpoint = tmp_path / "tiny.pt"
+    save_checkpoint(checkpoint, build_model("nafunet", width=8))
+    out = tmp_path / "eval"
+    evaluate_main(["--devset", str(tiny_devset), "--models", "", "--checkpoint", f"tiny={checkpoint}",
+                   "--out", str(out), "--limit", "2", "--baselines", "wiener", "--ocr-cache", ""])
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert results["methods"] == ["input", "wiener", "tiny/blind", "tiny/sigma", "sharp"]
+    assert results["timing"]["ocr_calls"] <= 2 * 5
+    with pytest.raises(SystemExit):
+        evaluate_main(["--devset", str(tiny_devset), "--models", "", "--out", str(out), "--baselines", "sharpen"])
