@@ -12,7 +12,15 @@ import numpy as np
 import pytest
 import torch
 
-from models.blur import BLUR_KINDS, box3_blur, box_width, chromium_blur, gaussian_blur, wiener_deconvolve
+from models.blur import (
+    BLUR_KINDS,
+    box3_blur,
+    box_width,
+    chromium_blur,
+    gaussian_blur,
+    wiener_deconvolve,
+    wiener_deconvolve_many,
+)
 
 SIZE = 48  # impulse images: the centre is farther from every border than any kernel here reaches
 CENTRE = SIZE // 2
@@ -181,3 +189,15 @@ def test_wiener_balance_per_channel_matches_each_channel_alone_and_has_a_gradien
         assert torch.allclose(out[:, channel:channel + 1], alone, atol=1e-5)
     out.square().sum().backward()
     assert balance.grad is not None and (balance.grad != 0).all()
+
+
+@pytest.mark.parametrize("sigma", [[2.0, 2.0, 2.0], [0.0, 3.0, 1.5], [0.0, 0.0, 0.0]])
+def test_wiener_of_several_balances_equals_each_balance_alone(sigma):
+    x = torch.rand(3, 3, 18, 22)
+    balances = (1e-2, 1e-3, torch.tensor([1e-2, 1e-3, 1e-4]))
+    together = wiener_deconvolve_many(x, torch.tensor(sigma), balances)
+    assert len(together) == len(balances)
+    for out, balance in zip(together, balances):
+        torch.testing.assert_close(out, wiener_deconvolve(x, torch.tensor(sigma), balance), rtol=0, atol=1e-6)
+    if any(sigma):
+        assert not torch.allclose(together[0], together[1], atol=1e-4)
