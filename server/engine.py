@@ -17,6 +17,7 @@ docs/server.md), restored, and upscaled back. Above that, SigmaOutOfRange (422):
 it never saw, the model invents patterns instead of restoring anything.
 """
 import functools
+import logging
 import math
 import os
 import threading
@@ -31,7 +32,7 @@ import torch.nn.functional as F
 from models import load_checkpoint, read_checkpoint
 from models.common import PRECISIONS, resolve_precision
 
-from .errors import BadSigma, QueueFull, RequestTimeout, ServerError, SigmaOutOfRange
+from .errors import BadSigma, QueueFull, RequestTimeout, ServerError, ShuttingDown, SigmaOutOfRange
 from .tiling import accumulate_window, context_margin, plan_tiles, window_pixels
 
 # SynthConfig.max_sigma of the shipped checkpoints, which predate saving it (device px).
@@ -39,6 +40,7 @@ DEFAULT_TRAINED_MAX_SIGMA = 8.0
 SCALE_SPACE_FACTOR = 4  # the largest sigma served, in trained maxima: beyond it no gain was measured
 SCALE_SPACE_TARGET = 0.5  # the blur the downscaled image gets, in trained maxima
 MAX_SIGMA = DEFAULT_TRAINED_MAX_SIGMA * SCALE_SPACE_FACTOR
+CLOSE_TIMEOUT = 10.0  # seconds close() waits for the batch in flight
 
 
 def resolve_device(device="auto"):
@@ -216,6 +218,8 @@ class Engine:
                 left = None if deadline is None else max(0.0, deadline - time.monotonic())
                 if not job.done.wait(left):
                     raise RequestTimeout(f"the request took longer than its {timeout:g} s limit")
+                if isinstance(job.error, ServerError):
+                    raise job.error
                 if job.error is not None:
                     raise ServerError(f"inference failed: {job.error}") from job.error
         finally:
@@ -240,10 +244,19 @@ class Engine:
         self.sharpen(np.zeros((32, 32, 3), np.float32), 1.0)
 
     def close(self):
+        """Stop the worker after its batch in flight; images it has not finished fail with ShuttingDown
+        (503) at once, so the requests waiting for them answer instead of waiting for their time limit."""
         with self._cond:
             self._closed = True
+            pending, self._pending = self._pending, deque()
             self._cond.notify_all()
-        self._worker.join(timeout=10)
+        for job in {id(tile.job): tile.job for tile in pending}.values():
+            job.error = ShuttingDown("the server is shutting down; retry when it is back")
+            job.done.set()
+        self._worker.join(timeout=CLOSE_TIMEOUT)
+        if self._worker.is_alive():  # a forward pass still running: it is a daemon thread, do not wait forever
+            logging.getLogger("server").warning("engine: the worker thread is still busy %g s after close(); "
+                                                "leaving it behind", CLOSE_TIMEOUT)
 
     @property
     def queued_jobs(self):
@@ -253,7 +266,7 @@ class Engine:
     def _submit(self, jobs):
         with self._cond:
             if self._closed:
-                raise ServerError("engine is shut down")
+                raise ShuttingDown("the server is shutting down; retry when it is back")
             if self._active_jobs + len(jobs) > self.queue_size:
                 raise QueueFull(f"the server is busy ({self._active_jobs} images queued, limit {self.queue_size})")
             self._active_jobs += len(jobs)

@@ -8,7 +8,7 @@ import torch
 
 from models import build_model, save_checkpoint
 from server.engine import Engine, validate_sigma
-from server.errors import BadSigma, QueueFull, SigmaOutOfRange
+from server.errors import BadSigma, QueueFull, ShuttingDown, SigmaOutOfRange
 from server.tiling import (axis_weights, axis_windows, blend_windows, context_margin, pad_image, plan_tiles,
                            round_up, window_pixels)
 from test_server_api import GatedModel, one_torch_thread  # noqa: F401 (an autouse fixture)
@@ -222,6 +222,38 @@ def test_threads_share_one_engine_safely():
             assert np.allclose(got, want, atol=1e-5)
     finally:
         engine.close()
+
+
+def test_close_answers_queued_images_at_once_and_finishes_the_batch_in_flight():
+    model = GatedModel()
+    engine = Engine(model, queue_size=8)
+    image = np.zeros((40, 40, 3), np.float32)
+    outcomes = {}
+
+    def run(name, sigma):
+        try:
+            outcomes[name] = engine.sharpen(image, sigma, timeout=60).shape
+        except Exception as exc:  # noqa: BLE001 (the test records what each request got)
+            outcomes[name] = exc
+
+    in_flight = threading.Thread(target=run, args=("in flight", 1.0))
+    in_flight.start()
+    assert model.entered.wait(5)
+    queued = threading.Thread(target=run, args=("queued", 2.0))
+    queued.start()
+    while engine.queued_jobs < 2:
+        threading.Event().wait(0.01)
+    closer = threading.Thread(target=engine.close)
+    closer.start()
+    queued.join(5)
+    assert isinstance(outcomes.get("queued"), ShuttingDown)  # at once, not after its 60 s limit
+    assert closer.is_alive() and in_flight.is_alive()  # close() waits for the batch in flight
+    model.gate.set()
+    closer.join(10)
+    in_flight.join(10)
+    assert outcomes["in flight"] == (40, 40, 3)
+    with pytest.raises(ShuttingDown):
+        engine.sharpen(image, 1.0)
 
 
 def test_model_failure_is_reported_and_the_worker_survives():
