@@ -118,19 +118,17 @@ class _Job:
         self.sigma = sigma  # what the model is told: in the downscaled image's pixels in scale space
         self.output_size = output_size  # (H, W) to upscale the result to, in scale space; else None
         self.total = np.zeros((plan.height, plan.width, 3), np.float32)
-        self.weight_sum = np.zeros((plan.height, plan.width, 1), np.float32)
         self.remaining = len(plan.windows)
         self.done = threading.Event()
         self.error = None
 
     def add(self, window, output):
-        accumulate_window(self.plan, window, output, self.total, self.weight_sum)
+        accumulate_window(self.plan, window, output, self.total)
         self.remaining -= 1
         if self.remaining == 0:
             self.done.set()
 
     def result(self):
-        np.divide(self.total, self.weight_sum, out=self.total)
         if self.output_size is None:
             return self.total
         return resize(self.total, *self.output_size)
@@ -152,7 +150,7 @@ class Engine:
     """Owns ``model`` from here on (it is moved to the device and memory format in place)."""
 
     def __init__(self, model, *, name=None, checkpoint=None, device="cpu", precision="fp32",
-                 channels_last=True, tile=None, max_batch=8, max_batch_pixels=None,
+                 channels_last=True, tile=None, window_pixels=None, max_batch=8, max_batch_pixels=None,
                  queue_size=64, min_margin=16, blind_margin=32, trained_max_sigma=DEFAULT_TRAINED_MAX_SIGMA,
                  release_memory=None, release_interval=1.0):
         if precision not in PRECISIONS:
@@ -166,6 +164,8 @@ class Engine:
         self.multiple = getattr(model, "size_multiple", 16)
         # Smaller windows stay in cache on CPU (faster per pixel here); GPUs prefer few large ones.
         self.tile = tile or (2048 if self.device == "cuda" else 768)
+        # The most pixels one window holds (its shape is planned to compute the fewest pixels in all).
+        self.window_pixels = window_pixels or self.tile ** 2
         self.max_batch = max_batch
         # Batches of small captures save per-call overhead; on CPU, batching large windows gains no
         # speed and multiplies the network's activations (measured: a 3000x3000 request peaked at
@@ -202,7 +202,8 @@ class Engine:
 
     def plan(self, height, width, sigma):
         margin = context_margin(sigma, self.multiple, self.min_margin, self.blind_margin)
-        return plan_tiles(height, width, tile=self.tile, margin=margin, multiple=self.multiple)
+        return plan_tiles(height, width, tile=self.tile, margin=margin, multiple=self.multiple,
+                          max_pixels=self.window_pixels)
 
     def sharpen(self, rgb, sigma=None, timeout=None):
         """Deblur one float (H, W, 3) image in [0, 1]; returns float (H, W, 3), unclamped."""
