@@ -104,7 +104,7 @@ def bench_end_to_end(model, device, seconds, precision):
 
 
 def bench_model_alone(model, device, precision, seconds, sizes=(768, 1024)):
-    """Forward passes over whole size x size images: no tiles, no margins, no HTTP (768: one CPU window)."""
+    """Forward passes over whole size x size images: no tiles, no margins, no HTTP."""
     model = model.to(memory_format=torch.channels_last)
     sigma = torch.tensor([2.0], device=device)
     cells = []
