@@ -98,12 +98,32 @@ def wiener_deconvolve_many(x, sigma, balances):
     return outs
 
 
+def fft_length(n):
+    """The smallest length >= n with no prime factor above 7. FFTs of such lengths are fast; one with
+    a large prime factor is not: rfft2 + irfft2 of 3 x 1068 x 1068 (1068 = 4 x 3 x 89) took 81 ms of
+    CPU here, of 3 x 1080 x 1080 28 ms."""
+    while True:
+        rest = n
+        for prime in (2, 3, 5, 7):
+            while rest % prime == 0:
+                rest //= prime
+        if rest == 1:
+            return n
+        n += 1
+
+
 def _wiener_one_sigma(x, sigma, balances):
     h, w = x.shape[-2:]
     pad = max(4, math.ceil(3 * sigma))
+    # A few more reflected rows and columns at the bottom and right bring the FFT to a fast length,
+    # where the reflection stays valid (tiny images keep their padding, and the replicate mode).
+    bottom = right = pad
+    if pad < h and pad < w:
+        bottom = min(fft_length(h + 2 * pad) - h - pad, h - 1)
+        right = min(fft_length(w + 2 * pad) - w - pad, w - 1)
     outs = []
     with torch.autocast(x.device.type, enabled=False):
-        padded = _pad(x.float(), pad, pad, pad, pad)
+        padded = _pad(x.float(), pad, right, pad, bottom)
         fy = torch.fft.fftfreq(padded.shape[-2], device=x.device)
         fx = torch.fft.rfftfreq(padded.shape[-1], device=x.device)
         otf = torch.exp(-2 * math.pi ** 2 * sigma ** 2 * (fy[:, None] ** 2 + fx[None, :] ** 2))
