@@ -1,6 +1,7 @@
 """The inference engine: tile geometry (pure), tiled == untiled, batching, thread safety."""
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -405,6 +406,26 @@ def test_free_memory_is_released_when_the_queue_runs_empty():
     try:
         engine.sharpen(np.zeros((20, 20, 3), np.float32), 1.0)
         assert released.wait(5)
+    finally:
+        engine.close()
+
+
+def test_memory_is_released_once_idle_not_between_back_to_back_requests():
+    releases = []
+    engine = Engine(GatedModel(open_gate=True), release_memory=lambda: releases.append(time.monotonic()),
+                    release_interval=0.5)
+    try:
+        started = time.monotonic()
+        while time.monotonic() - started < 1.0:  # one second of back-to-back requests
+            engine.sharpen(np.zeros((20, 20, 3), np.float32), 1.0)
+        last = time.monotonic()
+        assert releases == []
+        deadline = last + 5
+        while not releases and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(releases) == 1 and releases[0] - last >= 0.45
+        time.sleep(0.7)
+        assert len(releases) == 1  # once per idle spell, not every interval
     finally:
         engine.close()
 
