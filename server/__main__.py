@@ -2,6 +2,7 @@
 import argparse
 import logging
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -106,6 +107,34 @@ def start_line(info, server, torch_threads):
             f"serving {bound_url(server)}")
 
 
+STOP_SIGNALS = ("SIGINT", "SIGTERM")
+
+
+def stop_on_signals():
+    """Make SIGINT and SIGTERM stop `serve` gracefully, whatever the process inherited; returns a list
+    that receives the name of the signal that stopped it.
+
+    A job started in the background of a non-interactive shell (a script's `cmd &`, a CI step, a test
+    run in the background) inherits SIGINT *ignored*, and Python then never installs its
+    KeyboardInterrupt handler: such a server ignored SIGINT for good (the rare 30 s hang of
+    test_serve_runs_waitress_and_logs_each_request). SIGTERM (systemd, launchd, kill) killed it
+    without closing anything. Now both raise KeyboardInterrupt in the main thread: waitress lets the
+    requests in flight finish (up to 5 s), then the engine stops. The first signal puts the default
+    actions back, so a second one stops the process at once.
+    """
+    received = []
+
+    def stop(signum, frame):
+        for name in STOP_SIGNALS:
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
+        received.append(signal.Signals(signum).name)
+        raise KeyboardInterrupt
+
+    for name in STOP_SIGNALS:
+        signal.signal(getattr(signal, name), stop)
+    return received
+
+
 def serve(args):
     from .wsgi import create_server
 
@@ -124,14 +153,19 @@ def serve(args):
         raise SystemExit(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     import torch
 
+    received = stop_on_signals()
     print(start_line(engine.describe(), server, torch.get_num_threads()), flush=True)
     try:
-        server.run()
+        server.run()  # returns when waitress caught KeyboardInterrupt (and let requests in flight finish)
     except KeyboardInterrupt:
         pass
     finally:
+        engine.close()  # images not yet started answer 503 at once
+        # Waitress gave its request threads 5 s; give those still answering as long again, so that no
+        # daemon thread is writing a response or a log line while the interpreter finalizes.
+        server.task_dispatcher.shutdown(timeout=5)
         server.close()
-        engine.close()
+    print(f"anti-aging: stopped ({received[0] if received else 'KeyboardInterrupt'})", flush=True)
     return 0
 
 

@@ -104,7 +104,7 @@ def bench_end_to_end(model, device, seconds, precision):
 
 
 def bench_model_alone(model, device, precision, seconds, sizes=(768, 1024)):
-    """Forward passes over whole size x size images: no tiles, no margins, no HTTP (768: one CPU window)."""
+    """Forward passes over whole size x size images: no tiles, no margins, no HTTP."""
     model = model.to(memory_format=torch.channels_last)
     sigma = torch.tensor([2.0], device=device)
     cells = []
@@ -121,42 +121,69 @@ def bench_model_alone(model, device, precision, seconds, sizes=(768, 1024)):
     print(f"\nmodel alone, one forward pass ({precision}): " + ", ".join(cells))
 
 
-def launchers():
+def imported_package(command, cwd):
+    """The `server` package directory that ``command`` would import when started in ``cwd``, or None.
+
+    `python -m` puts ``cwd`` first on the path; a console script puts its own directory there."""
+    module = command[1:2] == ["-m"]
+    python = command[0]
+    if not module:  # a console script: its interpreter is on its shebang line
+        first = Path(command[0]).read_text(errors="replace").splitlines()[:1]
+        python = first[0][2:].strip() if first and first[0].startswith("#!") else sys.executable
+    code = "import server; print(server.__file__)" if module else \
+        "import sys; sys.path.pop(0); import server; print(server.__file__)"
+    found = subprocess.run([python, "-c", code], cwd=cwd, capture_output=True, text=True)
+    return Path(found.stdout.strip()).resolve().parent if found.returncode == 0 else None
+
+
+def launchers(names=("script", "module")):
     """How the server gets started: the installed command (make run) and `python -m server` (the service units)."""
+    found = {}
     script = Path(sys.executable).with_name("anti-aging")
-    found = {"anti-aging serve (make run)": [str(script)]} if script.exists() else {}
-    return {**found, "python -m server serve (direct start, login services)": [sys.executable, "-m", "server"]}
+    if "script" in names and script.exists():
+        found["anti-aging serve (make run)"] = [str(script)]
+    if "module" in names:
+        found["python -m server serve (direct start, login services)"] = [sys.executable, "-m", "server"]
+    return found
 
 
-def bench_launch_paths(checkpoint, seconds, torch_threads):
-    """POST /v1/sharpen at 1024x1024 and 1200x400 (sigma 2, raw PNG) against a server started each way,
-    from a directory outside the checkout when the package is installed."""
+def bench_launch_paths(checkpoint, seconds, torch_threads, names=("script", "module")):
+    """POST /v1/sharpen at 1024x1024 (sigma 2 and blind) and 1200x400 (sigma 2), raw PNG, against a server
+    started each way, from a directory outside the checkout when that still runs this checkout's code.
+    A launcher that would run another copy of the package (e.g. an editable install of another
+    worktree) is reported and skipped: its figures would not be this code's."""
     from .loadtest import REPO, start_server, text_png
 
+    here = Path(__file__).resolve().parent
     payloads = {size: text_png(*size) for size in ((1024, 1024), (1200, 400))}
-    print("\nthrough POST /v1/sharpen over loopback (raw PNG, sigma=2), by how the server was started:")
-    for name, command in launchers().items():
+    print("\nthrough POST /v1/sharpen over loopback (raw PNG), by how the server was started:")
+    for name, command in launchers(names).items():
         with tempfile.TemporaryDirectory() as workdir:
-            installed = subprocess.run([sys.executable, "-c", "import server"], cwd=workdir,
-                                       capture_output=True).returncode == 0
-            process, url, log = start_server(checkpoint, workdir, torch_threads, command,
-                                             cwd=workdir if installed else REPO)
+            cwd = next((d for d in (workdir, REPO) if imported_package(command, d) == here), None)
+            if cwd is None:
+                print(f"  {name}: skipped, it runs {imported_package(command, workdir)}, not {here}", flush=True)
+                continue
+            process, url, log = start_server(checkpoint, workdir, torch_threads, command, cwd=cwd)
+            load = os.getloadavg()[0]
             try:
                 with requests.Session() as session:
-                    def post(size):
-                        response = session.post(url + "/v1/sharpen?sigma=2", data=payloads[size],
+                    def post(size, sigma="2"):
+                        response = session.post(url + f"/v1/sharpen?sigma={sigma}", data=payloads[size],
                                                 headers={"Content-Type": "image/png"}, timeout=300)
                         response.raise_for_status()
 
                     big, _ = time_call(lambda: post((1024, 1024)), seconds)
+                    blind, _ = time_call(lambda: post((1024, 1024), ""), seconds)
                     wide, _ = time_call(lambda: post((1200, 400)), seconds, min_reps=5)
             finally:
                 process.terminate()
                 process.wait(30)
             start = next((line for line in log.read_text().splitlines() if line.startswith("anti-aging:")), "")
             setup = start.split("; device ")[-1].split("; serving")[0]
-        print(f"  {name}: 1024x1024 {1024 * 1024 / big / 1e6:.2f} MP/s ({big * 1000:.0f} ms), "
-              f"1200x400 median {wide * 1000:.0f} ms  [device {setup}]", flush=True)
+        print(f"  {name}: 1024x1024 sigma 2 {1024 * 1024 / big / 1e6:.2f} MP/s ({big * 1000:.0f} ms), "
+              f"blind {1024 * 1024 / blind / 1e6:.2f} MP/s ({blind * 1000:.0f} ms); 1200x400 sigma 2 median "
+              f"{wide * 1000:.0f} ms  [device {setup}; load {load:.2f} -> {os.getloadavg()[0]:.2f}; "
+              f"started in {'the checkout' if cwd == REPO else 'a directory outside the checkout'}]", flush=True)
 
 
 def psnr(image, reference):
@@ -209,6 +236,9 @@ def main(argv=None):
     parser.add_argument("--seconds", type=float, default=3.0, help="time budget per measurement")
     parser.add_argument("--e2e-precision", choices=PRECISIONS, default="auto")
     parser.add_argument("--no-e2e", action="store_true", help="skip the HTTP measurements (in-process and launched)")
+    parser.add_argument("--launchers", default="script,module",
+                        help="which launch paths to measure: script (anti-aging serve), module (python -m server)")
+    parser.add_argument("--only-http", action="store_true", help="only the launched servers' HTTP figures")
     parser.add_argument("--sigma-images", type=int, default=4,
                         help="synthetic text images for the sigma-range PSNR table (0: skip it)")
     parser.add_argument("--sigma-size", type=int, default=384, help="their side in pixels")
@@ -228,12 +258,16 @@ def main(argv=None):
     print(f"allocator: {runtime.allocator_in_use()}; "
           f"load average before start: {' '.join(f'{v:.2f}' for v in os.getloadavg())} "
           f"(other work on the machine slows every figure)")
+    launch_names = [name.strip() for name in args.launchers.split(",") if name.strip()]
+    if args.only_http:
+        bench_launch_paths(args.checkpoint, args.seconds, args.torch_threads, launch_names)
+        return
     model = load_model(args.checkpoint, device)
     bench_throughput(model, device, parse_sizes(args.sizes), configs, args.seconds)
     bench_model_alone(model, device, resolve_precision("auto", device), args.seconds)
     if not args.no_e2e:
         bench_end_to_end(model, device, args.seconds, args.e2e_precision)
-        bench_launch_paths(args.checkpoint, args.seconds, args.torch_threads)
+        bench_launch_paths(args.checkpoint, args.seconds, args.torch_threads, launch_names)
     if args.sigma_images:
         bench_sigma_range(model, device, args.sigma_images, args.sigma_size)
 

@@ -17,6 +17,7 @@ docs/server.md), restored, and upscaled back. Above that, SigmaOutOfRange (422):
 it never saw, the model invents patterns instead of restoring anything.
 """
 import functools
+import logging
 import math
 import os
 import threading
@@ -31,7 +32,7 @@ import torch.nn.functional as F
 from models import load_checkpoint, read_checkpoint
 from models.common import PRECISIONS, resolve_precision
 
-from .errors import BadSigma, QueueFull, RequestTimeout, ServerError, SigmaOutOfRange
+from .errors import BadSigma, QueueFull, RequestTimeout, ServerError, ShuttingDown, SigmaOutOfRange
 from .tiling import accumulate_window, context_margin, plan_tiles, window_pixels
 
 # SynthConfig.max_sigma of the shipped checkpoints, which predate saving it (device px).
@@ -39,6 +40,7 @@ DEFAULT_TRAINED_MAX_SIGMA = 8.0
 SCALE_SPACE_FACTOR = 4  # the largest sigma served, in trained maxima: beyond it no gain was measured
 SCALE_SPACE_TARGET = 0.5  # the blur the downscaled image gets, in trained maxima
 MAX_SIGMA = DEFAULT_TRAINED_MAX_SIGMA * SCALE_SPACE_FACTOR
+CLOSE_TIMEOUT = 10.0  # seconds close() waits for the batch in flight
 
 
 def resolve_device(device="auto"):
@@ -116,19 +118,17 @@ class _Job:
         self.sigma = sigma  # what the model is told: in the downscaled image's pixels in scale space
         self.output_size = output_size  # (H, W) to upscale the result to, in scale space; else None
         self.total = np.zeros((plan.height, plan.width, 3), np.float32)
-        self.weight_sum = np.zeros((plan.height, plan.width, 1), np.float32)
         self.remaining = len(plan.windows)
         self.done = threading.Event()
         self.error = None
 
     def add(self, window, output):
-        accumulate_window(self.plan, window, output, self.total, self.weight_sum)
+        accumulate_window(self.plan, window, output, self.total)
         self.remaining -= 1
         if self.remaining == 0:
             self.done.set()
 
     def result(self):
-        np.divide(self.total, self.weight_sum, out=self.total)
         if self.output_size is None:
             return self.total
         return resize(self.total, *self.output_size)
@@ -150,7 +150,7 @@ class Engine:
     """Owns ``model`` from here on (it is moved to the device and memory format in place)."""
 
     def __init__(self, model, *, name=None, checkpoint=None, device="cpu", precision="fp32",
-                 channels_last=True, tile=None, max_batch=8, max_batch_pixels=None,
+                 channels_last=True, tile=None, window_pixels=None, max_batch=8, max_batch_pixels=None,
                  queue_size=64, min_margin=16, blind_margin=32, trained_max_sigma=DEFAULT_TRAINED_MAX_SIGMA,
                  release_memory=None, release_interval=1.0):
         if precision not in PRECISIONS:
@@ -162,8 +162,15 @@ class Engine:
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.model = model.to(self.device, memory_format=self.memory_format).eval()
         self.multiple = getattr(model, "size_multiple", 16)
-        # Smaller windows stay in cache on CPU (faster per pixel here); GPUs prefer few large ones.
-        self.tile = tile or (2048 if self.device == "cuda" else 768)
+        # Windows of up to tile x tile pixels. On CPU a 1024x1024 capture then runs as one window, whatever
+        # its sigma up to 16: every split adds overlap and context, and computed pixels cost the same
+        # whatever the window (CPU time at 1024x1024 sigma 2 / blind, shipped model, interleaved runs on
+        # the busy 2 cores: one 1056 px window 974-1032 / 897-934 ms, two 1056x560 1052-1120 / 975-1093,
+        # four 560 px 1052-1173 / 1161-1258). The price is memory: one forward pass over a 1120 px window
+        # adds 360 MiB at its peak, a 768 px one 152 MiB. GPUs take few large windows.
+        self.tile = tile or (2048 if self.device == "cuda" else 1120)
+        # The most pixels one window holds (its shape is planned to compute the fewest pixels in all).
+        self.window_pixels = window_pixels or self.tile ** 2
         self.max_batch = max_batch
         # Batches of small captures save per-call overhead; on CPU, batching large windows gains no
         # speed and multiplies the network's activations (measured: a 3000x3000 request peaked at
@@ -173,9 +180,12 @@ class Engine:
         self.min_margin = min_margin
         self.blind_margin = blind_margin
         self.sigma_range = sigma_range(trained_max_sigma)
-        # Called when the queue runs empty, at most every release_interval seconds (see runtime.py).
+        # Called once the queue has stayed empty for release_interval seconds after work (see runtime.py).
+        # Not as soon as it runs empty: back-to-back requests would each fault their memory in again
+        # (measured at 1024x1024 through HTTP on the busy 2 cores: 1650 ms a request against 1038).
         self.release_memory = release_memory
         self.release_interval = release_interval
+        self._release_at = None  # when to release, once idle (the worker's own state)
         self._pending = deque()
         self._active_jobs = 0
         self._cond = threading.Condition()
@@ -200,7 +210,8 @@ class Engine:
 
     def plan(self, height, width, sigma):
         margin = context_margin(sigma, self.multiple, self.min_margin, self.blind_margin)
-        return plan_tiles(height, width, tile=self.tile, margin=margin, multiple=self.multiple)
+        return plan_tiles(height, width, tile=self.tile, margin=margin, multiple=self.multiple,
+                          max_pixels=self.window_pixels)
 
     def sharpen(self, rgb, sigma=None, timeout=None):
         """Deblur one float (H, W, 3) image in [0, 1]; returns float (H, W, 3), unclamped."""
@@ -216,6 +227,8 @@ class Engine:
                 left = None if deadline is None else max(0.0, deadline - time.monotonic())
                 if not job.done.wait(left):
                     raise RequestTimeout(f"the request took longer than its {timeout:g} s limit")
+                if isinstance(job.error, ServerError):
+                    raise job.error
                 if job.error is not None:
                     raise ServerError(f"inference failed: {job.error}") from job.error
         finally:
@@ -240,10 +253,19 @@ class Engine:
         self.sharpen(np.zeros((32, 32, 3), np.float32), 1.0)
 
     def close(self):
+        """Stop the worker after its batch in flight; images it has not finished fail with ShuttingDown
+        (503) at once, so the requests waiting for them answer instead of waiting for their time limit."""
         with self._cond:
             self._closed = True
+            pending, self._pending = self._pending, deque()
             self._cond.notify_all()
-        self._worker.join(timeout=10)
+        for job in {id(tile.job): tile.job for tile in pending}.values():
+            job.error = ShuttingDown("the server is shutting down; retry when it is back")
+            job.done.set()
+        self._worker.join(timeout=CLOSE_TIMEOUT)
+        if self._worker.is_alive():  # a forward pass still running: it is a daemon thread, do not wait forever
+            logging.getLogger("server").warning("engine: the worker thread is still busy %g s after close(); "
+                                                "leaving it behind", CLOSE_TIMEOUT)
 
     @property
     def queued_jobs(self):
@@ -253,7 +275,7 @@ class Engine:
     def _submit(self, jobs):
         with self._cond:
             if self._closed:
-                raise ServerError("engine is shut down")
+                raise ShuttingDown("the server is shutting down; retry when it is back")
             if self._active_jobs + len(jobs) > self.queue_size:
                 raise QueueFull(f"the server is busy ({self._active_jobs} images queued, limit {self.queue_size})")
             self._active_jobs += len(jobs)
@@ -270,10 +292,18 @@ class Engine:
                 self._pending = deque(t for t in self._pending if id(t.job) not in ids)
 
     def _next_batch(self):
-        """Pop the oldest tile and queued tiles of the same shape, within the batch limits."""
+        """Pop the oldest tile and queued tiles of the same shape, within the batch limits; [] once the
+        queue has stayed empty until the release time; None when the engine is closed."""
         with self._cond:
             while not self._pending and not self._closed:
-                self._cond.wait()
+                if self._release_at is None:
+                    self._cond.wait()
+                    continue
+                left = self._release_at - time.monotonic()
+                if left <= 0:
+                    self._release_at = None
+                    return []
+                self._cond.wait(left)
             if self._closed:
                 return None
             first = self._pending.popleft()
@@ -292,9 +322,11 @@ class Engine:
             return batch[:size]
 
     def _work(self):
-        released = time.monotonic()
         with torch.inference_mode():
             while (batch := self._next_batch()) is not None:
+                if not batch:  # idle for release_interval since the last batch
+                    self.release_memory()
+                    continue
                 try:
                     outputs = self._forward(batch)
                 except Exception as exc:  # a failed batch must not kill the worker: report it to its jobs
@@ -304,9 +336,8 @@ class Engine:
                     continue
                 for tile, output in zip(batch, outputs):
                     tile.job.add(tile.window, output)
-                if self.release_memory and not self._pending and time.monotonic() - released > self.release_interval:
-                    released = time.monotonic()  # a heuristic read of the queue: no lock needed
-                    self.release_memory()
+                if self.release_memory:
+                    self._release_at = time.monotonic() + self.release_interval
 
     def _forward(self, batch):
         h, w = batch[0].shape

@@ -75,6 +75,12 @@ class QueueFull(Busy):
     code = "queue_full"
 
 
+class ShuttingDown(Busy):
+    """The server is stopping: work it had not started is answered at once, not left waiting."""
+
+    code = "shutting_down"
+
+
 class RequestTimeout(Busy):
     code = "timeout"
     retry_after_s = 5

@@ -8,7 +8,11 @@ the caller returns unchanged.
 import base64
 import binascii
 import io
+import os
 import re
+import struct
+import threading
+import zlib
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -105,21 +109,66 @@ def _unit_float(pixels):
     return out
 
 
-def encode_png(rgb, alpha=None):
+# PNG output: rows unfiltered, deflated at level 1 with the run-length strategy, in bands deflated at
+# once. Measured on the shipped model's answer to a 1024x1024 text capture (sigma 2 / blind), in CPU
+# time: 36 / 22 ms and 1.77 / 0.69 MB, against Pillow's compress_level=1 (adaptive row filters,
+# default strategy) 77-84 / 54-56 ms and 1.76 / 0.87 MB. Level 0 (stored) took 5 ms but 3.1 MB.
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_LEVEL = 1
+PNG_BAND_BYTES = 2**18  # below this a band is not worth a thread
+
+
+def png_chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))
+
+
+def png_bands(height, row_bytes, workers, min_band_bytes=PNG_BAND_BYTES):
+    """Row ranges [(start, stop)] to deflate side by side: up to ``workers``, none under ``min_band_bytes``."""
+    count = max(1, min(workers, height, height * row_bytes // max(1, min_band_bytes)))
+    edges = [height * i // count for i in range(count + 1)]
+    return list(zip(edges[:-1], edges[1:]))
+
+
+def deflate_bands(rows, bands, level=PNG_LEVEL):
+    """One zlib stream of ``rows`` (uint8 (H, N)), each band deflated by its own compressor, the bands
+    in threads (zlib lets go of the GIL); joined as pigz does: every band but the last ends with a sync
+    flush (byte-aligned, not final), so the raw deflate streams concatenate into one."""
+    parts = [None] * len(bands)
+
+    def deflate(index):
+        start, stop = bands[index]
+        compressor = zlib.compressobj(level, zlib.DEFLATED, -15, 9, zlib.Z_RLE)
+        last = index == len(bands) - 1
+        parts[index] = compressor.compress(rows[start:stop]) + compressor.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
+
+    helpers = [threading.Thread(target=deflate, args=(index,), daemon=True) for index in range(1, len(bands))]
+    for helper in helpers:
+        helper.start()
+    deflate(0)
+    for helper in helpers:
+        helper.join()
+    header = b"\x78\x01"  # deflate, 32 KiB window, no dictionary (check bits: 0x7801 % 31 == 0)
+    return header + b"".join(parts) + struct.pack(">I", zlib.adler32(rows))
+
+
+def encode_png(rgb, alpha=None, workers=None):
     """PNG bytes from float RGB (H, W, 3) (clamped to [0, 1]) and an optional uint8 alpha (H, W)."""
+    height, width = rgb.shape[:2]
     channels = 3 if alpha is None else 4
-    pixels = np.empty((rgb.shape[0], rgb.shape[1], channels), np.uint8)
-    for top in range(0, rgb.shape[0], 256):  # bands: float temporaries stay small for large images
+    rows = np.empty((height, 1 + width * channels), np.uint8)  # each row: filter type 0 (none), pixels
+    rows[:, 0] = 0
+    pixels = rows[:, 1:].reshape(height, width, channels)
+    for top in range(0, height, 256):  # bands: float temporaries stay small for large images
         band = rgb[top:top + 256] * np.float32(255)
         band += np.float32(0.5)
         np.clip(band, 0, 255, out=band)
         pixels[top:top + 256, :, :3] = band
     if alpha is not None:
         pixels[:, :, 3] = alpha
-    out = io.BytesIO()
-    # Level 1: the result travels over loopback, so speed matters more than size.
-    Image.fromarray(pixels, "RGBA" if alpha is not None else "RGB").save(out, "PNG", compress_level=1)
-    return out.getvalue()
+    bands = png_bands(height, rows.shape[1], workers or os.cpu_count() or 1, PNG_BAND_BYTES)
+    header = struct.pack(">IIBBBBB", width, height, 8, 2 if alpha is None else 6, 0, 0, 0)  # 8 bit RGB(A)
+    return (PNG_SIGNATURE + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", deflate_bands(rows, bands))
+            + png_chunk(b"IEND", b""))
 
 
 def png_data_url(png):

@@ -11,8 +11,18 @@ import math
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
-from models.blur import BLUR_KINDS, box3_blur, box_width, chromium_blur, gaussian_blur, wiener_deconvolve
+from models.blur import (
+    BLUR_KINDS,
+    box3_blur,
+    box_width,
+    chromium_blur,
+    fft_length,
+    gaussian_blur,
+    wiener_deconvolve,
+    wiener_deconvolve_many,
+)
 
 SIZE = 48  # impulse images: the centre is farther from every border than any kernel here reaches
 CENTRE = SIZE // 2
@@ -181,3 +191,49 @@ def test_wiener_balance_per_channel_matches_each_channel_alone_and_has_a_gradien
         assert torch.allclose(out[:, channel:channel + 1], alone, atol=1e-5)
     out.square().sum().backward()
     assert balance.grad is not None and (balance.grad != 0).all()
+
+
+@pytest.mark.parametrize("sigma", [[2.0, 2.0, 2.0], [0.0, 3.0, 1.5], [0.0, 0.0, 0.0]])
+def test_wiener_of_several_balances_equals_each_balance_alone(sigma):
+    x = torch.rand(3, 3, 18, 22)
+    balances = (1e-2, 1e-3, torch.tensor([1e-2, 1e-3, 1e-4]))
+    together = wiener_deconvolve_many(x, torch.tensor(sigma), balances)
+    assert len(together) == len(balances)
+    for out, balance in zip(together, balances):
+        torch.testing.assert_close(out, wiener_deconvolve(x, torch.tensor(sigma), balance), rtol=0, atol=1e-6)
+    if any(sigma):
+        assert not torch.allclose(together[0], together[1], atol=1e-4)
+
+
+def test_fft_length_is_the_next_length_without_a_prime_factor_above_7():
+    def smooth(n):
+        for prime in (2, 3, 5, 7):
+            while n % prime == 0:
+                n //= prime
+        return n == 1
+
+    for n in [1, 2, 11, 97, 572, 1068, 1086, 4099]:
+        length = fft_length(n)
+        assert length >= n and smooth(length) and not any(smooth(m) for m in range(n, length))
+    assert fft_length(1068) == 1080 and fft_length(1024) == 1024
+
+
+def test_wiener_padded_to_a_fast_length_matches_symmetric_padding_away_from_the_border(monkeypatch):
+    """1056 + 2 x 6 = 1068 = 4 x 3 x 89 is a slow FFT length; the filter pads the bottom and right to
+    1080 instead. Only the wrap-around at the border changes."""
+    torch.manual_seed(0)
+    x = gaussian_blur(torch.rand(1, 3, 1056, 200), 2.0)
+    pad = 6
+    padded = F.pad(x, (pad, pad, pad, pad), mode="reflect")
+    fy, fx = torch.fft.fftfreq(padded.shape[-2]), torch.fft.rfftfreq(padded.shape[-1])
+    otf = torch.exp(-2 * math.pi ** 2 * 4.0 * (fy[:, None] ** 2 + fx[None, :] ** 2))
+    gain = otf * (1 + 1e-2) / (otf * otf + 1e-2)
+    symmetric = torch.fft.irfft2(torch.fft.rfft2(padded) * gain, s=padded.shape[-2:])[..., pad:-pad, pad:-pad]
+    lengths = []
+    rfft2 = torch.fft.rfft2
+    monkeypatch.setattr(torch.fft, "rfft2", lambda signal, *a, **k: lengths.append(signal.shape[-2:]) or rfft2(signal, *a, **k))
+    fast = wiener_deconvolve(x, torch.tensor([2.0]), 1e-2)
+    monkeypatch.undo()
+    assert fast.shape == x.shape
+    assert [tuple(length) for length in lengths] == [(fft_length(1068), fft_length(212))] == [(1080, 216)]
+    torch.testing.assert_close(fast[..., 32:-32, 32:-32], symmetric[..., 32:-32, 32:-32], rtol=0, atol=1e-4)

@@ -5,6 +5,7 @@ import socket
 import stat
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -66,37 +67,92 @@ def test_checkpoint_resolution_order(monkeypatch):
     assert resolve_checkpoint("/flag.pt") == "/flag.pt"
 
 
-def test_serve_runs_waitress_and_logs_each_request(checkpoint, tmp_path):
+def start_serve(checkpoint, log, preexec_fn=None):
+    """`python -m server serve` on a free port, logging to ``log``; returns (process, url) once /healthz answers."""
     port = free_port()
-    log = tmp_path / "serve.log"
     with open(log, "w") as out:
         process = subprocess.Popen([sys.executable, "-m", "server", "serve", "--checkpoint", str(checkpoint),
-                                    "--port", str(port), "--torch-threads", "1"], cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+                                    "--port", str(port), "--torch-threads", "1"], cwd=REPO, stdout=out,
+                                   stderr=subprocess.STDOUT, preexec_fn=preexec_fn)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            requests.get(url + "/healthz", timeout=5)
+            return process, url
+        except requests.ConnectionError:
+            assert process.poll() is None, log.read_text()
+            if time.monotonic() > deadline:
+                process.kill()
+                raise AssertionError("server did not start")
+            time.sleep(0.3)
+
+
+def stop(process, signum=signal.SIGINT, within=30):
+    """Send ``signum``; the return code once the process is gone (killed, and the test failed, after ``within`` s)."""
+    process.send_signal(signum)
     try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                health = requests.get(url + "/healthz", timeout=5)
-                break
-            except requests.ConnectionError:
-                assert process.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.3)
+        return process.wait(within)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise AssertionError(f"the server did not exit within {within} s of {signal.Signals(signum).name}") from None
+
+
+def test_serve_runs_waitress_and_logs_each_request(checkpoint, tmp_path):
+    log = tmp_path / "serve.log"
+    process, url = start_serve(checkpoint, log)
+    try:
+        health = requests.get(url + "/healthz", timeout=5)
         assert health.json()["model"] == "nafunet"
         assert requests.get(url + "/healthz", headers={"Origin": "http://example.com"}, timeout=5).status_code == 403
         maps = Path(f"/proc/{process.pid}/maps").read_text()  # the same process: it re-executed itself in place
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(30)
+        assert stop(process) == 0
     text = log.read_text()
-    assert f"serving http://127.0.0.1:{port}/" in text
+    assert f"serving {url}/" in text
     assert "device cpu, precision " in text and ", 1 torch threads (OpenMP wait " in text and "allocator " in text
     if find_tcmalloc() and not os.environ.get(ALLOCATOR_ENV):  # started plainly, it set up tcmalloc itself
         assert "allocator tcmalloc" in text and "libtcmalloc" in maps
     assert "GET /healthz 200" in text and "GET /healthz 403" in text
+    assert "anti-aging: stopped (SIGINT)" in text
     assert "Traceback" not in text
     assert "Development server" not in text  # waitress, not Flask's development server
+
+
+def test_serve_stops_on_sigint_even_when_started_with_sigint_ignored(checkpoint, tmp_path):
+    """A background job of a non-interactive shell (`serve &` in a script, a test run in the background)
+    inherits SIGINT ignored; the server used to ignore SIGINT then, for good."""
+    log = tmp_path / "serve.log"
+    process, _ = start_serve(checkpoint, log, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    assert stop(process, within=20) == 0, log.read_text()
+    assert "anti-aging: stopped (SIGINT)" in log.read_text()
+
+
+def test_serve_stops_on_sigterm_with_requests_in_flight(checkpoint, tmp_path):
+    log = tmp_path / "serve.log"
+    process, url = start_serve(checkpoint, log)
+    image = tmp_path / "big.png"
+    write_image(image, (1200, 1200))
+    answers = []
+
+    def post():
+        try:
+            answers.append(requests.post(url + "/v1/sharpen?sigma=2", data=image.read_bytes(),
+                                         headers={"Content-Type": "image/png"}, timeout=60).status_code)
+        except requests.RequestException as exc:
+            answers.append(type(exc).__name__)
+
+    clients = [threading.Thread(target=post) for _ in range(3)]
+    for client in clients:
+        client.start()
+    time.sleep(0.5)  # the requests are in the engine
+    assert stop(process, signal.SIGTERM, within=30) == 0, log.read_text()
+    for client in clients:
+        client.join(30)
+    assert len(answers) == 3  # every client got an answer or a closed connection, none hangs
+    text = log.read_text()
+    assert "anti-aging: stopped (SIGTERM)" in text and "Traceback" not in text
 
 
 def test_serve_on_a_busy_port_exits_cleanly(checkpoint):

@@ -1,4 +1,7 @@
 """The bench and load scripts run end to end on a tiny model (their figures are printed, not asserted)."""
+import sys
+from pathlib import Path
+
 import pytest
 
 from models import build_model, save_checkpoint
@@ -18,13 +21,31 @@ def test_bench_prints_throughput_and_latency(checkpoint, capsys):
                 "--seconds", "0", "--torch-threads", "1", "--sigma-images", "1", "--sigma-size", "48"])
     out = capsys.readouterr().out
     assert f"model: {checkpoint}" in out
-    assert out.count("MP/s") == 4 + 2 + len(bench.launchers())  # the table, the model alone, each launch path
+    launch_lines = [line for line in out.splitlines() if line.startswith("  ") and " serve (" in line]
+    assert len(launch_lines) == len(bench.launchers())  # each launch path is measured or says why not
+    measured = [line for line in launch_lines if "skipped" not in line]
+    assert out.count("MP/s") == 4 + 2 + 2 * len(measured)  # the table, the model alone, sigma 2 and blind
     assert "end to end, 1200x400 PNG" in out and "median" in out
     assert "model alone, one forward pass" in out and "1024x1024" in out.split("model alone")[1]
     launched = [line for line in out.splitlines() if "python -m server serve (direct start" in line]
     assert len(launched) == 1 and "1024x1024" in launched[0] and "allocator" in launched[0]
+    assert "1200x400 sigma 2 median" in launched[0] and "load " in launched[0]
     assert "trained to sigma 8, served to 32" in out
     assert len([line for line in out.splitlines() if line.strip().startswith(("16 ", "32 "))]) == 2
+
+
+def test_bench_launches_only_servers_that_run_this_checkout(tmp_path):
+    here = Path(bench.__file__).resolve().parent
+    python = [sys.executable, "-m", "server"]
+    assert bench.imported_package(python, here.parent) == here
+    other = tmp_path / "other" / "server"
+    other.mkdir(parents=True)
+    (other / "__init__.py").write_text("")
+    script = tmp_path / "bin" / "anti-aging"
+    script.parent.mkdir()
+    script.write_text(f"#!{sys.executable}\nimport sys\n")
+    assert bench.imported_package(python, other.parent) == other.resolve()  # -m: the start directory first
+    assert bench.imported_package([str(script)], other.parent) != other.resolve()  # a script: not the start directory
 
 
 def test_bench_without_checkpoint_says_weights_are_random(tmp_path, capsys):

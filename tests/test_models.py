@@ -13,7 +13,7 @@ from models import (
     read_checkpoint,
     save_checkpoint,
 )
-from models.nafunet import NAFBlock
+from models.nafunet import LayerNorm2d, NAFBlock
 
 # Narrow versions of each model keep the suite fast; the contract does not depend on width.
 SMALL = {
@@ -84,6 +84,26 @@ def test_channels_last_input_gives_the_same_output(name):
         reference = model(x, torch.tensor([1.5]))
         fast = model.to(memory_format=torch.channels_last)(x.to(memory_format=torch.channels_last), torch.tensor([1.5]))
     torch.testing.assert_close(fast, reference, rtol=1e-4, atol=1e-5)
+
+
+def test_layernorm2d_fused_channels_last_path_is_the_channel_formula():
+    torch.manual_seed(0)
+    norm = LayerNorm2d(6)
+    with torch.no_grad():
+        norm.weight.add_(torch.randn(6))
+        norm.bias.add_(torch.randn(6))
+    x = (torch.randn(2, 6, 9, 7) * 3 + 1).requires_grad_()
+    mean = x.mean(1, keepdim=True)
+    var = (x - mean).pow(2).mean(1, keepdim=True)
+    reference = (x - mean) / torch.sqrt(var + norm.eps) * norm.weight[:, None, None] + norm.bias[:, None, None]
+    fast_input = x.detach().to(memory_format=torch.channels_last).requires_grad_()
+    fast = norm(fast_input)
+    torch.testing.assert_close(fast, reference, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(norm(x), reference, rtol=0, atol=0)  # NCHW input: the formula itself
+    grad = torch.randn_like(reference)
+    reference.backward(grad)
+    fast.backward(grad)
+    torch.testing.assert_close(fast_input.grad, x.grad, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("name", list(REGISTRY))

@@ -289,6 +289,39 @@ def test_sixteen_bit_png_is_scaled_not_clipped(client, engine):
     assert alpha is None and np.allclose(rgb, 32768 / 65535)
 
 
+@pytest.mark.parametrize("height, width", [(1, 1), (7, 3), (300, 257)])
+@pytest.mark.parametrize("with_alpha", [False, True])
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_encoded_png_decodes_to_the_rounded_pixels_in_any_band_split(monkeypatch, height, width, with_alpha, workers):
+    from server import imaging
+
+    monkeypatch.setattr(imaging, "PNG_BAND_BYTES", 1)  # as many bands as workers, even for tiny images
+    rng = np.random.default_rng(height * width)
+    rgb = rng.uniform(-0.2, 1.2, (height, width, 3)).astype(np.float32)
+    rgb[0, 0] = [0.5 / 255, 1.5 / 255 - 1e-6, 254.5 / 255]  # rounding boundaries
+    alpha = rng.integers(0, 256, (height, width), dtype=np.uint8) if with_alpha else None
+    image = Image.open(io.BytesIO(imaging.encode_png(rgb, alpha, workers=workers)))
+    image.load()  # Pillow checks every chunk's CRC
+    expected = (np.clip(rgb * 255 + 0.5, 0, 255)).astype(np.uint8)
+    if with_alpha:
+        expected = np.concatenate([expected, alpha[:, :, None]], axis=2)
+    assert image.mode == ("RGBA" if with_alpha else "RGB")
+    assert np.array_equal(np.asarray(image), expected)
+
+
+def test_png_bands_cover_the_rows_and_stay_large_enough():
+    from server.imaging import png_bands
+
+    assert png_bands(1024, 3073, 2, 2**18) == [(0, 512), (512, 1024)]
+    assert png_bands(40, 3073, 2, 2**18) == [(0, 40)]  # 120 KB: one band, no thread
+    assert png_bands(5, 10, 8, 1) == [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5)]
+    for height, row, workers in [(1, 4, 4), (1000, 7, 3), (999, 3001, 4)]:
+        bands = png_bands(height, row, workers, 1000)
+        assert bands[0][0] == 0 and bands[-1][1] == height and len(bands) <= workers
+        assert all(stop == start for (_, stop), (start, _) in zip(bands, bands[1:]))
+        assert len(bands) == 1 or all((stop - start) * row >= 1000 for start, stop in bands)
+
+
 def test_palette_with_transparency_keeps_its_alpha(client):
     image = Image.new("P", (30, 20), 0)
     image.putpalette([255, 0, 0, 0, 0, 255] + [0] * 762)
