@@ -13,6 +13,7 @@ so the checkpoint (with its optimizer) travels in parts. `--dry-run` runs a link
 seconds, as the tests do.
 """
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -48,6 +49,18 @@ def subset_collection(source, target, faces=3):
         subsetter.subset(font)
     target.parent.mkdir(parents=True, exist_ok=True)
     collection.save(str(target))
+
+
+def refuse_uncovered_characters(args, bundle):
+    """The bundled CJK fonts hold only the word pools' characters (cjk_characters): a run that draws
+    from the standards' wide sets would render missing glyphs as blanks, so it stops here instead."""
+    overrides = {}
+    for flag, value in zip(args, args[1:]):
+        if flag == "--synth-overrides":
+            overrides = json.loads(value)
+    if (bundle / "fonts").is_dir() and overrides.get("p_wide_cjk", 0) > 0:
+        raise SystemExit("p_wide_cjk draws characters the bundled CJK fonts lack: widen cjk_characters() "
+                         "to synth.wide_cjk_pools() (about 9 MB per collection) and prepare again")
 
 
 def prepare(run_dir, bundle=BUNDLE):
@@ -100,8 +113,9 @@ def link(out, minutes, bundle=BUNDLE, dry_run=False, extra=()):
     run = bundle / "run"
     start = ["--resume", str(run / "last.pt")] if (run / "last.pt").is_file() else \
         ["--init-from", str(default_checkpoint())]
-    args = (DRY_RUN_ARGS if dry_run else GPU_ARGS) + start + ["--out", str(run), "--max-minutes", str(minutes)]
-    train.main(args + list(extra))
+    args = (DRY_RUN_ARGS if dry_run else GPU_ARGS) + start + ["--out", str(run), "--max-minutes", str(minutes)] + list(extra)
+    refuse_uncovered_characters(args, bundle)
+    train.main(args)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(run / "nafunet.pt", out / "nafunet.pt")

@@ -37,3 +37,13 @@ def test_cjk_fonts_are_subset_to_what_synth_draws(tmp_path):
         font = ImageFont.truetype(str(target), 24, index=index)
         assert font.getname()[0] == f"Noto Sans CJK {suffix[lang]}"
         assert font.getmask("회원 会员").getbbox() is not None
+
+
+def test_a_link_drawing_the_wide_cjk_sets_on_pool_subset_fonts_stops_before_training(tmp_path):
+    bundle = tmp_path / "bundle"
+    (bundle / "fonts").mkdir(parents=True)
+    with pytest.raises(SystemExit, match="p_wide_cjk"):
+        gpu_link.link(tmp_path / "out", minutes=1, bundle=bundle, dry_run=True,
+                      extra=["--synth-overrides", '{"p_hard": 0.35, "p_wide_cjk": 0.5}'])
+    assert not (bundle / "run" / "last.pt").exists()
+    gpu_link.refuse_uncovered_characters(["--synth-overrides", '{"p_wide_cjk": 0}'], bundle)
