@@ -98,6 +98,41 @@ def wiener_deconvolve_many(x, sigma, balances):
     return outs
 
 
+def data_consistency(estimate, observed, sigma, mu):
+    """The data step of half-quadratic splitting: per sample, the image x closest to ``estimate``
+    whose Gaussian blur matches ``observed``, argmin |k * x - observed|^2 + mu |x - estimate|^2,
+    solved exactly in the Fourier domain. A large ``mu`` keeps the estimate, a small one trusts
+    the observation (and amplifies its noise). Samples with sigma < 0 (unknown) keep the estimate;
+    sigma == 0 averages the two. (N, C, H, W) images, sigma and mu (N,); padding as in
+    ``wiener_deconvolve``, float32 whatever the autocast."""
+    sigma = torch.as_tensor(sigma, dtype=torch.float32, device=estimate.device).reshape(-1).expand(estimate.shape[0])
+    mu = mu.float().reshape(-1, 1, 1, 1).expand(estimate.shape[0], 1, 1, 1)
+    out = estimate
+    for value in sorted(set(sigma.tolist())):
+        if value < 0:
+            continue
+        index = (sigma == value).nonzero().flatten()
+        part = _consistent_one_sigma(estimate.index_select(0, index), observed.index_select(0, index), value,
+                                     mu.index_select(0, index))
+        out = out.index_copy(0, index, part.to(out.dtype))
+    return out
+
+
+def _consistent_one_sigma(estimate, observed, sigma, mu):
+    with torch.autocast(estimate.device.type, enabled=False):
+        estimate, observed = estimate.float(), observed.float()
+        if sigma == 0:
+            return (observed + mu * estimate) / (1 + mu)
+        h, w = estimate.shape[-2:]
+        pad, right, bottom = _fft_padding(h, w, sigma)
+        both = _pad(torch.cat([estimate, observed]), pad, right, pad, bottom)
+        otf = _gaussian_otf(both.shape[-2:], sigma, both.device)
+        spectra = torch.fft.rfft2(both)
+        z, y = spectra[:len(estimate)], spectra[len(estimate):]
+        x = torch.fft.irfft2((otf * y + mu * z) / (otf * otf + mu), s=both.shape[-2:])
+        return x[..., pad:pad + h, pad:pad + w]
+
+
 def fft_length(n):
     """The smallest length >= n with no prime factor above 7. FFTs of such lengths are fast; one with
     a large prime factor is not: rfft2 + irfft2 of 3 x 1068 x 1068 (1068 = 4 x 3 x 89) took 81 ms of
@@ -112,21 +147,32 @@ def fft_length(n):
         n += 1
 
 
-def _wiener_one_sigma(x, sigma, balances):
-    h, w = x.shape[-2:]
+def _fft_padding(h, w, sigma):
+    """(pad, right, bottom): reflect padding of 3 sigma on every side, and a few more reflected rows
+    and columns at the bottom and right that bring the FFT to a fast length, where the reflection
+    stays valid (tiny images keep their padding, and the replicate mode)."""
     pad = max(4, math.ceil(3 * sigma))
-    # A few more reflected rows and columns at the bottom and right bring the FFT to a fast length,
-    # where the reflection stays valid (tiny images keep their padding, and the replicate mode).
     bottom = right = pad
     if pad < h and pad < w:
         bottom = min(fft_length(h + 2 * pad) - h - pad, h - 1)
         right = min(fft_length(w + 2 * pad) - w - pad, w - 1)
+    return pad, right, bottom
+
+
+def _gaussian_otf(shape, sigma, device):
+    """The Gaussian's transfer function on an rfft2 grid of ``shape``."""
+    fy = torch.fft.fftfreq(shape[0], device=device)
+    fx = torch.fft.rfftfreq(shape[1], device=device)
+    return torch.exp(-2 * math.pi ** 2 * sigma ** 2 * (fy[:, None] ** 2 + fx[None, :] ** 2))
+
+
+def _wiener_one_sigma(x, sigma, balances):
+    h, w = x.shape[-2:]
+    pad, right, bottom = _fft_padding(h, w, sigma)
     outs = []
     with torch.autocast(x.device.type, enabled=False):
         padded = _pad(x.float(), pad, right, pad, bottom)
-        fy = torch.fft.fftfreq(padded.shape[-2], device=x.device)
-        fx = torch.fft.rfftfreq(padded.shape[-1], device=x.device)
-        otf = torch.exp(-2 * math.pi ** 2 * sigma ** 2 * (fy[:, None] ** 2 + fx[None, :] ** 2))
+        otf = _gaussian_otf(padded.shape[-2:], sigma, x.device)
         spectrum = torch.fft.rfft2(padded)
         for balance in balances:
             if torch.is_tensor(balance):

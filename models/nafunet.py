@@ -14,6 +14,11 @@ unknown those channels are the input itself.
 With ``feature_wiener`` > 0 the deconvolution also runs on learned features (as in DWDN): a few
 full-resolution feature maps, each Wiener-deconvolved with its own learned balance, join the
 first stage through a zero-initialised projection, so a warm start keeps the net's function.
+
+With ``data_consistency`` the net's estimate goes through one data step of half-quadratic
+splitting (as in USRNet's unrolled iterations): the image nearest the estimate whose blur
+matches the input, weighted by a learned, sigma-dependent mu that starts large (mostly the
+estimate), so a crisp letter the blur does not explain is pulled back towards the evidence.
 """
 import math
 
@@ -23,7 +28,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from models.blur import wiener_deconvolve, wiener_deconvolve_many
+from models.blur import data_consistency, wiener_deconvolve, wiener_deconvolve_many
 from models.common import pad_to_multiple, sigma_features, sigma_vector
 
 @dataclass
@@ -38,6 +43,8 @@ class NAFUNetConfig:
     wiener_balances: tuple = (1e-2, 1e-3)
     feature_wiener: int = 0             # full-resolution feature maps deconvolved in the net; 0: none
     feature_wiener_balance: float = 1e-3  # their balances' starting value (each is learned)
+    data_consistency: bool = False      # end with a half-quadratic-splitting data step (sigma known)
+    data_consistency_mu: float = 10.0   # its weight on the net's estimate at the start (learned, per sigma)
 
 
 class LayerNorm2d(nn.Module):
@@ -143,6 +150,11 @@ class NAFUNet(nn.Module):
         self.ending = nn.Conv2d(c, 3 * r * r, 3, padding=1)
         nn.init.zeros_(self.ending.weight)  # starts as the identity on its base estimate
         nn.init.zeros_(self.ending.bias)
+        self.log_mu = None
+        if config.data_consistency:
+            self.log_mu = nn.Linear(config.cond_dim, 1)  # log mu from the sigma embedding, constant at the start
+            nn.init.zeros_(self.log_mu.weight)
+            nn.init.constant_(self.log_mu.bias, math.log(config.data_consistency_mu))
 
     @property
     def size_multiple(self):
@@ -172,4 +184,6 @@ class NAFUNet(nn.Module):
             for block in blocks:
                 y = block(y, cond)
         y = F.pixel_shuffle(self.ending(y), self.config.unshuffle) + base
+        if self.log_mu is not None:
+            y = data_consistency(y, inp, sigma, self.log_mu(cond).float().exp())
         return y[:, :, :h, :w]

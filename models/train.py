@@ -55,6 +55,7 @@ class TrainConfig:
     workers: int = 1
     resume: str = ""
     init_from: str = ""           # warm start: weights (and architecture) only; fresh optimizer and schedule
+    fresh_lr_scale: float = 1.0   # with --init-from: learning-rate multiple for the tensors the weights lacked (a new branch)
     max_minutes: float = 0.0      # stop cleanly (checkpoint saved) after this long; --resume continues
     ocr_weight: float = 0.0       # > 0: add this times a frozen recogniser's CTC loss on restored text lines
     ocr_lines: int = 4            # blurred text lines per step for that loss
@@ -171,6 +172,16 @@ OVERRIDE_HELP = {"model_overrides": 'JSON of model config overrides, e.g. \'{"wi
                  "synth_overrides": 'JSON of SynthConfig overrides, e.g. \'{"p_hard": 0.35}\''}
 
 
+def param_groups(model, fresh, fresh_lr_scale):
+    """AdamW groups: the parameters named in ``fresh`` at ``fresh_lr_scale`` times the learning
+    rate, the rest at 1; each group carries its ``lr_scale`` for the schedule."""
+    named = dict(model.named_parameters())
+    groups = [{"params": [p for n, p in named.items() if n not in fresh], "lr_scale": 1.0}]
+    if fresh:
+        groups.append({"params": [named[n] for n in fresh], "lr_scale": fresh_lr_scale})
+    return groups
+
+
 def parse_config(argv, config_cls, description):
     """A dataclass of flat fields -> its CLI: one ``--field-name`` per field, dict fields as JSON."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -226,13 +237,17 @@ def main(argv=None):
     bf16 = config.precision == "bf16"
     memory_format = torch.channels_last if bf16 else torch.contiguous_format
     model = build_model(config.model, **config.model_overrides).to(device, memory_format=memory_format)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=(0.9, 0.9), weight_decay=config.weight_decay)
+    fresh = []  # parameters a warm start added: they may learn faster than the tuned ones
     if config.resume:
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["model"].items()})
+        fresh = payload["extra"].get("fresh", [])
     elif payload is not None:
         grown, new = load_grown(model, payload["model"])
+        fresh = [name for name, _ in model.named_parameters() if name in new] if config.fresh_lr_scale != 1 else []
         if rank == 0 and (grown or new):
             print(f"warm start grew the net: {len(grown)} tensors widened {grown}, {len(new)} new", flush=True)
+    optimizer = torch.optim.AdamW(param_groups(model, fresh, config.fresh_lr_scale), lr=config.lr, betas=(0.9, 0.9),
+                                  weight_decay=config.weight_decay)
     if config.resume:
         optimizer.load_state_dict(payload["optimizer"])
     train_model = model
@@ -269,7 +284,7 @@ def main(argv=None):
     for step, (blurred, sharp, sigma, lines) in enumerate(loader, start=start_step):
         lr = lr_at(step, config)
         for group in optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("lr_scale", 1.0)  # checkpoints before fresh_lr_scale lack it
         blurred = blurred.to(device, memory_format=memory_format)
         sharp, sigma = sharp.to(device), sigma.to(device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
@@ -303,7 +318,7 @@ def main(argv=None):
             torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
             out_of_time = bool(flag.item())
         if is_main and (done % config.ckpt_every == 0 or done == config.steps or out_of_time):
-            save_checkpoint(out / "last.pt", model, optimizer, step=done, extra={"train": asdict(config)})
+            save_checkpoint(out / "last.pt", model, optimizer, step=done, extra={"train": asdict(config), "fresh": fresh})
         if out_of_time:
             if is_main:
                 tqdm.write(f"stopped after {config.max_minutes:g} minutes at step {done}: --resume {out / 'last.pt'}")

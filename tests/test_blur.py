@@ -18,6 +18,7 @@ from models.blur import (
     box3_blur,
     box_width,
     chromium_blur,
+    data_consistency,
     fft_length,
     gaussian_blur,
     wiener_deconvolve,
@@ -237,3 +238,30 @@ def test_wiener_padded_to_a_fast_length_matches_symmetric_padding_away_from_the_
     assert fast.shape == x.shape
     assert [tuple(length) for length in lengths] == [(fft_length(1068), fft_length(212))] == [(1080, 216)]
     torch.testing.assert_close(fast[..., 32:-32, 32:-32], symmetric[..., 32:-32, 32:-32], rtol=0, atol=1e-4)
+
+
+def test_data_step_keeps_the_estimate_for_a_large_mu_or_an_unknown_sigma():
+    estimate, observed = torch.rand(3, 3, 20, 26), torch.rand(3, 3, 20, 26)
+    out = data_consistency(estimate, observed, torch.tensor([2.0, -1.0, 0.0]), torch.full((3,), 1e6))
+    assert torch.allclose(out, estimate, atol=1e-4)
+    out = data_consistency(estimate, observed, torch.tensor([2.0, -1.0, 0.0]), torch.full((3,), 1.0))
+    assert torch.equal(out[1], estimate[1])
+    assert torch.allclose(out[2], (observed[2] + estimate[2]) / 2, atol=1e-6)
+    assert not torch.allclose(out[0], estimate[0], atol=1e-3)
+
+
+def test_data_step_pulls_a_wrong_estimate_towards_what_the_blur_explains():
+    torch.manual_seed(0)
+    sharp = gaussian_blur(torch.rand(1, 3, 48, 48), 0.7)
+    observed = gaussian_blur(sharp, 1.5)
+    wrong = sharp.clone()
+    wrong[..., 20:28, 20:28] += 0.5  # an invented mark the blur does not explain
+    mu = torch.tensor([0.05], requires_grad=True)
+    out = data_consistency(wrong, observed, torch.tensor([1.5]), mu)
+    inner = (slice(None), slice(None), slice(8, -8), slice(8, -8))
+    assert (out - sharp)[inner].abs().mean() < 0.7 * (wrong - sharp)[inner].abs().mean()
+    # the estimate that already explains the observation stays (nearly) where it is
+    kept = data_consistency(sharp, observed, torch.tensor([1.5]), torch.tensor([0.05]))
+    assert (kept - sharp)[inner].abs().mean() < 0.01
+    out.square().sum().backward()
+    assert mu.grad is not None and mu.grad.abs().item() > 0

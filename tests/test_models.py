@@ -264,6 +264,20 @@ def test_feature_wiener_branch_is_a_working_part_of_the_net():
     assert model.feature_wiener.extract[0].weight.grad.abs().sum() > 0
 
 
+def test_data_consistency_step_is_a_working_part_of_the_net():
+    model = scrambled("nafunet", data_consistency=True, data_consistency_mu=0.1)
+    plain = build_model("nafunet", **SMALL["nafunet"])
+    plain.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("log_mu")})
+    x = torch.rand(2, 3, 24, 40)
+    out = model(x, torch.tensor([2.0, -1.0]))
+    assert out.shape == x.shape and torch.isfinite(out).all()
+    with torch.no_grad():
+        before = plain(x, torch.tensor([2.0, -1.0]))
+    assert torch.allclose(out[1], before[1]) and not torch.allclose(out[0], before[0], atol=1e-3)
+    out[0].mean().backward()
+    assert model.log_mu.bias.grad.abs().sum() > 0
+
+
 @pytest.mark.parametrize("growth", [{"feature_wiener": 4}, {"wiener_balances": (1e-2, 1e-3, 1e-4)},
                                     {"feature_wiener": 4, "wiener_balances": (1e-2, 1e-3, 1e-4)}])
 def test_a_grown_net_starts_with_exactly_the_function_it_grew_from(growth):

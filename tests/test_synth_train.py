@@ -175,6 +175,24 @@ def test_warm_start_can_grow_the_saved_architecture(tmp_path, capsys):
     assert reloaded.config.wiener_balances == (1e-2, 1e-3, 1e-4) and reloaded.feature_wiener is not None
 
 
+def test_fresh_parameters_of_a_grown_warm_start_learn_at_their_own_rate_and_keep_it_on_resume(tmp_path):
+    common = ["--batch-size", "1", "--patch", "32", "--val-samples", "2", "--warmup", "1", "--workers", "0"]
+    train_module.main(["--model-overrides", '{"width": 8}', "--steps", "2", "--out", str(tmp_path / "a")] + common)
+    grow = ["--init-from", str(tmp_path / "a" / "nafunet.pt"), "--model-overrides", '{"data_consistency": true}']
+    train_module.main(["--steps", "2", "--fresh-lr-scale", "50", "--out", str(tmp_path / "b")] + grow + common)
+    last = read_checkpoint(tmp_path / "b" / "last.pt")
+    assert sorted(last["extra"]["fresh"]) == ["log_mu.bias", "log_mu.weight"]
+    groups = last["optimizer"]["param_groups"]
+    assert [g["lr_scale"] for g in groups] == [1.0, 50.0] and groups[1]["lr"] == pytest.approx(50 * groups[0]["lr"])
+    assert len(groups[1]["params"]) == 2
+    resumed = train_module.main(["--resume", str(tmp_path / "b" / "last.pt"), "--steps", "3",
+                                 "--out", str(tmp_path / "b")] + common)
+    groups = read_checkpoint(tmp_path / "b" / "last.pt")["optimizer"]["param_groups"]
+    assert [g["lr_scale"] for g in groups] == [1.0, 50.0] and resumed.config.data_consistency
+    plain = train_module.main(["--steps", "1", "--out", str(tmp_path / "c")] + grow + common)
+    assert len(read_checkpoint(tmp_path / "c" / "last.pt")["optimizer"]["param_groups"]) == 1
+
+
 def test_wide_cjk_pools_hold_each_standards_common_characters():
     from models.synth import wide_cjk_pools
     pools = wide_cjk_pools()
