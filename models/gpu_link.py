@@ -13,54 +13,60 @@ so the checkpoint (with its optimizer) travels in parts. `--dry-run` runs a link
 seconds, as the tests do.
 """
 import argparse
-import json
 import os
 import shutil
 import sys
 from pathlib import Path
 
 BUNDLE = Path(".gpu")
+SUBSET_MARK, SUBSET_VERSION = "SUBSET", "per-face wide sets v1"  # what the bundled CJK subsets hold
 PART_BYTES = 15 * 1024 * 1024
-# The GPU recipe: the same model and loss as the CPU one, 8x the batch, 4x the pixels per patch.
+# The GPU recipe: the shipped link's data and loss (models/MODEL_CARD.md) but for the Chromium corpus,
+# which only this machine can render; 8x the batch, 4x the pixels per patch.
 GPU_ARGS = ["--batch-size", "64", "--patch", "192", "--workers", "14", "--lr", "3e-4", "--warmup", "200",
-            "--steps", "60000", "--ckpt-every", "500", "--log-every", "100", "--seed", "2",
-            "--synth-overrides", '{"p_hard": 0.35, "p_document": 0.1}']
+            "--steps", "60000", "--ckpt-every", "500", "--log-every", "100", "--seed", "2", "--ocr-weight", "5e-4",
+            "--synth-overrides", '{"p_hard": 0.35, "p_document": 0.1, "p_wide_cjk": 0.5}']
 DRY_RUN_ARGS = ["--batch-size", "2", "--patch", "32", "--workers", "0", "--steps", "2", "--val-samples", "2",
                 "--log-every", "1", "--ckpt-every", "1", "--warmup", "1", "--device", "cpu"]
 
 
-def cjk_characters():
-    from models.synth import CHINESE, JAPANESE, KOREAN
-    return set("".join(KOREAN) + "".join(CHINESE) + "".join(JAPANESE)) | {chr(c) for c in range(32, 127)}
+def face_characters():
+    """lang -> the characters its face of a CJK collection must hold: the word pools', the standards'
+    common ones (synth's ``p_wide_cjk``) and ASCII."""
+    from models.synth import CHINESE, JAPANESE, KOREAN, wide_cjk_pools
+    ascii_ = {chr(c) for c in range(32, 127)}
+    pools, wide = {"ja": JAPANESE, "ko": KOREAN, "zh": CHINESE}, wide_cjk_pools()
+    return {lang: set("".join(pools[lang])) | set(wide[lang]) | ascii_ for lang in pools}
 
 
-def subset_collection(source, target, faces=3):
-    """The first ``faces`` faces of a CJK font collection, cut down to the characters synth draws."""
+def subset_collection(source, target):
+    """The faces synth uses of a CJK font collection (CJK_FACE_INDEX), each cut down to its own
+    language's characters: about a third of what one shared subset of all three would weigh."""
     from fontTools import subset
     from fontTools.ttLib import TTCollection
 
+    from models.synth import CJK_FACE_INDEX
+    assert sorted(CJK_FACE_INDEX.values()) == list(range(len(CJK_FACE_INDEX))), "faces must be the first ones"
     collection = TTCollection(str(source))
-    collection.fonts = collection.fonts[:faces]
+    collection.fonts = collection.fonts[:len(CJK_FACE_INDEX)]
     options = subset.Options()
     options.layout_features, options.name_IDs = ["*"], ["*"]
-    for font in collection.fonts:
+    characters = face_characters()
+    for lang, index in CJK_FACE_INDEX.items():
         subsetter = subset.Subsetter(options)
-        subsetter.populate(unicodes={ord(c) for c in cjk_characters()})
-        subsetter.subset(font)
+        subsetter.populate(unicodes={ord(c) for c in characters[lang]})
+        subsetter.subset(collection.fonts[index])
     target.parent.mkdir(parents=True, exist_ok=True)
     collection.save(str(target))
 
 
-def refuse_uncovered_characters(args, bundle):
-    """The bundled CJK fonts hold only the word pools' characters (cjk_characters): a run that draws
-    from the standards' wide sets would render missing glyphs as blanks, so it stops here instead."""
-    overrides = {}
-    for flag, value in zip(args, args[1:]):
-        if flag == "--synth-overrides":
-            overrides = json.loads(value)
-    if (bundle / "fonts").is_dir() and overrides.get("p_wide_cjk", 0) > 0:
-        raise SystemExit("p_wide_cjk draws characters the bundled CJK fonts lack: widen cjk_characters() "
-                         "to synth.wide_cjk_pools() (about 9 MB per collection) and prepare again")
+def refuse_stale_fonts(bundle):
+    """A bundle prepared before the subsets held the standards' wide sets would draw missing glyphs
+    as blanks: stop before training instead."""
+    mark = bundle / "fonts" / SUBSET_MARK
+    if (bundle / "fonts").is_dir() and not (mark.is_file() and mark.read_text() == SUBSET_VERSION):
+        raise SystemExit(f"{bundle / 'fonts'} holds CJK subsets older than {SUBSET_VERSION}: "
+                         "python -m models.gpu_link prepare again")
 
 
 def prepare(run_dir, bundle=BUNDLE):
@@ -71,9 +77,11 @@ def prepare(run_dir, bundle=BUNDLE):
     for relative in [path for family in LATIN_FONTS.values() for path in family]:
         (fonts / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(FONT_ROOT / relative, fonts / relative)
+    current = (fonts / SUBSET_MARK).is_file() and (fonts / SUBSET_MARK).read_text() == SUBSET_VERSION
     for relative in CJK_FONTS:
-        if not (fonts / relative).is_file():
+        if not current or not (fonts / relative).is_file():
             subset_collection(FONT_ROOT / relative, fonts / relative)
+    (fonts / SUBSET_MARK).write_text(SUBSET_VERSION)
     run = Path(run_dir)
     if (run / "last.pt").is_file() and run.resolve() != (bundle / "run").resolve():
         (bundle / "run").mkdir(parents=True, exist_ok=True)
@@ -114,7 +122,7 @@ def link(out, minutes, bundle=BUNDLE, dry_run=False, extra=()):
     start = ["--resume", str(run / "last.pt")] if (run / "last.pt").is_file() else \
         ["--init-from", str(default_checkpoint())]
     args = (DRY_RUN_ARGS if dry_run else GPU_ARGS) + start + ["--out", str(run), "--max-minutes", str(minutes)] + list(extra)
-    refuse_uncovered_characters(args, bundle)
+    refuse_stale_fonts(bundle)
     train.main(args)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

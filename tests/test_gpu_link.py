@@ -24,26 +24,28 @@ def test_links_chain_into_one_run_and_parts_rejoin(tmp_path, monkeypatch):
         gpu_link.join_parts(tmp_path / "nothing", "last.pt", here / "x.pt")
 
 
-def test_cjk_fonts_are_subset_to_what_synth_draws(tmp_path):
+def test_cjk_fonts_are_subset_per_face_to_what_synth_draws_including_the_wide_sets(tmp_path):
     from PIL import ImageFont
 
-    from models.synth import CJK_FACE_INDEX, CJK_FONTS, FONT_ROOT
+    from models.synth import CJK_FACE_INDEX, CJK_FONTS, FONT_ROOT, wide_cjk_pools
     source = FONT_ROOT / CJK_FONTS[0]
     target = tmp_path / "cjk.ttc"
     gpu_link.subset_collection(source, target)
-    assert target.stat().st_size < source.stat().st_size / 10
+    assert target.stat().st_size < source.stat().st_size / 4  # one subset of all three: 0.47
     suffix = {"ja": "JP", "ko": "KR", "zh": "SC"}
+    wide = wide_cjk_pools()
     for lang, index in CJK_FACE_INDEX.items():
         font = ImageFont.truetype(str(target), 24, index=index)
         assert font.getname()[0] == f"Noto Sans CJK {suffix[lang]}"
-        assert font.getmask("회원 会员").getbbox() is not None
+        for text in (wide[lang][0], wide[lang][-1], "A1"):
+            assert font.getmask(text).getbbox() is not None, (lang, text)
 
 
-def test_a_link_drawing_the_wide_cjk_sets_on_pool_subset_fonts_stops_before_training(tmp_path):
+def test_a_link_on_a_bundle_with_stale_cjk_subsets_stops_before_training(tmp_path):
     bundle = tmp_path / "bundle"
     (bundle / "fonts").mkdir(parents=True)
-    with pytest.raises(SystemExit, match="p_wide_cjk"):
-        gpu_link.link(tmp_path / "out", minutes=1, bundle=bundle, dry_run=True,
-                      extra=["--synth-overrides", '{"p_hard": 0.35, "p_wide_cjk": 0.5}'])
+    with pytest.raises(SystemExit, match="prepare again"):
+        gpu_link.link(tmp_path / "out", minutes=1, bundle=bundle, dry_run=True)
     assert not (bundle / "run" / "last.pt").exists()
-    gpu_link.refuse_uncovered_characters(["--synth-overrides", '{"p_wide_cjk": 0}'], bundle)
+    (bundle / "fonts" / gpu_link.SUBSET_MARK).write_text(gpu_link.SUBSET_VERSION)
+    gpu_link.refuse_stale_fonts(bundle)
