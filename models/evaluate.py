@@ -231,6 +231,23 @@ def summarize(records, methods, key=None):
     return summary
 
 
+def by_css_blur(records, methods):
+    """method -> CSS blur radius -> DPR -> {n, cer}: how readable each radius leaves the text at each
+    pixel density. A radius blurs the same share of a letter at every DPR, so equal rows across DPR
+    say the limit is the blur against the text's size, not the number of pixels."""
+    cells = {}
+    for method in methods:
+        cells[method] = {}
+        for radius in sorted({r["blur_css"] for r in records}):
+            row = {}
+            for dpr in sorted({r["dpr"] for r in records}):
+                values = [r["methods"][method]["cer"] for r in records if r["blur_css"] == radius and r["dpr"] == dpr]
+                if values:
+                    row[f"{dpr:g}"] = {"n": len(values), "cer": _mean(values)}
+            cells[method][f"{radius:g}"] = row
+    return cells
+
+
 def identity_check(records, methods):
     """PSNR of each method's output against its own input on the unblurred (sigma = 0) samples."""
     result = {}
@@ -263,6 +280,17 @@ def markdown(results):
                   "| method | n | mean | min |", "|---|---|---|---|"]
         for method, row in results["identity"].items():
             lines.append(f"| {method} | {row['n']} | {row['mean_psnr']:.2f} | {row['min_psnr']:.2f} |")
+        lines.append("")
+    css = results.get("by_css_blur")
+    if css:
+        radii = list(css[methods[0]])
+        dprs = sorted({dpr for row in css[methods[0]].values() for dpr in row}, key=float)
+        lines += [f"### Tesseract CER by CSS blur radius (DPR {' / '.join(dprs)})", "",
+                  "| method | " + " | ".join(f"{r} px" for r in radii) + " |", "|---" * (len(radii) + 1) + "|"]
+        for method in methods:
+            cells = [" / ".join(f"{css[method][r][d]['cer']:.3f}" if d in css[method][r] else "–" for d in dprs)
+                     for r in radii]
+            lines.append(f"| {method} | " + " | ".join(cells) + " |")
         lines.append("")
     timing = results["timing"]
     lines += [f"Run: {timing['samples']} samples, {timing['ocr_calls']} Tesseract calls, {timing['wall_seconds']:.0f} s wall.", ""]
@@ -356,6 +384,7 @@ def main(argv=None):
         "summary": summarize(records, methods),
         "by_raster": {raster: summarize(records, methods, key=lambda r, raster=raster: r["raster"] == raster)
                       for raster in sorted({r["raster"] for r in records})},
+        "by_css_blur": by_css_blur(records, methods),
         "identity": identity_check(records, methods), "timing": timing, "per_sample": records,
     }
     out = Path(args.out)

@@ -12,7 +12,7 @@ from models import build_model, save_checkpoint
 from models.baselines import BASELINES, gaussian_psf, richardson_lucy, unsharp_mask, wiener
 from models.blur import gaussian_blur
 from models.evaluate import main as evaluate_main
-from models.evaluate import OcrCache, parse_checkpoints, sigma_bucket
+from models.evaluate import OcrCache, by_css_blur, parse_checkpoints, sigma_bucket
 from models.ocr import cer, edit_distance, normalize_text, ocr_scale, prepare, read_text
 
 DEVSET = Path(__file__).resolve().parents[1] / "models" / "devset"
@@ -159,6 +159,9 @@ def test_evaluator_end_to_end_with_a_tiny_checkpoint(tiny_devset, tmp_path, caps
 
     table = (out / "results.md").read_text(encoding="utf-8")
     assert "| method | <=1 (n=1) | 1-2 (n=1) | 2-4 | >4 (n=1) | all (n=3) |" in table
+    radii = sorted({r["blur_css"] for r in results["per_sample"]})
+    assert list(results["by_css_blur"]["input"]) == [f"{r:g}" for r in radii]
+    assert "### Tesseract CER by CSS blur radius" in table
     for method in results["methods"]:
         assert f"| {method} |" in table
     assert table.strip() in capsys.readouterr().out.strip()
@@ -169,6 +172,14 @@ def test_evaluator_end_to_end_with_a_tiny_checkpoint(tiny_devset, tmp_path, caps
     evaluate_main(["--devset", str(tiny_devset), "--models", "", "--checkpoint", f"tiny={checkpoint}",
                    "--out", str(out), "--ocr-cache", str(tmp_path / "ocr.json")])
     assert json.loads((out / "results.json").read_text(encoding="utf-8"))["timing"]["ocr_calls"] == 0
+
+
+def test_cer_by_css_blur_radius_splits_by_pixel_density():
+    rows = [(0.0, 1.0, 0.0), (2.0, 1.0, 0.4), (2.0, 1.0, 0.2), (2.0, 2.0, 0.5), (4.0, 2.0, 0.9)]
+    records = [{"blur_css": r, "dpr": d, "methods": {"m": {"cer": c}}} for r, d, c in rows]
+    cells = by_css_blur(records, ["m"])["m"]
+    assert cells == {"0": {"1": {"n": 1, "cer": 0.0}}, "2": {"1": {"n": 2, "cer": 0.3}, "2": {"n": 1, "cer": 0.5}},
+                     "4": {"2": {"n": 1, "cer": 0.9}}}
 
 
 def test_evaluator_rejects_bad_arguments(tiny_devset, tmp_path):
