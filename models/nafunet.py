@@ -18,7 +18,8 @@ first stage through a zero-initialised projection, so a warm start keeps the net
 With ``data_consistency`` the net's estimate goes through one data step of half-quadratic
 splitting (as in USRNet's unrolled iterations): the image nearest the estimate whose blur
 matches the input, weighted by a learned, sigma-dependent mu that starts large (mostly the
-estimate), so a crisp letter the blur does not explain is pulled back towards the evidence.
+estimate), so a crisp letter the blur does not explain is pulled back towards the evidence
+(EXPERIMENTS.md #14b: trained, it acts at mild blur only).
 """
 import math
 
