@@ -88,14 +88,23 @@ def wiener_deconvolve_many(x, sigma, balances):
     sigma = torch.as_tensor(sigma, dtype=torch.float32).reshape(-1).clamp(min=0)
     sigma = sigma.expand(x.shape[0]) if sigma.numel() == 1 else sigma
     outs = [x] * len(balances)
-    for value in sorted(set(sigma.tolist()) - {0.0}):
-        if (sigma == value).all():  # the whole batch: no gather, no scatter
+    for value, index in _sigma_groups(sigma, lambda value: value != 0):
+        if index is None:
             outs = _wiener_one_sigma(x, value, balances)
             continue
-        index = (sigma == value).nonzero().flatten().to(x.device)
+        index = index.to(x.device)
         restored = _wiener_one_sigma(x.index_select(0, index), value, balances)
         outs = [out.index_copy(0, index, part) for out, part in zip(outs, restored)]
     return outs
+
+
+def _sigma_groups(sigma, wanted):
+    """(value, index) for each distinct value of the (N,) ``sigma`` that ``wanted`` accepts: the
+    samples' indices, or None when the whole batch shares it (no gather, no scatter needed)."""
+    for value in sorted(set(sigma.tolist())):
+        if wanted(value):
+            same = sigma == value
+            yield value, None if same.all() else same.nonzero().flatten()
 
 
 def data_consistency(estimate, observed, sigma, mu):
@@ -108,10 +117,9 @@ def data_consistency(estimate, observed, sigma, mu):
     sigma = torch.as_tensor(sigma, dtype=torch.float32, device=estimate.device).reshape(-1).expand(estimate.shape[0])
     mu = mu.float().reshape(-1, 1, 1, 1).expand(estimate.shape[0], 1, 1, 1)
     out = estimate
-    for value in sorted(set(sigma.tolist())):
-        if value < 0:
-            continue
-        index = (sigma == value).nonzero().flatten()
+    for value, index in _sigma_groups(sigma, lambda value: value >= 0):
+        if index is None:
+            return _consistent_one_sigma(estimate, observed, value, mu).to(out.dtype)
         part = _consistent_one_sigma(estimate.index_select(0, index), observed.index_select(0, index), value,
                                      mu.index_select(0, index))
         out = out.index_copy(0, index, part.to(out.dtype))

@@ -60,11 +60,16 @@ def subset_collection(source, target):
     collection.save(str(target))
 
 
+def subsets_current(fonts):
+    """Whether the CJK subsets in the ``fonts`` folder are the ones this code cuts."""
+    mark = fonts / SUBSET_MARK
+    return mark.is_file() and mark.read_text() == SUBSET_VERSION
+
+
 def refuse_stale_fonts(bundle):
     """A bundle prepared before the subsets held the standards' wide sets would draw missing glyphs
     as blanks: stop before training instead."""
-    mark = bundle / "fonts" / SUBSET_MARK
-    if (bundle / "fonts").is_dir() and not (mark.is_file() and mark.read_text() == SUBSET_VERSION):
+    if (bundle / "fonts").is_dir() and not subsets_current(bundle / "fonts"):
         raise SystemExit(f"{bundle / 'fonts'} holds CJK subsets older than {SUBSET_VERSION}: "
                          "python -m models.gpu_link prepare again")
 
@@ -77,7 +82,7 @@ def prepare(run_dir, bundle=BUNDLE):
     for relative in [path for family in LATIN_FONTS.values() for path in family]:
         (fonts / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(FONT_ROOT / relative, fonts / relative)
-    current = (fonts / SUBSET_MARK).is_file() and (fonts / SUBSET_MARK).read_text() == SUBSET_VERSION
+    current = subsets_current(fonts)
     for relative in CJK_FONTS:
         if not current or not (fonts / relative).is_file():
             subset_collection(FONT_ROOT / relative, fonts / relative)
