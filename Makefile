@@ -31,15 +31,15 @@ test-js:
 # The shipped checkpoint's recipe. OMP_WAIT_POLICY=PASSIVE: spinning OpenMP threads lose badly when
 # anything else wants the 2 cores (measured 4x slower steps while a browser test ran).
 train: setup
-	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.train --out runs/nafunet \
+	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.train --out runs/nafunet \
 		--export models/checkpoints/nafunet.pt $(ARGS)
 
 evaluate: setup
-	$(RUN_ENV) $(PY) -m models.evaluate $(ARGS)
-	$(RUN_ENV) $(PY) -m models.evaluate --devset models/docset --out docs/eval/documents $(ARGS)
+	$(RUN_ENV) $(PY) -m models.evaluation.evaluate $(ARGS)
+	$(RUN_ENV) $(PY) -m models.evaluation.evaluate --devset models/docset --out docs/eval/documents $(ARGS)
 
 bench: setup
-	$(RUN_ENV) $(PY) -m models.bench
+	$(RUN_ENV) $(PY) -m models.evaluation.bench
 	$(PY) -m server.bench
 
 loadtest: setup

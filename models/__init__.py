@@ -16,9 +16,9 @@ DEFAULT_MODEL = "nafunet"
 
 # name -> (module, network class, config class); imported lazily so one broken file doesn't break the rest.
 REGISTRY = {
-    "nafunet": ("models.nafunet", "NAFUNet", "NAFUNetConfig"),
-    "attention_r2unet": ("models.attention_r2unet", "AttentionR2UNet", "AttentionR2UNetConfig"),
-    "robust_unet": ("models.robust_unet", "RobustUNet", "RobustUNetConfig"),
+    "nafunet": ("models.nets.nafunet", "NAFUNet", "NAFUNetConfig"),
+    "attention_r2unet": ("models.nets.attention_r2unet", "AttentionR2UNet", "AttentionR2UNetConfig"),
+    "robust_unet": ("models.nets.robust_unet", "RobustUNet", "RobustUNetConfig"),
 }
 
 

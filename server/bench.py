@@ -193,8 +193,8 @@ def psnr(image, reference):
 def bench_sigma_range(model, device, count, size, sigmas=(4, 8, 12, 16, 24, 32)):
     """PSNR against the sharp text of: the blurred input, the engine's answer (scale space above
     the trained range), and the network told the true sigma at full size (what the engine avoids)."""
-    from models.blur import gaussian_blur
-    from models.synth import render_sharp
+    from models.data.blur import gaussian_blur
+    from models.data.synth import render_sharp
 
     engine = Engine(model, device=device, precision="fp32")
     sharps = [render_sharp(np.random.default_rng(seed), size)[0].astype(np.float32) / 255 for seed in range(count)]

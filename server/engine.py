@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from models import load_checkpoint, read_checkpoint
-from models.common import PRECISIONS, resolve_precision
+from models.nets.common import PRECISIONS, resolve_precision
 
 from .errors import BadSigma, QueueFull, RequestTimeout, ServerError, ShuttingDown, SigmaOutOfRange
 from .tiling import accumulate_window, context_margin, plan_tiles, window_pixels

@@ -13,7 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from models.blur import (
+from models.data.blur import (
     BLUR_KINDS,
     box3_blur,
     box_width,

@@ -8,13 +8,13 @@ import pytest
 import torch
 
 from models import read_checkpoint
-from models import chromium_devset, synth
-from models import train as train_module
-from models.blur import box3_blur, gaussian_blur
-from models.chromium_corpus import (CorpusPairs, build_corpus, corpus_count, corpus_sample, element_sigmas,
+from models.data import chromium_devset, synth
+from models.training import train as train_module
+from models.data.blur import box3_blur, gaussian_blur
+from models.data.chromium_corpus import (CorpusPairs, build_corpus, corpus_count, corpus_sample, element_sigmas,
                                     make_element, mixed_batch, patch_of, shard_indexes, write_shard)
-from models.chromium_devset import CHROMIUM, psnr_uint8, to_tensor, to_uint8
-from models.synth import SynthConfig, make_batch
+from models.data.chromium_devset import CHROMIUM, psnr_uint8, to_tensor, to_uint8
+from models.data.synth import SynthConfig, make_batch
 
 
 def test_elements_are_deterministic_and_spread_over_the_hard_styles():

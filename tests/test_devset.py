@@ -1,4 +1,4 @@
-"""The committed Chromium dev set: well-formed, aligned, and blurred the way models/blur.py says."""
+"""The committed Chromium dev set: well-formed, aligned, and blurred the way models/data/blur.py says."""
 from collections import Counter
 from pathlib import Path
 
@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from models.blur import box3_blur, gaussian_blur
-from models.chromium_devset import (BLUR_RADII, CHROMIUM, RADIUS_GROUPS, KernelMatch, launch, load_pair,
+from models.data.blur import box3_blur, gaussian_blur
+from models.data.chromium_devset import (BLUR_RADII, CHROMIUM, RADIUS_GROUPS, KernelMatch, launch, load_pair,
                                     make_elements, page_html, read_manifest, render_captures, stored_radii,
                                     to_tensor, to_uint8)
-from models.evaluate import sigma_bucket
+from models.evaluation.evaluate import sigma_bucket
 
 DEVSET = Path(__file__).resolve().parents[1] / "models" / "devset"
 
@@ -67,7 +67,7 @@ def one_torch_thread():
 
 
 def test_software_raster_is_box3_and_gpu_raster_is_gaussian(manifest, one_torch_thread):
-    """The check that ties models/blur.py to the browser: each kernel reproduces its own path."""
+    """The check that ties models/data/blur.py to the browser: each kernel reproduces its own path."""
     match = KernelMatch()
     for sample in manifest["samples"]:
         if sample["sigma_px"] >= 1 and sample["dpr"] == 1:  # DPR 1 crops are small: this stays quick

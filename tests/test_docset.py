@@ -4,8 +4,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.chromium_devset import load_pair, read_manifest
-from models.docset import degrade, make_pages, page_html
+from models.data.chromium_devset import load_pair, read_manifest
+from models.data.docset import degrade, make_pages, page_html
 
 DOCSET = Path(__file__).resolve().parents[1] / "models" / "docset"
 

@@ -384,7 +384,7 @@ def test_streamed_tiles_read_the_reflected_canvas():
 
 
 def test_auto_precision_resolves_per_device(monkeypatch):
-    from models import common
+    from models.nets import common
     assert common.resolve_precision("fp32", "cpu") == "fp32"
     assert common.resolve_precision("bf16", "cpu") == "bf16"
     monkeypatch.setattr(common, "cpu_has_native_bf16", lambda: True)

@@ -9,11 +9,11 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from models import build_model, save_checkpoint
-from models.baselines import BASELINES, gaussian_psf, richardson_lucy, unsharp_mask, wiener
-from models.blur import gaussian_blur
-from models.evaluate import main as evaluate_main
-from models.evaluate import OcrCache, by_css_blur, parse_checkpoints, sigma_bucket
-from models.ocr import cer, edit_distance, normalize_text, ocr_scale, prepare, read_text
+from models.evaluation.baselines import BASELINES, gaussian_psf, richardson_lucy, unsharp_mask, wiener
+from models.data.blur import gaussian_blur
+from models.evaluation.evaluate import main as evaluate_main
+from models.evaluation.evaluate import OcrCache, by_css_blur, parse_checkpoints, sigma_bucket
+from models.evaluation.ocr import cer, edit_distance, normalize_text, ocr_scale, prepare, read_text
 
 DEVSET = Path(__file__).resolve().parents[1] / "models" / "devset"
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"

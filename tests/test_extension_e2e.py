@@ -642,7 +642,7 @@ def test_options_page_validates_and_saves_the_server(browsers, sharpen_server):
 @pytest.mark.skipif(not SHIPPED_CHECKPOINT.is_file(), reason=f"needs the trained model {SHIPPED_CHECKPOINT.relative_to(ROOT)} (not trained yet)")
 @pytest.mark.parametrize("dpr", [1, 2])
 def test_tesseract_reads_the_overlay_better_than_the_blurred_text(browsers, site, dpr):
-    from models.ocr import cer, ocr_scale, read_text
+    from models.evaluation.ocr import cer, ocr_scale, read_text
 
     browser = browsers(dpr)
     browser.open(site)
@@ -766,7 +766,7 @@ def layout_of(browser, ids):
 
 
 def ocr_rates(before, after, boxes, texts, font_px, dpr):
-    from models.ocr import cer, ocr_scale, read_text
+    from models.evaluation.ocr import cer, ocr_scale, read_text
 
     rates = {}
     for name, box in boxes.items():
@@ -779,8 +779,8 @@ def ocr_rates(before, after, boxes, texts, font_px, dpr):
 
 def test_text_shadow_blur_is_a_gaussian_of_half_its_radius(playwright):
     """CSS: a text-shadow blur radius R is a Gaussian of sigma R/2. Chromium's own pixels, both raster paths."""
-    from models.blur import box3_blur, gaussian_blur
-    from models.chromium_devset import RASTER_ARGS, psnr_uint8, to_tensor, to_uint8
+    from models.data.blur import box3_blur, gaussian_blur
+    from models.data.chromium_devset import RASTER_ARGS, psnr_uint8, to_tensor, to_uint8
 
     html = ("<style>body{margin:0;background:#fff} p{margin:40px;padding:30px;width:560px;font:22px 'Liberation Serif',serif;color:#000}</style>"
             "<p id=t>Quiet harbour lights reflect seven copper boats while the morning ferry waits at the pier.</p>")
@@ -946,7 +946,7 @@ def test_show_the_pages_own_text_and_undo(browsers, site):
     style = browser.page.evaluate("() => { const s = getComputedStyle(document.getElementById('shadow')); return [s.color, s.textShadow]; }")
     assert style == ["rgb(0, 0, 0)", "none"]
     if SHIPPED_CHECKPOINT.is_file():
-        from models.ocr import cer, read_text
+        from models.evaluation.ocr import cer, read_text
         shot = browser.screenshot()
         for element_id in ("filtered", "shadow"):
             text = browser.page.evaluate("(id) => document.getElementById(id).innerText", element_id)

@@ -2,7 +2,7 @@
 import pytest
 
 from models import read_checkpoint
-from models import gpu_link
+from models.training import gpu_link
 
 
 def test_links_chain_into_one_run_and_parts_rejoin(tmp_path, monkeypatch):
@@ -27,7 +27,7 @@ def test_links_chain_into_one_run_and_parts_rejoin(tmp_path, monkeypatch):
 def test_cjk_fonts_are_subset_per_face_to_what_synth_draws_including_the_wide_sets(tmp_path):
     from PIL import ImageFont
 
-    from models.synth import CJK_FACE_INDEX, CJK_FONTS, FONT_ROOT, wide_cjk_pools
+    from models.data.synth import CJK_FACE_INDEX, CJK_FONTS, FONT_ROOT, wide_cjk_pools
     source = FONT_ROOT / CJK_FONTS[0]
     target = tmp_path / "cjk.ttc"
     gpu_link.subset_collection(source, target)

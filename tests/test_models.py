@@ -13,7 +13,7 @@ from models import (
     read_checkpoint,
     save_checkpoint,
 )
-from models.nafunet import LayerNorm2d, NAFBlock
+from models.nets.nafunet import LayerNorm2d, NAFBlock
 
 # Narrow versions of each model keep the suite fast; the contract does not depend on width.
 SMALL = {

@@ -4,10 +4,13 @@ import pytest
 import torch
 
 from models import CheckpointError, build_model, read_checkpoint, save_checkpoint
-from models import recognizer as rec
-from models.synth import CHINESE, JAPANESE, KOREAN, SynthConfig
+from models.data import lines as line_data
+from models.evaluation import recognizer_report
+from models.reading import recognizer as rec
+from models.training import readability as readability_loss, train_recognizer
+from models.data.synth import CHINESE, JAPANESE, KOREAN, SynthConfig
 
-HARD_BLUR = rec.LineConfig(synth=SynthConfig(p_sharp=0.0, p_hard=1.0, max_sigma=4.0, p_box3=0.0))
+HARD_BLUR = line_data.LineConfig(synth=SynthConfig(p_sharp=0.0, p_hard=1.0, max_sigma=4.0, p_box3=0.0))
 
 
 def test_charset_holds_ascii_and_every_character_of_synths_cjk_pools_once():
@@ -27,12 +30,12 @@ def test_encode_decode_round_trip_and_greedy_ctc_collapse():
 
 
 def test_lines_are_pure_functions_of_seed_and_index_and_the_blurred_box_holds_the_sharp_line():
-    a, b, c = rec.make_line(3, 5), rec.make_line(3, 5), rec.make_line(3, 6)
+    a, b, c = line_data.make_line(3, 5), line_data.make_line(3, 5), line_data.make_line(3, 6)
     assert np.array_equal(a.sharp, b.sharp) and a.text == b.text and a.sigma == b.sigma
     assert not (np.array_equal(a.sharp[:8, :8], c.sharp[:8, :8]) and a.text == c.text)
     for index in range(6):
-        sharp = rec.make_line(1, index)
-        blurred = rec.make_line(1, index, blurred=True, config=HARD_BLUR)
+        sharp = line_data.make_line(1, index)
+        blurred = line_data.make_line(1, index, blurred=True, config=HARD_BLUR)
         top, bottom, left, right = blurred.box
         assert blurred.text == sharp.text and 11 <= sharp.px <= 32 and 2.0 <= blurred.sigma <= 4.0
         assert sharp.box == (0, sharp.sharp.shape[0], 0, sharp.sharp.shape[1])
@@ -46,7 +49,7 @@ def test_lines_are_pure_functions_of_seed_and_index_and_the_blurred_box_holds_th
 def test_recognizer_shapes_and_fp16_checkpoint_round_trip(tmp_path):
     model = rec.build_recognizer(channels=(8, 8, 8, 8), hidden=8).eval()
     assert sum(p.numel() for p in rec.build_recognizer().parameters()) < 1_000_000
-    lines = [rec.to_tensor(rec.make_line(0, i).sharp) for i in range(3)]
+    lines = [line_data.to_tensor(line_data.make_line(0, i).sharp) for i in range(3)]
     batch, lengths = rec.collate_lines([rec.normalize_line(line) for line in lines])
     assert batch.shape[:3] == (3, 1, rec.HEIGHT)
     logits = model(batch)
@@ -63,12 +66,12 @@ def test_recognizer_shapes_and_fp16_checkpoint_round_trip(tmp_path):
 
 
 def test_normalized_lines_do_not_depend_on_text_polarity():
-    line = rec.to_tensor(rec.make_line(2, 0).sharp)
+    line = line_data.to_tensor(line_data.make_line(2, 0).sharp)
     assert torch.allclose(rec.normalize_line(line), rec.normalize_line(1 - line), atol=1e-4)
 
 
 def test_two_step_recognizer_training_exports_a_loadable_checkpoint(tmp_path, capsys):
-    rec.main(["--steps", "2", "--batch-size", "3", "--val-lines", "4", "--log-every", "1", "--warmup", "1",
+    train_recognizer.main(["--steps", "2", "--batch-size", "3", "--val-lines", "4", "--log-every", "1", "--warmup", "1",
               "--out", str(tmp_path), "--model-overrides", '{"channels": [8, 8, 8, 8], "hidden": 8}'])
     assert "val cer" in capsys.readouterr().out
     payload = read_checkpoint(tmp_path / "recognizer.pt")
@@ -80,18 +83,18 @@ def test_two_step_recognizer_training_exports_a_loadable_checkpoint(tmp_path, ca
 
 @pytest.fixture(scope="module")
 def readability():
-    return rec.ReadabilityLoss.from_checkpoint()
+    return readability_loss.ReadabilityLoss.from_checkpoint()
 
 
 def test_readability_loss_on_a_tiny_batch(readability):
-    lines = [rec.make_line(11, i, blurred=True, config=HARD_BLUR) for i in range(3)]
+    lines = [line_data.make_line(11, i, blurred=True, config=HARD_BLUR) for i in range(3)]
     labels = [line.text for line in lines]
 
     def crops(images):
         out = []
         for image, line in zip(images, lines):
             top, bottom, left, right = line.box
-            out.append(rec.to_tensor(image[top:bottom, left:right]).requires_grad_(True))
+            out.append(line_data.to_tensor(image[top:bottom, left:right]).requires_grad_(True))
         return out
 
     sharp = crops([line.sharp for line in lines])
@@ -116,18 +119,18 @@ def test_readability_loss_keeps_the_recogniser_frozen_in_eval_mode(readability):
     readability.train()
     assert not readability.recognizer.training
     before = {k: v.clone() for k, v in readability.recognizer.state_dict().items()}
-    line = rec.to_tensor(rec.make_line(4, 0).sharp)[None].requires_grad_(True)
-    readability(line, [rec.make_line(4, 0).text]).backward()
+    line = line_data.to_tensor(line_data.make_line(4, 0).sharp)[None].requires_grad_(True)
+    readability(line, [line_data.make_line(4, 0).text]).backward()
     assert all(torch.equal(before[k], v) for k, v in readability.recognizer.state_dict().items())
 
 
 @pytest.mark.parametrize("pill", [False, True])
 def test_ink_crop_finds_a_line_inside_page_margins_and_inside_a_button(pill):
-    line = rec.make_line(5, 2)
+    line = line_data.make_line(5, 2)
     page = np.array([30, 200, 90], np.uint8) if pill else line.sharp[0, 0]
     element = np.broadcast_to(page, (line.sharp.shape[0] + 60, line.sharp.shape[1] + 80, 3)).copy()
     element[30:30 + line.sharp.shape[0], 40:40 + line.sharp.shape[1]] = line.sharp
-    crop = rec.ink_crop(element)
+    crop = recognizer_report.ink_crop(element)
     assert 0.5 * line.px <= crop.shape[0] <= 1.6 * line.sharp.shape[0]
     assert crop.shape[1] <= line.sharp.shape[1] + 2
     if pill:  # the label inside the button, not the button on the page

@@ -31,7 +31,8 @@ def test_wheel_holds_code_checkpoints_demo_page_and_the_command(wheel):
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         entry_points = archive.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
-    for required in ("server/__main__.py", "server/wsgi.py", "models/nafunet.py", "models/checkpoints/nafunet.pt",
+    for required in ("server/__main__.py", "server/wsgi.py", "models/nets/nafunet.py", "models/checkpoints/nafunet.pt",
+                     "models/data/lexicon/en.tsv.gz", "models/reading/line_finder.py",
                      "server/static/index.html", "server/static/demo.js", "server/static/demo.css"):
         assert required in names
     assert not any(name.startswith(("tests/", "extension/")) for name in names)

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from models import build_model, load_checkpoint, read_checkpoint
-from models import train as train_module
-from models.synth import SynthConfig, make_batch, make_sample
+from models.training import train as train_module
+from models.data.synth import SynthConfig, make_batch, make_sample
 
 SMALL = SynthConfig(patch=32, max_sigma=4.0)
 
@@ -130,7 +130,7 @@ def test_document_previews_are_downscaled_blurred_jpegs_of_their_target():
 
 
 def test_readability_loss_run_logs_its_ctc_term_and_records_the_weight(tmp_path, capsys):
-    from models.recognizer import build_recognizer
+    from models.reading.recognizer import build_recognizer
     from models import save_checkpoint
 
     recognizer = tmp_path / "recognizer.pt"
@@ -194,7 +194,7 @@ def test_fresh_parameters_of_a_grown_warm_start_learn_at_their_own_rate_and_keep
 
 
 def test_wide_cjk_pools_hold_each_standards_common_characters():
-    from models.synth import wide_cjk_pools
+    from models.data.synth import wide_cjk_pools
     pools = wide_cjk_pools()
     assert {lang: len(pool) for lang, pool in pools.items()} == {"ko": 2350, "zh": 3755, "ja": 2965 + 170}
     assert {"한", "글"} <= set(pools["ko"]) and {"的", "会", "员"} <= set(pools["zh"])
@@ -203,7 +203,7 @@ def test_wide_cjk_pools_hold_each_standards_common_characters():
 
 
 def test_wide_cjk_share_draws_glyphs_beyond_the_word_pools_and_leaves_the_default_stream_alone():
-    from models.synth import CHINESE, KOREAN, random_text, render_sharp, wide_cjk_pools
+    from models.data.synth import CHINESE, KOREAN, random_text, render_sharp, wide_cjk_pools
     rng = np.random.default_rng(0)
     zh = "".join(random_text(rng, "zh", wide=True)[0] for _ in range(20))
     ko = "".join(random_text(rng, "ko", wide=True)[0] for _ in range(20)).replace(" ", "")

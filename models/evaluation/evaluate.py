@@ -1,6 +1,6 @@
 """Evaluate deblurring on the Chromium dev set: PSNR, SSIM and Tesseract CER per sigma bucket.
 
-    python -m models.evaluate [--devset models/devset] [--models nafunet,...]
+    python -m models.evaluation.evaluate [--devset models/devset] [--models nafunet,...]
                               [--checkpoint LABEL=PATH ...] [--out docs/eval] [--limit N]
 
 Methods: the blurred input, unsharp mask, Richardson-Lucy and Wiener with the exact sigma,
@@ -24,9 +24,9 @@ from PIL import Image, ImageDraw, ImageFont
 from skimage.metrics import structural_similarity
 
 from models import REGISTRY, CheckpointError, default_checkpoint, load_checkpoint
-from models.baselines import richardson_lucy, unsharp_mask, wiener
-from models.chromium_devset import load_pair, psnr_uint8, read_manifest
-from models.ocr import cer, ocr_scale, read_text
+from models.evaluation.baselines import richardson_lucy, unsharp_mask, wiener
+from models.data.chromium_devset import load_pair, psnr_uint8, read_manifest
+from models.evaluation.ocr import cer, ocr_scale, read_text
 
 BUCKETS = (("<=1", -math.inf, 1.0), ("1-2", 1.0, 2.0), ("2-4", 2.0, 4.0), (">4", 4.0, math.inf))
 PSNR_CAP = 60.0  # identical 8-bit images have infinite PSNR; beyond 60 dB only rounding differs

@@ -1,13 +1,13 @@
 """Blurred document previews: our own paragraphs, rendered by Chromium, degraded as document sites serve them.
 
-    python -m models.docset --out models/docset [--pages 24] [--seed 0]
+    python -m models.data.docset --out models/docset [--pages 24] [--seed 0]
 
 A page (a heading and a paragraph) is rendered sharp by Debian chromium at DPR 2, the "original"
 page image. Each preview is that image downscaled by 0.35-1x (the served size), Gaussian-blurred
 at the served size with sigma 1-5 px and saved as JPEG quality 70-90, which is what sites that
 sell documents serve and what nobody can read. The reference is the page at the served size,
 unblurred. No sigma is known for such images, so the interesting rows are the blind ones. The
-manifest uses the dev set's sample keys, so ``python -m models.evaluate --devset models/docset``
+manifest uses the dev set's sample keys, so ``python -m models.evaluation.evaluate --devset models/docset``
 scores it (raster ``document``; ``sigma_px`` is the blur at the served size).
 """
 import argparse
@@ -22,9 +22,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from models.blur import gaussian_blur
-from models.chromium_devset import CHROMIUM, SENTENCES, chromium_version, launch, save_png, to_tensor, to_uint8
-from models.synth import jpeg_round_trip
+from models.data.blur import gaussian_blur
+from models.data.chromium_devset import CHROMIUM, SENTENCES, chromium_version, launch, save_png, to_tensor, to_uint8
+from models.data.synth import jpeg_round_trip
 
 RENDER_DPR = 2
 HEADINGS = ("Chapter 4: Cash flow", "Solution", "Lab report", "Terms of service", "Exercise 12",

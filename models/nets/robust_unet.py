@@ -15,8 +15,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from models.attention_r2unet import unshuffled_input
-from models.common import pad_to_multiple
+from models.nets.attention_r2unet import unshuffled_input
+from models.nets.common import pad_to_multiple
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Model-only CPU/GPU speed and bf16 accuracy bench. Prints figures; asserts nothing.
 
-    python -m models.bench [--checkpoint models/checkpoints/nafunet.pt] [--sizes 256,512,1024]
+    python -m models.evaluation.bench [--checkpoint models/checkpoints/nafunet.pt] [--sizes 256,512,1024]
 
 For each size: megapixels per second for fp32 and bf16 autocast, contiguous and channels_last;
 then how far bf16 output drifts from fp32 on synthetic blurred text (PSNR of bf16 vs fp32,
@@ -14,8 +14,8 @@ import time
 import torch
 
 from models import DEFAULT_MODEL, build_model, default_checkpoint, load_checkpoint
-from models.synth import SynthConfig, make_batch
-from models.train import psnr
+from models.data.synth import SynthConfig, make_batch
+from models.training.train import psnr
 
 
 def load(args, device):

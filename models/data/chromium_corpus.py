@@ -1,13 +1,13 @@
 """Chromium-rendered training corpus: the dev set's machinery on thousands of random elements.
 
-    python -m models.chromium_corpus --elements 1500 --out runs/corpus [--seed 0] [--shard-size 50]
-    python -m models.train ... --corpus runs/corpus --corpus-share 0.25
+    python -m models.data.chromium_corpus --elements 1500 --out runs/corpus [--seed 0] [--shard-size 50]
+    python -m models.training.train ... --corpus runs/corpus --corpus-share 0.25
 
 Element ``i`` is a pure function of (seed, i): text from the training generator's pools
-(``models.synth``; the dev set's own texts stay held out), in the styles the model reads worst:
+(``models.data.synth``; the dev set's own texts stay held out), in the styles the model reads worst:
 small text (half the elements 11-16 CSS px, the rest 9-40), low contrast, light on dark, Korean,
 Chinese and Japanese beside Latin, serif/sans/mono, bold, buttons and links, single lines and
-short paragraphs. Chromium renders each one alone on its constant background (``models.chromium_devset``)
+short paragraphs. Chromium renders each one alone on its constant background (``models.data.chromium_devset``)
 on both raster paths at DPR 1 and 2: a sharp full-page screenshot, then ``PASSES`` more with every
 element under its own ``filter: blur(r)``, r = sigma / DPR, sigma drawn per (element, path, DPR):
 the first pass sigma 0 (``P_IDENTITY`` of the time) or 0.5-2 device px, the others one in each
@@ -30,9 +30,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from models.chromium_devset import (CJK_FONTS, FONTS, RASTER_ARGS, VIEWPORT_WIDTH, browser_rasters, capture_page,
+from models.data.chromium_devset import (CJK_FONTS, FONTS, RASTER_ARGS, VIEWPORT_WIDTH, browser_rasters, capture_page,
                                     chromium_version, crop_box, crop_margin, launch)
-from models.synth import make_sample, random_text, stack_samples
+from models.data.synth import make_sample, random_text, stack_samples
 
 VERSION = 1
 DPRS = (1, 2)
@@ -85,7 +85,7 @@ def _fit(text, lang, size, room):
 
 def make_element(seed, index):
     """Element ``index`` of the corpus (a pure function of seed and index), in the dev set's
-    element format (``models.chromium_devset.element_css``)."""
+    element format (``models.data.chromium_devset.element_css``)."""
     rng = np.random.default_rng((seed, index, 0xC0))
     lang = str(rng.choice(LANGS, p=LANG_WEIGHTS))
     scheme = str(rng.choice(SCHEMES, p=SCHEME_WEIGHTS))
@@ -321,7 +321,7 @@ def patch_of(rng, arrays, patch):
 
 
 def corpus_sample(corpus, seed, index, patch):
-    """(blurred, sharp, sigma, kind) like ``models.synth.make_sample``, from a random corpus pair:
+    """(blurred, sharp, sigma, kind) like ``models.data.synth.make_sample``, from a random corpus pair:
     a pure function of (seed, index) for a given corpus."""
     rng = np.random.default_rng((seed, index, 0xC0C0))
     sharp, blurred, meta = corpus.pair(int(rng.integers(len(corpus))))
@@ -335,7 +335,7 @@ def corpus_count(batch_size, share):
 
 
 def mixed_batch(seed, step, batch_size, synth, corpus, share):
-    """``models.synth.make_batch`` with its last ``corpus_count`` samples drawn from ``corpus``
+    """``models.data.synth.make_batch`` with its last ``corpus_count`` samples drawn from ``corpus``
     instead; the Pillow samples keep their indices, so they are the ones make_batch draws."""
     n_corpus = corpus_count(batch_size, share)
     samples = [make_sample(seed, step * batch_size + i, synth) for i in range(batch_size - n_corpus)]

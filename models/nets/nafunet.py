@@ -29,8 +29,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from models.blur import data_consistency, wiener_deconvolve, wiener_deconvolve_many
-from models.common import pad_to_multiple, sigma_features, sigma_vector
+from models.data.blur import data_consistency, wiener_deconvolve, wiener_deconvolve_many
+from models.nets.common import pad_to_multiple, sigma_features, sigma_vector
 
 @dataclass
 class NAFUNetConfig:

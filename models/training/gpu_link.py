@@ -4,9 +4,9 @@ A lent GPU machine takes at most 10 minutes a command and starts bare each time,
 cut into links. Each link resumes the run from the bundle it was carried with, trains for a few
 minutes with many data workers, a large batch and large patches, and hands the checkpoint back:
 
-    python -m models.gpu_link prepare                     # here: fonts + the run so far into .gpu/
-    (device) python3 -m models.gpu_link link --out $OUT   # carry .gpu; at most ~8 minutes of training
-    python -m models.gpu_link collect FILES_DIR           # here: the returned parts -> .gpu/run/last.pt
+    python -m models.training.gpu_link prepare                     # here: fonts + the run so far into .gpu/
+    (device) python3 -m models.training.gpu_link link --out $OUT   # carry .gpu; at most ~8 minutes of training
+    python -m models.training.gpu_link collect FILES_DIR           # here: the returned parts -> .gpu/run/last.pt
 
 The first link warm-starts from the shipped checkpoint. The device returns files of at most 16 MB,
 so the checkpoint (with its optimizer) travels in parts. `--dry-run` runs a link on the CPU in
@@ -33,7 +33,7 @@ DRY_RUN_ARGS = ["--batch-size", "2", "--patch", "32", "--workers", "0", "--steps
 def face_characters():
     """lang -> the characters its face of a CJK collection must hold: the word pools', the standards'
     common ones (synth's ``p_wide_cjk``) and ASCII."""
-    from models.synth import CHINESE, JAPANESE, KOREAN, wide_cjk_pools
+    from models.data.synth import CHINESE, JAPANESE, KOREAN, wide_cjk_pools
     ascii_ = {chr(c) for c in range(32, 127)}
     pools, wide = {"ja": JAPANESE, "ko": KOREAN, "zh": CHINESE}, wide_cjk_pools()
     return {lang: set("".join(pools[lang])) | set(wide[lang]) | ascii_ for lang in pools}
@@ -45,7 +45,7 @@ def subset_collection(source, target):
     from fontTools import subset
     from fontTools.ttLib import TTCollection
 
-    from models.synth import CJK_FACE_INDEX
+    from models.data.synth import CJK_FACE_INDEX
     assert sorted(CJK_FACE_INDEX.values()) == list(range(len(CJK_FACE_INDEX))), "faces must be the first ones"
     collection = TTCollection(str(source))
     collection.fonts = collection.fonts[:len(CJK_FACE_INDEX)]
@@ -71,12 +71,12 @@ def refuse_stale_fonts(bundle):
     as blanks: stop before training instead."""
     if (bundle / "fonts").is_dir() and not subsets_current(bundle / "fonts"):
         raise SystemExit(f"{bundle / 'fonts'} holds CJK subsets older than {SUBSET_VERSION}: "
-                         "python -m models.gpu_link prepare again")
+                         "python -m models.training.gpu_link prepare again")
 
 
 def prepare(run_dir, bundle=BUNDLE):
     """Bundle the fonts synth uses (CJK ones subset: the full ones exceed what a call carries) and the run."""
-    from models.synth import CJK_FONTS, FONT_ROOT, LATIN_FONTS
+    from models.data.synth import CJK_FONTS, FONT_ROOT, LATIN_FONTS
 
     fonts = bundle / "fonts"
     for relative in [path for family in LATIN_FONTS.values() for path in family]:
@@ -118,10 +118,10 @@ def join_parts(parts_dir, name, target):
 
 def link(out, minutes, bundle=BUNDLE, dry_run=False, extra=()):
     """One link: resume (or warm-start) the run in the bundle, train ``minutes``, return it in parts."""
-    if (bundle / "fonts").is_dir():  # read when models.synth is first imported, just below
+    if (bundle / "fonts").is_dir():  # read when models.data.synth is first imported, just below
         os.environ.setdefault("ANTI_AGING_FONT_ROOT", str((bundle / "fonts").resolve()))
     from models import default_checkpoint
-    from models import train
+    from models.training import train
 
     run = bundle / "run"
     start = ["--resume", str(run / "last.pt")] if (run / "last.pt").is_file() else \

@@ -1,13 +1,13 @@
 """Chromium-rendered dev set: real HTML text rendered by Debian chromium, sharp and under CSS blur.
 
-    python -m models.chromium_devset --out models/devset [--quick] [--seed 0]
+    python -m models.data.chromium_devset --out models/devset [--quick] [--seed 0]
 
 Every text element sits alone in a wrapper with a constant background. The page is rendered
 at DPR 1 and 2 on two raster paths (the default software raster, and GPU raster on SwiftShader),
 once sharp and once per CSS ``filter: blur(r)``. Each element's region, widened by a margin that
 holds the whole blur spread, is cut from full-page screenshots taken with the same layout, so the
 sharp and blurred crops are pixel-aligned. A stratified subset of blur radii is stored as PNGs
-with a ``manifest.json``; every capture (stored or not) is also compared with ``models.blur``
+with a ``manifest.json``; every capture (stored or not) is also compared with ``models.data.blur``
 and the result written to ``blur_match.json`` (see docs/chromium-blur.md).
 """
 import argparse
@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from models.blur import box3_blur, gaussian_blur
+from models.data.blur import box3_blur, gaussian_blur
 
 CHROMIUM = "/usr/bin/chromium"
 BASE_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
@@ -375,7 +375,7 @@ def save_png(array, path):
 
 
 def build_devset(out, count, seed=0, rasters=tuple(RASTER_ARGS), dprs=DPRS, log=print):
-    """Render, store the stratified slice with its manifest, and measure every capture against models.blur."""
+    """Render, store the stratified slice with its manifest, and measure every capture against models.data.blur."""
     from playwright.sync_api import sync_playwright
 
     out = Path(out)
@@ -431,7 +431,7 @@ def read_manifest(folder):
     folder = Path(folder)
     path = folder / "manifest.json"
     if not path.is_file():
-        raise FileNotFoundError(f"no dev set at {folder}: build it with python -m models.chromium_devset --out {folder}")
+        raise FileNotFoundError(f"no dev set at {folder}: build it with python -m models.data.chromium_devset --out {folder}")
     manifest = json.loads(path.read_text(encoding="utf-8"))
     for sample in manifest.get("samples", []):
         missing = [key for key in SAMPLE_KEYS if key not in sample]

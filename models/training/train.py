@@ -1,12 +1,12 @@
 """Train a deblurring model on synthetic web text.
 
-    python -m models.train --model nafunet --steps 9000 --out runs/nafunet
-    python -m models.train --resume runs/nafunet/last.pt           # continue where it stopped
-    python -m models.train --init-from models/checkpoints/nafunet.pt --lr 3e-4 --out runs/more
+    python -m models.training.train --model nafunet --steps 9000 --out runs/nafunet
+    python -m models.training.train --resume runs/nafunet/last.pt           # continue where it stopped
+    python -m models.training.train --init-from models/checkpoints/nafunet.pt --lr 3e-4 --out runs/more
                                                                      # warm start: shipped weights, new schedule
-    python -m models.train ... --ocr-weight 5e-4                     # plus a readability loss on text lines
-    python -m models.train ... --corpus runs/corpus --corpus-share 0.25  # a quarter of each batch rendered by Chromium
-    torchrun --nproc_per_node=N -m models.train ...                  # several GPUs (DDP)
+    python -m models.training.train ... --ocr-weight 5e-4                     # plus a readability loss on text lines
+    python -m models.training.train ... --corpus runs/corpus --corpus-share 0.25  # a quarter of each batch rendered by Chromium
+    torchrun --nproc_per_node=N -m models.training.train ...                  # several GPUs (DDP)
 
 Every batch is a pure function of (seed, step, rank), so a resumed run sees the same data as an
 uninterrupted one. Checkpoints hold model, optimizer, config and step.
@@ -24,9 +24,12 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from models import build_model, load_grown, read_checkpoint, save_checkpoint
-from models.common import resolve_precision
-from models.chromium_corpus import CorpusPairs, corpus_count, mixed_batch
-from models.synth import SynthConfig, make_batch
+from models.data.chromium_corpus import CorpusPairs, corpus_count, mixed_batch
+from models.data.lines import LineConfig, make_line, to_tensor
+from models.data.synth import SynthConfig, make_batch
+from models.nets.common import resolve_precision
+from models.reading.recognizer import DEFAULT_RECOGNIZER
+from models.training.readability import ReadabilityLoss
 
 
 @dataclass
@@ -60,7 +63,7 @@ class TrainConfig:
     ocr_weight: float = 0.0       # > 0: add this times a frozen recogniser's CTC loss on restored text lines
     ocr_lines: int = 4            # blurred text lines per step for that loss
     recognizer: str = ""          # its checkpoint; "" is the shipped models/checkpoints/recognizer.pt
-    corpus: str = ""              # a Chromium-rendered corpus folder (python -m models.chromium_corpus); "" = Pillow only
+    corpus: str = ""              # a Chromium-rendered corpus folder (python -m models.data.chromium_corpus); "" = Pillow only
     corpus_share: float = 0.25    # with --corpus: this share of every batch's samples are corpus pairs
 
 
@@ -126,8 +129,6 @@ OCR_LINE_EMS = 10.0  # lines for the readability loss stay short: every line cos
 
 def text_lines(seed, step, count, blind_fraction):
     """Blurred text lines for step ``step``: a pure function of (seed, step), like the patch batches."""
-    from models.recognizer import LineConfig, make_line, to_tensor  # not at the top: it imports this module
-
     config = LineConfig(max_ems=OCR_LINE_EMS)
     lines = [make_line(seed, step * count + i, blurred=True, config=config) for i in range(count)]
     generator = torch.Generator().manual_seed(seed * 10_000_019 + step + 1)
@@ -258,7 +259,7 @@ def main(argv=None):
     val = make_batch(config.seed + 999_983, 0, config.val_samples, SynthConfig(patch=config.patch))
     corpus = CorpusPairs(config.corpus) if config.corpus else None
     if corpus is not None and not len(corpus):
-        raise SystemExit(f"--corpus {config.corpus}: no shards there (python -m models.chromium_corpus --out ...)")
+        raise SystemExit(f"--corpus {config.corpus}: no shards there (python -m models.data.chromium_corpus --out ...)")
     loader = torch.utils.data.DataLoader(SyntheticBatches(config, rank, start_step, synth, corpus), batch_size=None,
                                          shuffle=False, num_workers=config.workers,
                                          persistent_workers=config.workers > 0)
@@ -275,7 +276,6 @@ def main(argv=None):
 
     readability = None
     if config.ocr_weight:
-        from models.recognizer import DEFAULT_RECOGNIZER, ReadabilityLoss
         readability = ReadabilityLoss.from_checkpoint(config.recognizer or DEFAULT_RECOGNIZER, device)
 
     model.train()

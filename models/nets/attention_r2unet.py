@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from models.common import pad_to_multiple, sigma_features, sigma_vector
+from models.nets.common import pad_to_multiple, sigma_features, sigma_vector
 
 
 @dataclass

@@ -16,9 +16,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from models.blur import chromium_blur
+from models.data.blur import chromium_blur
 
-# Debian's fonts; a GPU machine without them gets a bundle (models/gpu_link.py) named by the variable.
+# Debian's fonts; a GPU machine without them gets a bundle (models/training/gpu_link.py) named by the variable.
 FONT_ROOT = Path(os.environ.get("ANTI_AGING_FONT_ROOT", "/usr/share/fonts"))
 LATIN_FONTS = {
     "sans": ["truetype/dejavu/DejaVuSans.ttf", "truetype/dejavu/DejaVuSans-Bold.ttf",

@@ -1,0 +1,204 @@
+"""Synthetic text lines for reading: one line of synth's web text, sharp and optionally blurred
+as Chromium blurs it, with the exact text it drew (labels cost nothing because we render them)."""
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+from models.data.blur import chromium_blur
+from models.data.lexicon import load_lexicon
+from models.data.synth import (LANG_WEIGHTS, LANGS, SynthConfig, _colors, _latin_text, jpeg_round_trip, random_font,
+                               random_text, sample_sigma)
+
+
+@dataclass
+class LineConfig:
+    min_px: int = 11
+    max_px: int = 32
+    max_ems: float = 14.0         # longest text, in font sizes; longer texts lose words (CJK characters) from the end
+    synth: SynthConfig = field(default_factory=lambda: SynthConfig(p_sharp=0.0, p_hard=0.5))  # sigma draw
+
+
+@dataclass
+class Line:
+    sharp: np.ndarray       # uint8 (H, W, 3)
+    text: str
+    lang: str               # synth's: latin, ko, zh, ja
+    px: int                 # font size in device px
+    sigma: float            # device px; drawn always, applied only when blurred was asked for
+    kind: str               # gaussian (GPU raster) or box3 (software raster)
+    box: tuple              # (top, bottom, left, right) of the text line inside the crop
+    blurred: np.ndarray = None
+
+
+def _shorten(text, lang, font, max_width):
+    """Drop words (characters for zh/ja) from the end until the line fits ``max_width``."""
+    spaced = lang in ("latin", "ko")
+    units = text.split(" ") if spaced else list(text)
+    while len(units) > 1 and font.getlength((" " if spaced else "").join(units)) > max_width:
+        units.pop()
+    return (" " if spaced else "").join(units)
+
+
+LINE_STREAM = 0x11E  # lines draw from a stream of their own: never synth's patch draws under the same seed
+
+
+def make_line(seed, index, blurred=False, config=LineConfig()):
+    """One line of synthetic web text from ``default_rng((seed, index, LINE_STREAM))`` alone.
+
+    Without ``blurred`` the crop is the line box: the text plus a random pad. With it, both
+    images also hold ``ceil(2 sigma) + 2`` px of context around that box (what a deblurring
+    net needs to see), blurred as Chromium does on a canvas large enough that no border shows;
+    ``box`` says where the line box lies. Text, font, colours and position do not depend on
+    ``blurred``: the box of the blurred call holds the same pixels as the sharp call's crop."""
+    rng = np.random.default_rng((seed, index, LINE_STREAM))
+    lang = str(rng.choice(LANGS, p=LANG_WEIGHTS))
+    px = int(round(math.exp(rng.uniform(math.log(config.min_px), math.log(config.max_px + 0.5)))))
+    text, is_code = random_text(rng, lang)
+    font = random_font(rng, lang, is_code, px)
+    text = _shorten(text, lang, font, config.max_ems * px)
+    bg, fg = _colors(rng)
+    pad_top, pad_bottom = (int(round(rng.uniform(0.05, 0.5) * px)) for _ in range(2))
+    pad_x = int(round(rng.uniform(0.2, 1.0) * px))
+    dx, dy = rng.uniform(0, 1, size=2)
+    sigma = sample_sigma(rng, config.synth)  # drawn last: the line does not depend on the blur settings
+    kind = "box3" if rng.random() < config.synth.p_box3 else "gaussian"
+
+    ascent, descent = font.getmetrics()
+    left, _, right, _ = font.getbbox(text)
+    box_h, box_w = pad_top + ascent + descent + pad_bottom, pad_x + (right - left) + 1 + pad_x
+    context = int(math.ceil(2 * sigma)) + 2 if blurred else 0
+    margin = context + (int(math.ceil(3 * sigma)) + 2 if blurred else 0)
+    canvas = Image.new("RGB", (box_w + 2 * margin, box_h + 2 * margin), bg)
+    ImageDraw.Draw(canvas).text((margin + pad_x - left + dx, margin + pad_top + dy), text, font=font, fill=fg)
+    sharp = torch.from_numpy(np.asarray(canvas).copy()).permute(2, 0, 1)[None].float().div(255)
+    crop = (slice(None), slice(None), slice(margin - context, margin + box_h + context),
+            slice(margin - context, margin + box_w + context))
+
+    def as_uint8(t):
+        return t[crop][0].clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).numpy()
+
+    line = Line(as_uint8(sharp), text, lang, px, sigma, kind, (context, context + box_h, context, context + box_w))
+    if blurred:
+        line.blurred = as_uint8(chromium_blur(sharp, sigma, kind))
+    return line
+
+
+def to_tensor(image):
+    """uint8 (H, W, 3) -> float (3, H, W) in [0, 1]."""
+    return torch.from_numpy(np.array(image)).permute(2, 0, 1).float().div(255)
+
+
+# --- lines for the reader: words from the packaged word lists, blurred relative to the font size ---
+
+READ_LANGS = ("latin", "ko", "zh", "ja")
+READ_LANG_WEIGHTS = (0.55, 0.15, 0.15, 0.15)
+LEXICON_LANG = {"latin": "en", "ko": "ko", "zh": "zh", "ja": "ja"}
+READ_STREAM = 0x2EAD  # never the same draws as make_line or synth under one seed
+
+
+@dataclass
+class ReadingLineConfig:
+    min_px: int = 10
+    max_px: int = 36
+    max_ems: float = 16.0
+    max_ratio: float = 0.5        # sigma / font size; FACTS: letters stay decidable to about 0.4
+    p_sharp: float = 0.12         # sigma / font size below 0.06: the reader must read sharp text too
+    p_box3: float = 0.4           # Chromium's software raster path
+    p_rescale: float = 0.25       # a picture of text shown smaller than it was drawn
+    p_jpeg: float = 0.3
+    p_noise: float = 0.2
+
+
+def _lexicon_words(rng, lang, count, charset):
+    words = load_lexicon(LEXICON_LANG[lang])
+    picked = []
+    while len(picked) < count:
+        # log-uniform rank: frequent words dominate, the tail still appears
+        word = words[min(len(words) - 1, int(math.exp(rng.uniform(0, math.log(len(words))))))][0]
+        if all(ch in charset for ch in word):
+            picked.append(word)
+    return picked
+
+
+def _english_line(rng, charset):
+    words = _lexicon_words(rng, "latin", int(rng.integers(1, 9)), charset)
+    style = rng.random()
+    if style < 0.35:
+        words[0] = words[0].capitalize()
+    elif style < 0.5:
+        words = [w.capitalize() for w in words]
+    elif style < 0.58:
+        words = [w.upper() for w in words]
+    if rng.random() < 0.2:  # a number somewhere in the line
+        words.insert(int(rng.integers(0, len(words) + 1)), _latin_text(rng, "number"))
+    for i in range(len(words) - 1):
+        if rng.random() < 0.08:
+            words[i] += str(rng.choice([",", ":", ";"]))
+    return " ".join(words) + str(rng.choice(["", "", "", ".", "?", "!", ":"]))
+
+
+def reading_text(rng, lang, charset):
+    """(text, is_code) of one line for the reader: mostly words of the language's packaged list,
+    some UI labels, code, numbers and identifiers from synth's pools."""
+    if lang == "latin":
+        if rng.random() < 0.3:
+            return random_text(rng, "latin")
+        return _english_line(rng, charset), False
+    if lang == "ko":
+        return " ".join(_lexicon_words(rng, "ko", int(rng.integers(1, 7)), charset)), False
+    text = ""
+    target = int(rng.integers(2, 16))
+    while len(text) < target:
+        text += _lexicon_words(rng, lang, 1, charset)[0]
+        if rng.random() < 0.06:
+            text += str(rng.choice(["、", "。", "，"] if lang == "zh" else ["、", "。"]))
+    return text, False
+
+
+def make_reading_line(seed, index, charset, config=ReadingLineConfig()):
+    """One blurred line for the reader from ``default_rng((seed, index, READ_STREAM))`` alone.
+
+    The blur is drawn relative to the font size (sigma = ratio x px), on either Chromium raster
+    path; then, as pictures of text are, it may be shown smaller, JPEG-compressed or noisy. The
+    returned Line's ``blurred`` holds the line with all the context its blur spread into (a
+    reader crops it as the line finder would); ``sharp`` is the unblurred rendering, same size.
+    """
+    rng = np.random.default_rng((seed, index, READ_STREAM))
+    lang = str(rng.choice(READ_LANGS, p=READ_LANG_WEIGHTS))
+    px = int(round(math.exp(rng.uniform(math.log(config.min_px), math.log(config.max_px + 0.5)))))
+    scale = float(rng.uniform(1.25, 2.0)) if rng.random() < config.p_rescale else 1.0
+    draw_px = int(round(px * scale))
+    text, is_code = reading_text(rng, lang, charset)
+    font = random_font(rng, lang, is_code, draw_px)
+    text = _shorten(text, lang, font, config.max_ems * draw_px)
+    bg, fg = _colors(rng)
+    ratio = float(rng.uniform(0.0, 0.06) if rng.random() < config.p_sharp else rng.uniform(0.06, config.max_ratio))
+    sigma = ratio * draw_px
+    kind = "box3" if rng.random() < config.p_box3 else "gaussian"
+    dx, dy = rng.uniform(0, 1, size=2)
+
+    ascent, descent = font.getmetrics()
+    left, _, right, _ = font.getbbox(text)
+    margin = int(math.ceil(3 * sigma)) + int(math.ceil(0.3 * draw_px)) + 2
+    box_h, box_w = ascent + descent, (right - left) + 1
+    canvas = Image.new("RGB", (box_w + 2 * margin, box_h + 2 * margin), bg)
+    ImageDraw.Draw(canvas).text((margin - left + dx, margin + dy), text, font=font, fill=fg)
+    sharp = torch.from_numpy(np.asarray(canvas).copy()).permute(2, 0, 1)[None].float().div(255)
+    blurred = chromium_blur(sharp, sigma, kind) if sigma > 0 else sharp
+    box = (margin, margin + box_h, margin, margin + box_w)
+    if scale != 1.0:
+        size = (max(1, round(blurred.shape[-1] / scale)), max(1, round(blurred.shape[-2] / scale)))
+        blurred = torch.nn.functional.interpolate(blurred, size=size[::-1], mode="area")
+        sharp = torch.nn.functional.interpolate(sharp, size=size[::-1], mode="area")
+        box = tuple(int(round(v / scale)) for v in box)
+        sigma = math.hypot(sigma / scale, 0.3)  # the area filter's own softness, about 0.3 px
+    image = blurred[0].clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).numpy()
+    if rng.random() < config.p_noise:
+        image = np.clip(image + rng.normal(0, rng.uniform(0.5, 2.5), image.shape), 0, 255).round().astype(np.uint8)
+    if rng.random() < config.p_jpeg:
+        image = jpeg_round_trip(image, int(rng.integers(50, 96)))[0]
+    sharp_image = sharp[0].clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).numpy()
+    return Line(sharp_image, text, lang, px, sigma, kind, box, image)

@@ -1,0 +1,147 @@
+"""CTC decoding as pure functions over one line's (T, C) log-probabilities (class 0 is the blank).
+
+``greedy`` takes the best class per column; ``beam_search`` keeps the best prefixes and, given a
+language prior (``models.reading.prior``), scores whole words as they complete; ``align`` finds
+the columns each character of a chosen text occupies, so that every character gets the model's
+own probability as its confidence.
+"""
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+NEG_INF = -math.inf
+
+
+def _logsumexp(a, b):
+    if a == NEG_INF:
+        return b
+    if b == NEG_INF:
+        return a
+    high, low = (a, b) if a > b else (b, a)
+    return high + math.log1p(math.exp(low - high))
+
+
+def greedy(log_probs, charset):
+    """Best class per column, repeats merged, blanks dropped."""
+    best = np.asarray(log_probs).argmax(-1)
+    out, previous = [], 0
+    for k in best:
+        if k != previous and k != 0:
+            out.append(charset[k - 1])
+        previous = int(k)
+    return "".join(out)
+
+
+@dataclass
+class Beam:
+    text: str
+    blank: float      # log P(text, path ends in a blank)
+    label: float      # log P(text, path ends in its last character)
+    prior: float      # log prior of the words completed so far, weighted
+
+    @property
+    def acoustic(self):
+        return _logsumexp(self.blank, self.label)
+
+    @property
+    def score(self):
+        return self.acoustic + self.prior
+
+
+def beam_search(log_probs, charset, prior=None, beam_width=8, candidates_per_column=6, min_log_prob=-12.0):
+    """CTC prefix beam search -> [(text, acoustic log-prob, prior log-score)], best first.
+
+    ``prior(text, final)``: the language prior's log-score of the words ``text`` has completed
+    (all of them when ``final``); it is added whenever a word ends, so prefixes compete on the
+    words they spell. Without a prior this is plain prefix beam search.
+    """
+    log_probs = np.asarray(log_probs, dtype=np.float64)
+    beams = {"": Beam("", 0.0, NEG_INF, 0.0)}
+    for column in log_probs:
+        ranked = np.argsort(column)[::-1][:candidates_per_column]
+        ranked = [int(k) for k in ranked if column[k] >= min_log_prob or k == ranked[0]]
+        grown = {}
+
+        def entry(text, prior_score):
+            if text not in grown:
+                grown[text] = Beam(text, NEG_INF, NEG_INF, prior_score)
+            return grown[text]
+
+        for beam in beams.values():
+            for k in ranked:
+                p = column[k]
+                if k == 0:
+                    target = entry(beam.text, beam.prior)
+                    target.blank = _logsumexp(target.blank, beam.acoustic + p)
+                    continue
+                ch = charset[k - 1]
+                last = beam.text[-1] if beam.text else None
+                if ch == last:
+                    same = entry(beam.text, beam.prior)  # a repeat without a blank between stays one character
+                    same.label = _logsumexp(same.label, beam.label + p)
+                    if beam.blank == NEG_INF:
+                        continue
+                    extended_from = beam.blank
+                else:
+                    extended_from = beam.acoustic
+                text = beam.text + ch
+                prior_score = beam.prior
+                if prior is not None and ch == " ":  # a word just ended
+                    prior_score = prior(text, final=False)
+                target = entry(text, prior_score)
+                target.label = _logsumexp(target.label, extended_from + p)
+        beams = dict(sorted(grown.items(), key=lambda item: item[1].score, reverse=True)[:beam_width])
+    finals = []
+    for beam in beams.values():
+        prior_score = prior(beam.text, final=True) if prior is not None else 0.0
+        finals.append((beam.text, beam.acoustic, prior_score))
+    return sorted(finals, key=lambda f: f[1] + f[2], reverse=True)
+
+
+def align(log_probs, labels):
+    """Viterbi alignment of class ``labels`` (no blanks) to the columns -> for each label the
+    (first, last) column of its frames; None when the line has too few columns for the text."""
+    log_probs = np.asarray(log_probs, dtype=np.float64)
+    columns, n = len(log_probs), len(labels)
+    if n == 0:
+        return []
+    states = [0]
+    for k in labels:
+        states += [k, 0]
+    s_count = len(states)
+    score = np.full((columns, s_count), NEG_INF)
+    back = np.zeros((columns, s_count), dtype=np.int64)
+    score[0, 0] = log_probs[0, 0]
+    score[0, 1] = log_probs[0, states[1]]
+    for t in range(1, columns):
+        previous = score[t - 1]
+        for s in range(s_count):
+            options = [(previous[s], s)]
+            if s >= 1:
+                options.append((previous[s - 1], s - 1))
+            if s >= 2 and states[s] != 0 and states[s] != states[s - 2]:
+                options.append((previous[s - 2], s - 2))
+            best, origin = max(options)
+            if best > NEG_INF:
+                score[t, s] = best + log_probs[t, states[s]]
+                back[t, s] = origin
+    end = max((score[-1, s], s) for s in (s_count - 1, s_count - 2))
+    if end[0] == NEG_INF:
+        return None
+    spans = [None] * n
+    s = end[1]
+    for t in range(columns - 1, -1, -1):
+        if states[s] != 0:
+            index = (s - 1) // 2
+            first, last = spans[index] or (t, t)
+            spans[index] = (t, last)
+        if t:
+            s = back[t, s]
+    return spans
+
+
+def character_confidences(probs, labels, spans):
+    """Each character's confidence: the highest probability the model gave its class over the
+    columns aligned to it."""
+    return [float(probs[first:last + 1, k].max()) for k, (first, last) in zip(labels, spans)]

@@ -1,0 +1,64 @@
+"""The language prior: how likely the words of a reading are, from the packaged word lists.
+
+A word's log-probability comes from its wordfreq frequency; a word outside the list costs a
+fixed penalty, so the beam prefers a frequent word over a near-identical non-word only when the
+pixels leave the choice open. Tokens with digits or symbols (prices, codes, e-mail addresses) are
+not words and get no prior, nor do Chinese and Japanese, which are written without spaces and
+read character by character. ``weight`` scales the whole prior against the network's evidence.
+"""
+import math
+import re
+from functools import lru_cache
+
+from models.data.lexicon import load_lexicon
+
+LN10 = math.log(10)
+HANGUL = re.compile(r"[\uac00-\ud7a3]")
+LATIN_WORD = re.compile(r"^[A-Za-z][A-Za-z'\-]*$")
+EDGE_PUNCTUATION = ".,:;!?\"()[]{}«»“”‘’"
+
+
+@lru_cache(maxsize=None)
+def _frequencies(lang):
+    return {word: zipf for word, zipf in load_lexicon(lang)}
+
+
+def word_language(token):
+    """en or ko for a token the prior scores, None for anything else."""
+    if LATIN_WORD.match(token):
+        return "en"
+    if HANGUL.search(token) and all(HANGUL.match(ch) for ch in token):
+        return "ko"
+    return None
+
+
+class WordPrior:
+    """``prior(text, final)`` -> weighted log-score of the words ``text`` has completed: every
+    space-separated word but the last, and the last too when ``final``."""
+
+    def __init__(self, weight=0.5, oov_zipf=1.0, min_zipf=1.0):
+        self.weight, self.oov_zipf, self.min_zipf = weight, oov_zipf, min_zipf
+
+    @lru_cache(maxsize=200_000)
+    def word_score(self, token):
+        word = token.strip(EDGE_PUNCTUATION)
+        lang = word_language(word)
+        if lang is None:
+            return 0.0
+        zipf = _frequencies(lang).get(word.lower())
+        if zipf is None:
+            if lang == "ko":  # the Korean list holds morphemes: a word with its particle is often absent
+                return 0.0
+            zipf = self.oov_zipf
+        # zipf is log10 of the frequency per billion words; relative to a rare word's, so known
+        # words gain and unknown ones lose
+        return self.weight * (max(zipf, self.min_zipf) - 3.0) * LN10
+
+    def __call__(self, text, final=False):
+        words = text.split(" ")
+        if not final:
+            words = words[:-1]
+        return sum(self.word_score(w) for w in words if w)
+
+    def __hash__(self):
+        return id(self)

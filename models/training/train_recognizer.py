@@ -1,0 +1,231 @@
+"""Train the text recogniser (sharp lines, the deblurring trainer's judge) or the reader (blurred
+lines, told sigma or not: what ``/v1/read`` runs).
+
+    python -m models.training.train_recognizer --out runs/recognizer --export models/checkpoints/recognizer.pt
+    python -m models.training.train_recognizer --task reader --init-from models/checkpoints/recognizer.pt \
+        --out runs/reader --export models/checkpoints/reader.pt
+    python -m models.training.train_recognizer --task reader --resume runs/reader/last.pt ...   # continue
+
+Every batch is a pure function of (seed, step). The reader's lines are cropped where the line
+finder finds them, as ``/v1/read`` crops them.
+"""
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from models import load_grown, read_checkpoint, save_checkpoint
+from models.data.lines import LineConfig, ReadingLineConfig, make_line, make_reading_line, to_tensor
+from models.evaluation.ocr import cer
+from models.reading.line_finder import LineBox, find_lines
+from models.reading.recognizer import (READER_CHARSET, build_recognizer, collate_lines, ctc_loss, decode,
+                                       line_input, normalize_line)
+from models.training.train import lr_at, parse_config
+
+OCR_LANG = {"latin": "en", "ko": "ko", "zh": "zh", "ja": "ja"}  # synth's language names -> models.evaluation.ocr's
+RATIO_BUCKETS = ((0.0, 0.1), (0.1, 0.2), (0.2, 0.3), (0.3, 0.5))  # sigma / font size
+
+
+@dataclass
+class RecognizerTrainConfig:
+    task: str = "recognizer"      # recognizer: sharp lines; reader: blurred lines, sigma given or not
+    steps: int = 2200
+    batch_size: int = 24
+    lr: float = 2e-3
+    min_lr: float = 2e-5
+    warmup: int = 200
+    weight_decay: float = 1e-4
+    seed: int = 0
+    sigma_dropout: float = 0.35   # reader: share of lines read blind
+    val_lines: int = 400
+    log_every: int = 250
+    threads: int = 1
+    precision: str = "fp32"       # bf16: autocast the forward pass (CPU: about 1.6x faster steps)
+    workers: int = 0              # data worker processes (1 overlaps line rendering with training)
+    max_minutes: float = 0.0      # stop early (and export) after this long
+    init_from: str = ""           # warm start: a checkpoint's weights, grown to this net (new classes, sigma planes)
+    resume: str = ""              # continue a run: model, optimizer and step from its last.pt
+    out: str = "runs/recognizer"
+    export: str = ""              # fp16 model-only checkpoint; default <out>/<task>.pt
+    model_overrides: dict = field(default_factory=dict)
+
+
+VAL_SEED = 7_777_777  # held-out lines: training seeds are small integers
+DROP_STREAM = 0xD209  # which reader lines go blind: a stream of its own
+
+
+def line_batch(seed, step, batch_size, config=LineConfig()):
+    """The recogniser's: sharp lines -> (normalised lines, sigmas (None), texts, langs)."""
+    lines = [make_line(seed, step * batch_size + i, config=config) for i in range(batch_size)]
+    return [normalize_line(to_tensor(line.sharp)) for line in lines], None, [line.text for line in lines], \
+        [line.lang for line in lines]
+
+
+def _overlap(a, b):
+    width = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
+    height = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
+    return max(0, width) * max(0, height)
+
+
+def located_box(line):
+    """Where the line finder puts a generated line (the found box overlapping its text most), or
+    the text's own box where the finder sees nothing there."""
+    top, bottom, left, right = line.box
+    truth = LineBox(left, top, right - left, bottom - top)
+    found = [box for box in find_lines(line.blurred) if _overlap(box, truth) > 0]
+    return max(found, key=lambda box: _overlap(box, truth)) if found else truth
+
+
+_READER_CHARS = frozenset(READER_CHARSET)
+
+
+def reader_batch(seed, step, batch_size, sigma_dropout=0.35, config=ReadingLineConfig()):
+    """The reader's: blurred lines cropped where the finder finds them, some read blind ->
+    (normalised lines, sigmas in normalised px (-1 unknown), texts, langs, sigma / font size)."""
+    lines, sigmas, texts, langs, ratios = [], [], [], [], []
+    for i in range(batch_size):
+        index = step * batch_size + i
+        line = make_reading_line(seed, index, _READER_CHARS, config)
+        known = np.random.default_rng((seed, index, DROP_STREAM)).random() >= sigma_dropout
+        normalised, sigma = line_input(line.blurred, located_box(line), line.sigma if known else None)
+        lines.append(normalised)
+        sigmas.append(sigma)
+        texts.append(line.text)
+        langs.append(line.lang)
+        ratios.append(line.sigma / line.px)
+    return lines, torch.tensor(sigmas), texts, langs, ratios
+
+
+def task_batch(config, seed, step, batch_size):
+    if config.task == "reader":
+        return reader_batch(seed, step, batch_size, config.sigma_dropout)[:4]
+    return line_batch(seed, step, batch_size)
+
+
+def validation_set(config):
+    if config.task == "reader":
+        return reader_batch(VAL_SEED, 0, config.val_lines, config.sigma_dropout)
+    return (*line_batch(VAL_SEED, 0, config.val_lines), None)
+
+
+@torch.no_grad()
+def evaluate_lines(model, lines, sigmas, texts, langs, ratios=None):
+    """CER (models.evaluation.ocr.cer, mean over lines, greedy decoding) per language, per sigma /
+    font size bucket where known, and over all."""
+    was_training = model.training
+    model.eval()
+    readings = []
+    for i in range(0, len(lines), 64):
+        batch, lengths = collate_lines(lines[i:i + 64])
+        logits = model(batch, None if sigmas is None else sigmas[i:i + 64])
+        readings += [decode(row[:n], model.config.charset) for row, n in zip(logits.argmax(-1), lengths)]
+    model.train(was_training)
+    scores, report = {}, {}
+    for index, (reading, text, lang) in enumerate(zip(readings, texts, langs)):
+        score = cer(reading, text, OCR_LANG[lang])
+        scores.setdefault(lang, []).append(score)
+        if ratios is not None:
+            low, high = next(b for b in RATIO_BUCKETS if b[0] <= ratios[index] < b[1] or b[1] == 0.5)
+            scores.setdefault(f"r{low:.1f}-{high:.1f}", []).append(score)
+    report = {key: round(float(np.mean(v)), 4) for key, v in sorted(scores.items())}
+    report["all"] = round(float(np.mean([s for lang in set(langs) for s in scores[lang]])), 4)
+    return report
+
+
+def build_or_resume(config):
+    """(model, optimizer, first step) from nothing, a warm start or a resumed run."""
+    overrides = dict(config.model_overrides)
+    if config.task == "reader":
+        overrides = {"charset": READER_CHARSET, "sigma_input": True, **overrides}
+    model = build_recognizer(**overrides)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    if config.resume:
+        payload = read_checkpoint(config.resume)
+        model.load_state_dict(payload["model"])
+        optimizer.load_state_dict(payload["optimizer"])
+        return model, optimizer, int(payload["step"])
+    if config.init_from:
+        grown, new = load_grown(model, read_checkpoint(config.init_from)["model"])
+        print(f"warm start from {config.init_from}: {len(grown)} tensors grown, {len(new)} new", flush=True)
+    return model, optimizer, 0
+
+
+class StepBatches(torch.utils.data.IterableDataset):
+    """Batches ``first_step``, ``first_step + 1``, ... of a run, for a DataLoader worker to draw
+    while the trainer computes."""
+
+    def __init__(self, config, first_step):
+        super().__init__()
+        self.config, self.first_step = config, first_step
+
+    def __iter__(self):
+        for step in range(self.first_step, self.config.steps):
+            lines, sigmas, texts, _ = task_batch(self.config, self.config.seed, step, self.config.batch_size)
+            yield (*collate_lines(lines), sigmas, texts)
+
+
+def main(argv=None):
+    config = parse_config(argv, RecognizerTrainConfig, __doc__)
+    torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    model, optimizer, start_step = build_or_resume(config)
+    val = validation_set(config)
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"{config.task} {n_params / 1e6:.3f} M params, {len(model.config.charset) + 1} classes, "
+          f"steps {start_step}->{config.steps}, batch {config.batch_size}, {config.threads} thread(s), "
+          f"{config.workers} data worker(s)", flush=True)
+    loader = torch.utils.data.DataLoader(StepBatches(config, start_step), batch_size=None,
+                                         num_workers=config.workers, prefetch_factor=4 if config.workers else None)
+
+    model.train()
+    started, window, done = time.time(), 0.0, start_step
+    bar = tqdm(total=config.steps, initial=start_step, mininterval=5, dynamic_ncols=True)
+    for step, (batch, lengths, sigmas, texts) in enumerate(loader, start=start_step):
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, config)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.precision == "bf16"):
+            logits = model(batch, sigmas)
+        loss = ctc_loss(logits, lengths, texts, model.config.charset)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        optimizer.step()
+        window += loss.item()
+        done = step + 1
+        bar.update(1)
+        out_of_time = bool(config.max_minutes) and time.time() - started > config.max_minutes * 60
+        if done % config.log_every == 0 or done == config.steps or out_of_time:
+            n = (done - 1) % config.log_every + 1
+            rate = (done - start_step) / (time.time() - started)
+            tqdm.write(f"step {done} ctc {window / n:.4f} lr {lr_at(step, config):.2e} {rate:.2f} step/s "
+                       f"val cer {json.dumps(evaluate_lines(model, *val))}")
+            window = 0.0
+            save_checkpoint(out / "last.pt", model, optimizer, step=done, extra={"train": asdict(config)})
+        if out_of_time:
+            tqdm.write(f"stopped after {config.max_minutes:g} minutes at step {done}")
+            break
+    bar.close()
+    export = Path(config.export) if config.export else out / f"{config.task}.pt"
+    model.eval()
+    save_checkpoint(export, model, step=done, half=True,
+                    extra={"train": asdict(config), "minutes": round((time.time() - started) / 60, 1),
+                           "val_cer": evaluate_lines(load_half(model), *val)})
+    print(f"exported {export}", flush=True)
+    return model
+
+
+def load_half(model):
+    """A copy of ``model`` with its weights rounded through fp16, as the exported checkpoint holds them."""
+    copy = build_recognizer(**{k: v for k, v in asdict(model.config).items() if k != "name"})
+    copy.load_state_dict({k: v.half().float() if v.is_floating_point() else v for k, v in model.state_dict().items()})
+    return copy.eval()
+
+
+if __name__ == "__main__":
+    main()
