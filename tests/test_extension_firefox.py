@@ -10,7 +10,6 @@ gesture. It also adds a harness page (see bridge.mjs) from which the tests reach
 import json
 import os
 import select
-import shutil
 import subprocess
 import zipfile
 from pathlib import Path
@@ -67,10 +66,10 @@ LAYER_JS = """() => new Promise((resolve) => requestAnimationFrame(() => request
 class Firefox:
     """firefox-esr with the extension's Firefox package installed, one test page."""
 
-    def __init__(self, build, profile_env):
+    def __init__(self, build, env):
         config = {"firefox": str(FIREFOX), "extension": str(build), "id": load_pack().GECKO_ID, "uuid": EXTENSION_UUID,
                   "width": WINDOW["width"], "height": WINDOW["height"], "dpr": 1}
-        self.process = subprocess.Popen(["node", str(BRIDGE), json.dumps(config)], cwd=ROOT, env=profile_env, text=True,
+        self.process = subprocess.Popen(["node", str(BRIDGE), json.dumps(config)], cwd=ROOT, env=env, text=True,
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         assert self._answer().get("ready"), "the Firefox bridge did not start"
         self.url = None
@@ -154,6 +153,7 @@ def firefox_build(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def firefox(firefox_build, sharpen_server, tmp_path_factory):
+    # puppeteer makes the Firefox profile under TMPDIR: it goes with the test's other temporary files.
     env = {**os.environ, "TMPDIR": str(tmp_path_factory.mktemp("firefox-profile"))}
     browser = Firefox(firefox_build, env)
     try:
