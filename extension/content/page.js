@@ -450,10 +450,14 @@ export class PageAgent {
     const host = this.doc.createElement("div");
     host.id = LAYER_ID;
     const root = host.attachShadow({ mode: "open" });
-    root.innerHTML = `<style>${LAYER_CSS}</style><div class="overlays"></div>
+    // The stylesheet goes in as text: markup assigned to innerHTML stays a constant.
+    const style = this.doc.createElement("style");
+    style.textContent = LAYER_CSS;
+    root.innerHTML = `<div class="overlays"></div>
       <div class="panel hidden" role="status"><span class="message"></span>
       <button class="reveal hidden" type="button" title="Remove the page's blur: its own text, no model">Show the page\u2019s own text</button>
       <button class="toggle" type="button"></button><button class="restore" type="button" title="Restore the page (Esc)">Restore</button></div>`;
+    root.prepend(style);
     root.querySelector(".toggle").addEventListener("click", () => this.setShowOriginal(!this.showingOriginal));
     root.querySelector(".restore").addEventListener("click", () => this.restore());
     root.querySelector(".reveal").addEventListener("click", () => this.revealOwnText());
