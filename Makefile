@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 TCMALLOC := $(wildcard /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4)
 RUN_ENV := $(if $(TCMALLOC),LD_PRELOAD=$(TCMALLOC),MALLOC_MMAP_THRESHOLD_=1000000000 MALLOC_TRIM_THRESHOLD_=1000000000)
 
-.PHONY: setup node-deps run test test-py test-js train evaluate bench loadtest system-deps clean extension
+.PHONY: setup node-deps run test test-py test-js train train-reader evaluate bench loadtest system-deps clean extension
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,9 +42,20 @@ train: setup
 	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.train --out runs/nafunet \
 		--export models/checkpoints/nafunet.pt $(ARGS)
 
+# Sharpening (PSNR, SSIM, Tesseract CER), then reading (the reader's text CER beside sharpen-then-Tesseract).
+# The reader (/v1/read): blurred lines, warm-started from the recogniser (itself
+# `python -m models.training.train_recognizer`, 29 min on 1 thread). A data worker renders lines
+# while the trainer computes.
+train-reader: setup
+	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.train_recognizer --task reader \
+		--init-from models/checkpoints/recognizer.pt --workers 1 --precision bf16 --batch-size 32 \
+		--lr 1e-3 --warmup 300 --steps 5000 --out runs/reader --export models/checkpoints/reader.pt $(ARGS)
+
 evaluate: setup
 	$(RUN_ENV) $(PY) -m models.evaluation.evaluate $(ARGS)
 	$(RUN_ENV) $(PY) -m models.evaluation.evaluate --devset models/docset --out docs/eval/documents $(ARGS)
+	$(RUN_ENV) $(PY) -m models.evaluation.read_eval $(READ_ARGS)
+	$(RUN_ENV) $(PY) -m models.evaluation.read_eval --devset models/docset --out docs/eval/documents $(READ_ARGS)
 
 bench: setup
 	$(RUN_ENV) $(PY) -m models.evaluation.bench
