@@ -2,7 +2,7 @@
 // blur, the text-shadow trick, pictures whose own pixels look blurred), and the element a
 // right-click meant. Found elements are registered in Targets and described for the service worker.
 import { blurOfChain, colorAlpha, parseTextShadow, shadowUnderFilter, textShadowBlur } from "../lib/filters.js";
-import { looksBlurred } from "../lib/sharpness.js";
+import { looksBlurred, ownPixelsShowAsDrawn } from "../lib/sharpness.js";
 import { allElements, innermostHovered, labelOf, parentOf, plainRect, viewState } from "./dom.js";
 import { LOOKED_FOR, NO_BLUR_UNDER_CURSOR, NOTHING_UNDER_CURSOR } from "./messages.js";
 import { targetDescriptor } from "./targets.js";
@@ -12,8 +12,6 @@ const MIN_IMAGE_WIDTH = 40;
 const MIN_IMAGE_HEIGHT = 16;
 // Pixels read back from an image to judge its sharpness are capped to keep scans fast.
 const MAX_PROBE_SIZE = 512;
-// An image shown this much larger than its own pixels is judged from the screen, as it is seen.
-const UPSCALED_ABOVE = 1.25;
 
 export class Scanner {
   /** targets: the frame's Targets; isOurs(element): the extension's own layer, never scanned. */
@@ -77,8 +75,8 @@ export class Scanner {
     return /url\(/i.test(this.win.getComputedStyle(element).backgroundImage);
   }
 
-  /** Register an element as a target and describe it for the service worker. */
-  describe(element, kind) {
+  /** Register an element as a target and describe it for the service worker (`more`: fields of its own). */
+  describe(element, kind, more = {}) {
     const blur = this.blurOf(element);
     let blurs = { sigmaCss: blur.blurred ? blur.sigma : null };
     let shadowColor = null;
@@ -90,7 +88,22 @@ export class Scanner {
     const ownText = (kind === "css-blur" || kind === "text-shadow") && this.hasOwnText(element);
     const id = this.targets.add(element, { kind, ownText, shadowColor });
     return targetDescriptor({ id, kind, tag: element.localName, label: labelOf(element), ...blurs, ownText,
-      rect: plainRect(element.getBoundingClientRect()), scrollY: this.win.scrollY });
+      rect: plainRect(element.getBoundingClientRect()), scrollY: this.win.scrollY, ...more });
+  }
+
+  /** An <img>'s or <canvas>'s own pixel size, or null (background images, images not loaded). */
+  pixelSizeOf(element) {
+    if (element.localName !== "img" && element.localName !== "canvas") return null;
+    const width = element.naturalWidth ?? element.width;
+    const height = element.naturalHeight ?? element.height;
+    return width && height ? { width, height } : null;
+  }
+
+  /** A picture's own pixels per CSS px as it is shown, or null when unknown (background images). */
+  imagePerCss(element) {
+    const size = this.pixelSizeOf(element);
+    const shown = element.getBoundingClientRect();
+    return size && shown.width > 0 ? size.width / shown.width : null;
   }
 
   /**
@@ -98,21 +111,17 @@ export class Scanner {
    * or do not show as they are drawn (scaled up by CSS): the service worker then judges the screen's.
    */
   imageLooksBlurred(element) {
-    const source = element.localName === "img" || element.localName === "canvas" ? element : null;
-    if (!source) return null;
-    const width = source.naturalWidth ?? source.width;
-    const height = source.naturalHeight ?? source.height;
-    if (!width || !height) return null;
+    const size = this.pixelSizeOf(element);
+    if (!size) return null;
     const shown = element.getBoundingClientRect();
-    const upscale = Math.max(shown.width / width, shown.height / height) * this.win.devicePixelRatio;
-    if (upscale > UPSCALED_ABOVE) return null;
-    const factor = Math.min(1, MAX_PROBE_SIZE / Math.max(width, height));
+    if (!ownPixelsShowAsDrawn({ naturalWidth: size.width, naturalHeight: size.height, shownWidth: shown.width, shownHeight: shown.height })) return null;
+    const factor = Math.min(1, MAX_PROBE_SIZE / Math.max(size.width, size.height));
     const canvas = this.doc.createElement("canvas");
-    canvas.width = Math.max(1, Math.round(width * factor));
-    canvas.height = Math.max(1, Math.round(height * factor));
+    canvas.width = Math.max(1, Math.round(size.width * factor));
+    canvas.height = Math.max(1, Math.round(size.height * factor));
     try {
       const context = canvas.getContext("2d", { willReadFrequently: true });
-      context.drawImage(source, 0, 0, canvas.width, canvas.height);
+      context.drawImage(element, 0, 0, canvas.width, canvas.height);
       const { data } = context.getImageData(0, 0, canvas.width, canvas.height);
       return looksBlurred(data, canvas.width, canvas.height);
     } catch {
@@ -176,7 +185,7 @@ export class Scanner {
       if (this.blurOf(element).blurred) continue; // inside a blurred ancestor, which is a target already
       const blurred = this.imageLooksBlurred(element);
       if (blurred === true) targets.push(this.describe(element, "image"));
-      else if (blurred === null) uncertain.push(this.describe(element, "image-unchecked"));
+      else if (blurred === null) uncertain.push(this.describe(element, "image-unchecked", { imagePerCss: this.imagePerCss(element) }));
     }
     return { targets, uncertain, view: viewState(this.win), lookedFor: LOOKED_FOR };
   }
