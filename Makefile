@@ -56,6 +56,8 @@ evaluate: setup
 	$(RUN_ENV) $(PY) -m models.evaluation.evaluate --devset models/docset --out docs/eval/documents $(ARGS)
 	$(RUN_ENV) $(PY) -m models.evaluation.read_eval $(READ_ARGS)
 	$(RUN_ENV) $(PY) -m models.evaluation.read_eval --devset models/docset --out docs/eval/documents $(READ_ARGS)
+	$(RUN_ENV) $(PY) -m models.evaluation.evaluate --devset models/pixset --out docs/eval/pixset --models nafunet $(ARGS)
+	$(RUN_ENV) $(PY) -m models.evaluation.read_eval --devset models/pixset --out docs/eval/pixset $(READ_ARGS)
 
 bench: setup
 	$(RUN_ENV) $(PY) -m models.evaluation.bench

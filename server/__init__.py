@@ -2,7 +2,8 @@
 
 ``create_app(test_config)`` takes its settings from ``test_config`` (tests pass an already
 built ``ENGINE``, e.g. a tiny random model); otherwise it loads the checkpoint named by
-``CHECKPOINT``, ``$ANTI_AGING_CHECKPOINT`` or the shipped default.
+``CHECKPOINT``, ``$ANTI_AGING_CHECKPOINT`` or the shipped default. The reader behind /v1/read is
+``READER`` (a built ReadService) or one over ``READER_CHECKPOINT``, loaded when first needed.
 """
 import logging
 import os
@@ -15,6 +16,7 @@ from models import DEFAULT_MODEL, default_checkpoint
 
 from . import imaging, security
 from .errors import ServerError, body_too_large_message
+from .reading import ReadService, resolve_reader
 
 __version__ = "0.1.0"
 
@@ -47,6 +49,8 @@ def create_app(test_config=None):
         DEVICE="auto",
         PRECISION="auto",
         ENGINE=None,
+        READER_CHECKPOINT=None,  # else $ANTI_AGING_READER, else the shipped models/checkpoints/reader.pt
+        READER=None,  # a ReadService (serve's, or a test's); else one over READER_CHECKPOINT, loaded on first use
     )
     if test_config:
         app.config.from_mapping(test_config)
@@ -59,6 +63,8 @@ def create_app(test_config=None):
             resolve_checkpoint(app.config["CHECKPOINT"], app.config["MODEL"]),
             device=app.config["DEVICE"], precision=app.config["PRECISION"])
     app.extensions["engine"] = engine
+    app.extensions["reader"] = app.config["READER"] or ReadService(
+        resolve_reader(app.config["READER_CHECKPOINT"]), device=engine.device)
 
     app.before_request(_start_clock)
     app.before_request(security.check_request)

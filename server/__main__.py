@@ -1,5 +1,7 @@
-"""Command line: ``anti-aging serve | sharpen | install-service | uninstall-service`` (or ``python -m server ...``)."""
+"""Command line: ``anti-aging serve | sharpen | read | install-service | uninstall-service``
+(or ``python -m server ...``)."""
 import argparse
+import json
 import logging
 import os
 import signal
@@ -10,9 +12,10 @@ from pathlib import Path
 from models import REGISTRY, CheckpointError
 
 from . import DEFAULT_HOST, DEFAULT_PORT, create_app, resolve_checkpoint, runtime, service
-from .engine import PRECISIONS, Engine, cpu_count
-from .errors import ServerError
+from .engine import PRECISIONS, Engine, cpu_count, resolve_device, validate_sigma
+from .errors import ReaderUnavailable, ServerError
 from .imaging import DEFAULT_MAX_PIXELS
+from .reading import READER_ENV, ReadService, reader_pixels, resolve_reader
 
 TOKEN_ENV = "ANTI_AGING_TOKEN"
 
@@ -29,10 +32,16 @@ def add_engine_options(parser):
                         help="CPU threads per forward pass (default: all cores; fewer when the machine is busy)")
 
 
+def add_reader_option(parser):
+    parser.add_argument("--reader", metavar="CKPT", help=f"reader checkpoint for reading text (default: ${READER_ENV}, "
+                                                         "else models/checkpoints/reader.pt)")
+
+
 def add_serve_options(parser):
     parser.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default: loopback only)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     add_engine_options(parser)
+    add_reader_option(parser)
     parser.add_argument("--token", default=os.environ.get(TOKEN_ENV),
                         help=f"require 'Authorization: Bearer TOKEN' on /v1/* (or set ${TOKEN_ENV})")
     parser.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
@@ -61,6 +70,19 @@ def build_parser():
     sharpen.add_argument("--overwrite", action="store_true",
                          help="replace existing output files (inputs are never replaced)")
     add_engine_options(sharpen)
+
+    read = commands.add_parser(
+        "read", help="read the text of image files: printed with its verdict and uncertain characters in "
+                     "[brackets], or as JSON; writes no file")
+    read.add_argument("inputs", nargs="+", metavar="FILE", help="PNG, JPEG, WebP, BMP or GIF files")
+    read.add_argument("--sigma", type=float, help="blur sigma in image pixels (default: blind)")
+    read.add_argument("--json", action="store_true",
+                      help="one JSON object per file and line: what POST /v1/read answers, with its \"file\"")
+    add_reader_option(read)
+    read.add_argument("--max-pixels", type=int, default=4 * DEFAULT_MAX_PIXELS)
+    read.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    read.add_argument("--torch-threads", type=int, default=cpu_count(),
+                      help="CPU threads (default: all cores; fewer when the machine is busy)")
 
     install = commands.add_parser(
         "install-service", help="run `serve` at login: a systemd user unit (Linux), a launchd agent (macOS) "
@@ -92,19 +114,34 @@ def load_engine(args, **options):
     return engine
 
 
+def load_reader(args, device, **options):
+    """The ReadService for `serve`, loaded and warmed up. A reader checkpoint named by --reader or
+    $ANTI_AGING_READER must load; without one, and the shipped reader.pt missing or unusable, the
+    server still sharpens and /v1/read answers 503 reader_unavailable."""
+    service = ReadService(resolve_reader(args.reader), device=device, **options)
+    try:
+        service.warmup()
+    except ReaderUnavailable as exc:
+        if args.reader or os.environ.get(READER_ENV):
+            raise SystemExit(f"error: {exc.message}") from None
+    return service
+
+
 def bound_url(server):
     """The address the server really listens on, e.g. http://127.0.0.1:8765/ or http://[::1]:8765/."""
     host = server.effective_host
     return f"http://{f'[{host}]' if ':' in host else host}:{server.effective_port}/"
 
 
-def start_line(info, server, torch_threads):
+def start_line(info, server, torch_threads, reader):
     """The one line `serve` prints at start: what runs, how fast it can be, and where."""
     threads = (f"{torch_threads} torch threads (OpenMP wait {os.environ.get('OMP_WAIT_POLICY', 'default').lower()})"
                if info["device"] == "cpu" else "GPU")
+    reading = (f"reader from {reader['checkpoint']}" if reader["loaded"]
+               else f"no reader ({reader['checkpoint']} not loaded: /v1/read answers 503)")
     return (f"anti-aging: {info['model']} from {info['checkpoint']}; device {info['device']}, "
             f"precision {info['precision']}, {threads}, allocator {runtime.allocator_in_use()}; "
-            f"serving {bound_url(server)}")
+            f"{reading}; serving {bound_url(server)}")
 
 
 STOP_SIGNALS = ("SIGINT", "SIGTERM")
@@ -142,8 +179,13 @@ def serve(args):
         sys.stdout = sys.stderr = open(args.log_file, "a", buffering=1, encoding="utf-8")
     engine = load_engine(args, queue_size=args.queue_size, release_memory=runtime.memory_releaser())
     engine.warmup()
+    try:
+        reader = load_reader(args, engine.device, queue_size=args.queue_size)
+    except SystemExit:
+        engine.close()
+        raise
     app = create_app({
-        "ENGINE": engine, "HOST": args.host, "PORT": args.port, "TOKEN": args.token,
+        "ENGINE": engine, "READER": reader, "HOST": args.host, "PORT": args.port, "TOKEN": args.token,
         "ALLOWED_ORIGINS": args.allow_origin, "REQUEST_TIMEOUT": args.timeout,
     })
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -154,13 +196,14 @@ def serve(args):
     import torch
 
     received = stop_on_signals()
-    print(start_line(engine.describe(), server, torch.get_num_threads()), flush=True)
+    print(start_line(engine.describe(), server, torch.get_num_threads(), reader.describe()), flush=True)
     try:
         server.run()  # returns when waitress caught KeyboardInterrupt (and let requests in flight finish)
     except KeyboardInterrupt:
         pass
     finally:
         engine.close()  # images not yet started answer 503 at once
+        reader.close()
         # Waitress gave its request threads 5 s; give those still answering as long again, so that no
         # daemon thread is writing a response or a log line while the interpreter finalizes.
         server.task_dispatcher.shutdown(timeout=5)
@@ -247,6 +290,73 @@ def sharpen(args):
     return 1 if failures else 0
 
 
+def mark_uncertain(text, confidences, confident):
+    """``text`` with each run of characters read with confidence below ``confident`` wrapped in [ ]."""
+    out, open_run = [], False
+    for ch, confidence in zip(text, confidences):
+        uncertain = confidence < confident
+        if uncertain != open_run:
+            out.append("[" if uncertain else "]")
+            open_run = uncertain
+        out.append(ch)
+    return "".join(out) + ("]" if open_run else "")
+
+
+def format_reading(source, reading, confident):
+    """What `read` prints for one file: a line with the verdict, then the text; for an unreadable
+    image only the verdict, never the letters the reader would have invented."""
+    if reading["verdict"] == "unreadable":
+        return f"{source}: unreadable: this cannot be read"
+    lines = reading["lines"]
+    share = f"{reading['confident_share']:.0%} of the characters read with confidence"
+    uncertain = any(c < confident for line in lines for c in line["confidence"])
+    legend = "; [brackets] mark the uncertain ones" if uncertain else ""
+    verdict = "readable" if reading["verdict"] == "readable" else "partly readable"
+    return "\n".join([f"{source}: {verdict} ({share}{legend})",
+                      *(mark_uncertain(line["text"], line["confidence"], confident) for line in lines)])
+
+
+def read(args):
+    from models.reading.pipeline import CONFIDENT
+
+    from .imaging import decode_image
+
+    try:
+        sigma = validate_sigma(args.sigma)
+        device = resolve_device(args.device)
+        reader = ReadService(resolve_reader(args.reader), device=device).load()
+    except ServerError as exc:
+        raise SystemExit(f"error: {exc.message}") from None
+    if device == "cpu":
+        import torch
+
+        torch.set_num_threads(max(1, args.torch_threads))
+    failures = 0
+    for index, source in enumerate(dict.fromkeys(args.inputs)):
+        try:
+            rgb, alpha = decode_image(Path(source).read_bytes(), max_pixels=args.max_pixels)
+            reading = reader.read(reader_pixels(rgb, alpha), sigma).as_dict()
+        except OSError as exc:
+            failures += 1
+            report_failure(source, "cannot_open", f"cannot open: {exc.strerror or exc}", args.json)
+            continue
+        except ServerError as exc:
+            failures += 1
+            report_failure(source, exc.code, exc.message, args.json)
+            continue
+        if args.json:
+            print(json.dumps({"file": source, **reading, "sigma": sigma}, ensure_ascii=False), flush=True)
+        else:
+            print(("\n" if index else "") + format_reading(source, reading, CONFIDENT), flush=True)
+    return 1 if failures else 0
+
+
+def report_failure(source, code, message, as_json):
+    print(f"{source}: {message}", file=sys.stderr, flush=True)
+    if as_json:
+        print(json.dumps({"file": source, "error": {"code": code, "message": message}}), flush=True)
+
+
 def serve_argv(args):
     """The `serve` options given to install-service, as argv for the unit's ExecStart."""
     argv = ["--host", args.host, "--port", str(args.port), "--device", args.device, "--precision", args.precision,
@@ -255,6 +365,8 @@ def serve_argv(args):
         argv += ["--model", args.model]
     if args.checkpoint:
         argv += ["--checkpoint", str(Path(args.checkpoint).resolve())]
+    if args.reader:
+        argv += ["--reader", str(Path(args.reader).resolve())]
     if args.token:
         argv += ["--token", args.token]
     for origin in args.allow_origin:
@@ -267,12 +379,14 @@ def serve_argv(args):
 
 def main(argv=None, runner=subprocess.run, platform=sys.platform):
     args = build_parser().parse_args(argv)
-    if argv is None and args.command in ("serve", "sharpen"):  # a real command line, not a call from Python
+    if argv is None and args.command in ("serve", "sharpen", "read"):  # a real command line, not a call from Python
         runtime.ensure_fast_allocator()
     if args.command == "serve":
         return serve(args)
     if args.command == "sharpen":
         return sharpen(args)
+    if args.command == "read":
+        return read(args)
     if args.command == "install-service":
         return service.install(serve_argv(args), enable=args.enable, runner=runner, platform=platform)
     return service.uninstall(runner=runner, platform=platform)

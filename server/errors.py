@@ -84,3 +84,11 @@ class ShuttingDown(Busy):
 class RequestTimeout(Busy):
     code = "timeout"
     retry_after_s = 5
+
+
+class ReaderUnavailable(ServerError):
+    """No reader checkpoint could be loaded: /v1/read cannot answer until the server gets one.
+    Not transient, so no Retry-After."""
+
+    status = 503
+    code = "reader_unavailable"

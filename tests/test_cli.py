@@ -1,4 +1,5 @@
-"""`python -m server`: serve (as a real subprocess), sharpen, install-service / uninstall-service."""
+"""`python -m server`: serve (as a real subprocess), sharpen, read, install-service / uninstall-service."""
+import json
 import os
 import signal
 import socket
@@ -9,6 +10,8 @@ import threading
 import time
 from pathlib import Path
 
+import io
+
 import numpy as np
 import pytest
 import requests
@@ -16,10 +19,12 @@ from PIL import Image
 
 from models import build_model, save_checkpoint
 from server import CHECKPOINT_ENV, resolve_checkpoint
-from server.__main__ import OutputCollision, bound_url, main, plan_outputs
+from server.__main__ import OutputCollision, bound_url, format_reading, load_reader, main, mark_uncertain, plan_outputs
+from server.reading import READER_ENV
 from server.runtime import ALLOCATOR_ENV, find_tcmalloc
 from server.service import UNIT_NAME, unit_text
 from test_server_api import one_torch_thread  # noqa: F401 (an autouse fixture)
+from test_server_read import assert_reading, reader_checkpoint, text_image  # noqa: F401 (a fixture)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -67,12 +72,12 @@ def test_checkpoint_resolution_order(monkeypatch):
     assert resolve_checkpoint("/flag.pt") == "/flag.pt"
 
 
-def start_serve(checkpoint, log, preexec_fn=None):
+def start_serve(checkpoint, log, preexec_fn=None, extra_args=()):
     """`python -m server serve` on a free port, logging to ``log``; returns (process, url) once /healthz answers."""
     port = free_port()
     with open(log, "w") as out:
         process = subprocess.Popen([sys.executable, "-m", "server", "serve", "--checkpoint", str(checkpoint),
-                                    "--port", str(port), "--torch-threads", "1"], cwd=REPO, stdout=out,
+                                    "--port", str(port), "--torch-threads", "1", *extra_args], cwd=REPO, stdout=out,
                                    stderr=subprocess.STDOUT, preexec_fn=preexec_fn)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
@@ -120,6 +125,35 @@ def test_serve_runs_waitress_and_logs_each_request(checkpoint, tmp_path):
     assert "Development server" not in text  # waitress, not Flask's development server
 
 
+def test_serve_with_a_reader_answers_read_and_names_it_at_start(checkpoint, reader_checkpoint, tmp_path):
+    log = tmp_path / "serve.log"
+    process, url = start_serve(checkpoint, log, extra_args=("--reader", str(reader_checkpoint)))
+    try:
+        response = requests.post(url + "/v1/read?sigma=2", data=png_bytes_of(text_image("Hello world")),
+                                 headers={"Content-Type": "image/png"}, timeout=30)
+        assert response.status_code == 200
+        assert_reading(response.json())
+    finally:
+        assert stop(process) == 0
+    assert f"reader from {reader_checkpoint}; serving {url}/" in log.read_text()
+
+
+def test_serve_needs_a_reader_it_is_told_to_use_but_not_the_default_one(tmp_path, monkeypatch):
+    import argparse
+
+    from server import reading
+
+    monkeypatch.delenv(READER_ENV, raising=False)
+    monkeypatch.setattr(reading, "DEFAULT_READER", tmp_path / "reader.pt")
+    without = load_reader(argparse.Namespace(reader=None), "cpu")  # the shipped one missing: serve still starts
+    assert without.describe() == {"checkpoint": str(tmp_path / "reader.pt"), "loaded": False, "available": False}
+    for named in ("flag", "env"):
+        if named == "env":
+            monkeypatch.setenv(READER_ENV, str(tmp_path / "named.pt"))
+        with pytest.raises(SystemExit, match="named.pt is not there; pass --reader PATH"):
+            load_reader(argparse.Namespace(reader=str(tmp_path / "named.pt") if named == "flag" else None), "cpu")
+
+
 def test_serve_stops_on_sigint_even_when_started_with_sigint_ignored(checkpoint, tmp_path):
     """A background job of a non-interactive shell (`serve &` in a script, a test run in the background)
     inherits SIGINT ignored; the server used to ignore SIGINT then, for good."""
@@ -162,6 +196,12 @@ def test_serve_on_a_busy_port_exits_cleanly(checkpoint):
         result = run_cli("serve", "--checkpoint", str(checkpoint), "--port", str(sock.getsockname()[1]))
     assert result.returncode != 0 and "cannot listen" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def png_bytes_of(image):
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
 
 
 def write_image(path, size, mode="RGB"):
@@ -215,10 +255,12 @@ def test_install_and_uninstall_service(tmp_path, monkeypatch, capsys):
     runner = RecordingRunner()
 
     assert main(["install-service", "--port", "9123", "--token", "t0k", "--allow-origin",
-                 "chrome-extension://abc", "--checkpoint", "rel/model.pt"], runner=runner) == 0
+                 "chrome-extension://abc", "--checkpoint", "rel/model.pt", "--reader", "rel/reader.pt"],
+                runner=runner) == 0
     text = unit.read_text()
     assert runner.calls == []  # no --enable: systemctl is not touched
     assert f"ExecStart={sys.executable} -m server serve --host 127.0.0.1 --port 9123" in text
+    assert f"--reader {Path('rel/reader.pt').resolve()}" in text
     assert "--token t0k" in text and "--allow-origin chrome-extension://abc" in text
     assert f"--checkpoint {Path('rel/model.pt').resolve()}" in text
     assert "WantedBy=default.target" in text and f"WorkingDirectory={REPO}" in text
@@ -305,3 +347,86 @@ def test_banner_names_the_bound_address():
 
     assert bound_url(Bound("127.0.0.1", 8765)) == "http://127.0.0.1:8765/"
     assert bound_url(Bound("::1", 8765)) == "http://[::1]:8765/"
+
+
+# --- read ---------------------------------------------------------------------------------------
+
+def listing(folder):
+    return {path: (path.stat().st_size, path.stat().st_mtime_ns) for path in folder.rglob("*")}
+
+
+def test_read_prints_each_file_with_its_verdict_and_writes_nothing(reader_checkpoint, tmp_path, capsys):
+    text = tmp_path / "text.png"
+    text_image("Hello world").save(text)
+    thumbnail = tmp_path / "thumb.png"
+    text_image("Invoice 42", size=(240, 72), font_px=40).resize((40, 12), Image.LANCZOS).save(thumbnail)
+    before = listing(tmp_path)
+    assert main(["read", str(text), str(thumbnail), "--sigma", "2", "--reader", str(reader_checkpoint)]) == 0
+    out = capsys.readouterr().out
+    # The untrained reader is sure of nothing: both are unreadable, said plainly, with no invented letters.
+    assert out == f"{text}: unreadable: this cannot be read\n\n{thumbnail}: unreadable: this cannot be read\n"
+    assert listing(tmp_path) == before
+
+
+def test_read_json_is_one_object_per_file_as_the_api_answers(reader_checkpoint, tmp_path, capsys):
+    text = tmp_path / "text.png"
+    text_image("Hello world").save(text)
+    blank = tmp_path / "blank.webp"
+    Image.new("RGB", (50, 20), "white").save(blank)
+    assert main(["read", str(text), str(blank), "--json", "--reader", str(reader_checkpoint)]) == 0
+    first, second = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert first["file"] == str(text) and first["sigma"] is None and first["lines"]
+    assert_reading(first)
+    assert (second["file"], second["text"], second["verdict"]) == (str(blank), "", "unreadable")
+
+
+def test_read_reports_missing_and_undecodable_files_and_exits_1(reader_checkpoint, tmp_path, capsys):
+    good = tmp_path / "good.png"
+    text_image("Hi", size=(80, 40)).save(good)
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not an image")
+    missing = tmp_path / "missing.png"
+    args = ["read", str(missing), str(broken), str(good), "--reader", str(reader_checkpoint)]
+    assert main(args) == 1
+    captured = capsys.readouterr()
+    assert f"{missing}: cannot open: No such file or directory" in captured.err
+    assert f"{broken}: not a supported image" in captured.err
+    assert f"{good}: " in captured.out and str(missing) not in captured.out
+    assert main([*args, "--json"]) == 1
+    errors = [json.loads(line) for line in capsys.readouterr().out.splitlines()][:2]
+    assert [(e["file"], e["error"]["code"]) for e in errors] == [(str(missing), "cannot_open"),
+                                                                (str(broken), "bad_image")]
+
+
+def test_read_without_a_reader_or_with_a_bad_sigma_exits_with_a_clear_message(reader_checkpoint, tmp_path):
+    image = tmp_path / "a.png"
+    text_image("Hi", size=(80, 40)).save(image)
+    with pytest.raises(SystemExit, match="nope.pt is not there; pass --reader PATH"):
+        main(["read", str(image), "--reader", str(tmp_path / "nope.pt")])
+    with pytest.raises(SystemExit, match="sigma must be a finite number >= 0"):
+        main(["read", str(image), "--sigma", "-1", "--reader", str(reader_checkpoint)])
+    result = run_cli("read", str(image), str(tmp_path / "gone.png"), "--reader", str(reader_checkpoint),
+                     "--torch-threads", "1")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"{image}: unreadable" in result.stdout and "gone.png: cannot open" in result.stderr
+
+
+def test_uncertain_characters_are_bracketed_in_runs():
+    assert mark_uncertain("Total", [0.99, 0.5, 0.95, 0.2, 0.3], 0.9) == "T[o]t[al]"
+    assert mark_uncertain("ok", [0.9, 0.95], 0.9) == "ok"
+    assert mark_uncertain("ab", [0.1, 0.1], 0.9) == "[ab]"
+
+
+def test_plain_output_gives_the_verdict_in_words_and_a_legend_only_when_needed():
+    line = {"text": "Total due", "box": [0, 0, 90, 12], "confidence": [0.99] * 6 + [0.4, 0.4, 0.99]}
+    partly = {"text": "Total due", "lines": [line], "verdict": "partly", "confident_share": 0.78}
+    assert format_reading("a.png", partly, 0.9) == (
+        "a.png: partly readable (78% of the characters read with confidence; [brackets] mark the uncertain ones)\n"
+        "Total [du]e")
+    sure = {**line, "confidence": [0.99] * 9}
+    readable = {"text": "Total due", "lines": [sure, sure], "verdict": "readable", "confident_share": 1.0}
+    assert format_reading("b.png", readable, 0.9) == (
+        "b.png: readable (100% of the characters read with confidence)\nTotal due\nTotal due")
+    unreadable = {"text": "xq", "lines": [{**line, "text": "xq", "confidence": [0.1, 0.2]}], "verdict": "unreadable",
+                  "confident_share": 0.0}
+    assert format_reading("c.png", unreadable, 0.9) == "c.png: unreadable: this cannot be read"

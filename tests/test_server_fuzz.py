@@ -1,4 +1,5 @@
-"""Fuzzed input: mutated PNG/JPEG/GIF/WebP/BMP bytes and random sigma strings against the app.
+"""Fuzzed input: mutated PNG/JPEG/GIF/WebP/BMP bytes and random sigma strings against the app's
+/v1/sharpen and /v1/read (with a tiny untrained reader).
 
 Thousands of requests through the Flask test client on the tiny model must give no response of
 500 or more, keep the app answering, and keep memory bounded. Bounded for CI: FUZZ_EXAMPLES
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from test_server_api import engine, make_app, one_torch_thread  # noqa: F401 (fixtures)
+from test_server_read import read_service, reader_checkpoint  # noqa: F401 (fixtures)
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "2000"))
 FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp", "BMP": "image/bmp"}
@@ -82,13 +84,14 @@ def rss_mib():
 
 
 @pytest.mark.slow
-def test_fuzzed_images_and_sigmas_never_get_a_5xx(engine):  # noqa: F811
+@pytest.mark.parametrize("route", ["/v1/sharpen", "/v1/read"])
+def test_fuzzed_images_and_sigmas_never_get_a_5xx(engine, read_service, route):  # noqa: F811
     # A small pixel limit keeps each example fast; the parsers see everything the mutations make.
-    client = make_app(engine, MAX_IMAGE_PIXELS=128 * 128).test_client()
+    client = make_app(engine, READER=read_service, MAX_IMAGE_PIXELS=128 * 128).test_client()
     statuses = collections.Counter()
     failures = []
     for fmt, data in SEEDS:  # warm up every path before memory is read
-        client.post("/v1/sharpen", data=data, content_type=FORMATS[fmt])
+        client.post(route, data=data, content_type=FORMATS[fmt])
     rss_start = rss_mib()
     started = time.perf_counter()
 
@@ -101,12 +104,12 @@ def test_fuzzed_images_and_sigmas_never_get_a_5xx(engine):  # noqa: F811
             fields = {"image": (io.BytesIO(data), f"x.{fmt.lower()}")}
             if sigma is not None:
                 fields["sigma"] = sigma
-            response = client.post("/v1/sharpen", data=fields, content_type="multipart/form-data")
+            response = client.post(route, data=fields, content_type="multipart/form-data")
         elif form == "raw":
-            response = client.post("/v1/sharpen", data=data, content_type=FORMATS[fmt],
+            response = client.post(route, data=data, content_type=FORMATS[fmt],
                                    query_string={} if sigma is None else {"sigma": sigma})
         else:
-            response = client.post("/v1/sharpen", json={"image": base64.b64encode(data).decode(), "sigma": sigma})
+            response = client.post(route, json={"image": base64.b64encode(data).decode(), "sigma": sigma})
         statuses[response.status_code] += 1
         if response.status_code >= 500:
             failures.append((fmt, form, sigma, response.get_data(as_text=True)[:200]))
@@ -116,7 +119,7 @@ def test_fuzzed_images_and_sigmas_never_get_a_5xx(engine):  # noqa: F811
     one_request()
     elapsed = time.perf_counter() - started
     rss_end = rss_mib()
-    print(f"\nfuzz: {sum(statuses.values())} requests in {elapsed:.0f} s; statuses "
+    print(f"\nfuzz {route}: {sum(statuses.values())} requests in {elapsed:.0f} s; statuses "
           f"{dict(sorted(statuses.items()))}; responses >= 500: {len(failures)}; "
           f"RSS {rss_start:.0f} -> {rss_end:.0f} MiB")
     assert failures == []

@@ -15,11 +15,12 @@ from server import create_app
 from server.live import LiveServer
 from test_server_api import (engine, one_torch_thread, png_bytes, png_with_header,  # noqa: F401 (fixtures)
                              random_image)
+from test_server_read import assert_reading, read_service, reader_checkpoint, text_image  # noqa: F401 (fixtures)
 
 
 @pytest.fixture(scope="module")
-def live(engine):  # noqa: F811
-    app = create_app({"ENGINE": engine, "MAX_CONTENT_LENGTH": 2**20})
+def live(engine, read_service):  # noqa: F811
+    app = create_app({"ENGINE": engine, "READER": read_service, "MAX_CONTENT_LENGTH": 2**20})
     with LiveServer(app) as server:
         yield server
 
@@ -56,6 +57,35 @@ def test_every_endpoint_over_http(live):
     assert len(batch["results"]) == 2 and batch["results"][0]["image"] == single["image"]
 
 
+def test_read_over_http_in_every_form(live):
+    data = png_bytes(text_image("Hello world"))
+    multipart = requests.post(live.url + "/v1/read", files={"image": ("a.png", data, "image/png")},
+                              data={"sigma": "2"}, timeout=30)
+    raw = requests.post(live.url + "/v1/read?sigma=2", data=data, headers={"Content-Type": "image/png"}, timeout=30)
+    encoded = base64.b64encode(data).decode()
+    as_json = requests.post(live.url + "/v1/read", json={"image": encoded, "sigma": 2}, timeout=30)
+    batch = requests.post(live.url + "/v1/read/batch", json={"images": [{"image": encoded, "sigma": 2}]}, timeout=30)
+    for response in (multipart, raw, as_json):
+        assert response.status_code == 200 and response.headers["Content-Type"] == "application/json"
+        assert assert_reading(response.json())["lines"] == multipart.json()["lines"]
+    assert batch.json()["results"][0]["lines"] == multipart.json()["lines"]
+    assert requests.get(live.url + "/healthz", timeout=10).json()["reader"] is True
+
+
+def test_reads_and_sharpens_from_concurrent_clients_all_succeed(live):
+    data = png_bytes(text_image("Hello world"))
+
+    def post(route):
+        response = requests.post(live.url + route + "?sigma=1.5", data=data, headers={"Content-Type": "image/png"},
+                                 timeout=60)
+        return route, response.status_code, response.headers["Content-Type"]
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(post, ["/v1/read", "/v1/sharpen"] * 6))
+    assert results == [("/v1/read", 200, "application/json"), ("/v1/sharpen", 200, "image/png")] * 6
+
+
+@pytest.mark.parametrize("route", ["/v1/sharpen", "/v1/read"])
 @pytest.mark.parametrize("body, content_type, status", [
     (b"not an image", "image/png", 400),
     (None, "image/png", 400),  # truncated PNG, filled in below
@@ -63,11 +93,11 @@ def test_every_endpoint_over_http(live):
     (b"\0" * (2**20 + 1), "image/png", 413),  # over MAX_CONTENT_LENGTH
     (b"hello", "text/plain", 415),
 ])
-def test_bad_requests_over_http_leave_the_server_healthy(live, body, content_type, status):
+def test_bad_requests_over_http_leave_the_server_healthy(live, body, content_type, status, route):
     if body is None:
         valid = png_bytes(random_image(64, 64))
         body = valid[: len(valid) // 3]
-    response = requests.post(live.url + "/v1/sharpen", data=body, headers={"Content-Type": content_type}, timeout=30)
+    response = requests.post(live.url + route, data=body, headers={"Content-Type": content_type}, timeout=30)
     assert response.status_code == status
     assert response.json()["error"]["message"]
     assert healthy(live)
