@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 TCMALLOC := $(wildcard /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4)
 RUN_ENV := $(if $(TCMALLOC),LD_PRELOAD=$(TCMALLOC),MALLOC_MMAP_THRESHOLD_=1000000000 MALLOC_TRIM_THRESHOLD_=1000000000)
 
-.PHONY: setup run test test-py test-js train evaluate bench loadtest system-deps clean extension
+.PHONY: setup node-deps run test test-py test-js train train-reader evaluate bench loadtest system-deps clean extension
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,13 +16,21 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 setup: $(VENV)/.installed
 
+# Mozilla's web-ext (lints the Firefox package) and puppeteer-core (drives firefox-esr over WebDriver
+# BiDi), pinned by package-lock.json. --ignore-scripts: nothing runs, and no browser is downloaded.
+node_modules/.installed: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+node-deps: node_modules/.installed
+
 # The `anti-aging` command (pip install -e . above) sets up its allocator and threads itself.
 run: setup
 	$(VENV)/bin/anti-aging serve $(ARGS)
 
 test: test-py test-js
 
-test-py: setup
+test-py: setup node-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-js:
@@ -34,9 +42,22 @@ train: setup
 	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.train --out runs/nafunet \
 		--export models/checkpoints/nafunet.pt $(ARGS)
 
+# Sharpening (PSNR, SSIM, Tesseract CER), then reading (the reader's text CER beside sharpen-then-Tesseract).
+# The reader (/v1/read): blurred lines, warm-started from the recogniser (itself
+# `python -m models.training.train_recognizer`, 29 min on 1 thread). A data worker renders lines
+# while the trainer computes.
+train-reader: setup
+	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.train_recognizer --task reader \
+		--init-from models/checkpoints/recognizer.pt --workers 1 --precision bf16 --batch-size 32 \
+		--lr 1e-3 --warmup 300 --steps 5000 --out runs/reader --export models/checkpoints/reader.pt $(ARGS)
+
 evaluate: setup
 	$(RUN_ENV) $(PY) -m models.evaluation.evaluate $(ARGS)
 	$(RUN_ENV) $(PY) -m models.evaluation.evaluate --devset models/docset --out docs/eval/documents $(ARGS)
+	$(RUN_ENV) $(PY) -m models.evaluation.read_eval $(READ_ARGS)
+	$(RUN_ENV) $(PY) -m models.evaluation.read_eval --devset models/docset --out docs/eval/documents $(READ_ARGS)
+	$(RUN_ENV) $(PY) -m models.evaluation.evaluate --devset models/pixset --out docs/eval/pixset --models nafunet $(ARGS)
+	$(RUN_ENV) $(PY) -m models.evaluation.read_eval --devset models/pixset --out docs/eval/pixset $(READ_ARGS)
 
 bench: setup
 	$(RUN_ENV) $(PY) -m models.evaluation.bench
@@ -45,7 +66,8 @@ bench: setup
 loadtest: setup
 	$(PY) -m server.loadtest $(ARGS)
 
-# The Chrome Web Store package: out/anti-aging-extension-<manifest version>.zip.
+# The store packages: out/anti-aging-extension-<manifest version>.zip (Chrome) and
+# out/anti-aging-extension-firefox-<manifest version>.zip (Firefox).
 extension:
 	$(PYTHON) extension/pack.py
 
@@ -53,9 +75,9 @@ extension:
 system-deps:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-		chromium chromium-driver tesseract-ocr tesseract-ocr-eng tesseract-ocr-kor \
+		chromium chromium-driver firefox-esr tesseract-ocr tesseract-ocr-eng tesseract-ocr-kor \
 		tesseract-ocr-chi-sim tesseract-ocr-jpn fonts-dejavu-core fonts-liberation2 \
 		fonts-noto-core fonts-noto-cjk libtcmalloc-minimal4
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache node_modules

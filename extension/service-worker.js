@@ -32,6 +32,22 @@ function handleMenuClick(info, tab) {
 
 chrome.contextMenus.onClicked.addListener(handleMenuClick);
 
+const commandActions = {
+  "sharpen-all": (tab) => sharpenAll(tab),
+  "sharpen-region": (tab) => sharpenRegion(tab),
+};
+
+/** What the keyboard shortcuts (the manifest's `commands`) run, on the tab they were pressed in. */
+async function handleCommand(command, tab) {
+  const action = commandActions[command];
+  // Browsers that do not pass the tab: the shortcut was pressed in the focused window's tab.
+  const [target] = tab ? [tab] : await chrome.tabs.query({ active: true, lastFocusedWindow: true });
+  if (!action || !target || target.id < 0) return null;
+  return action(target);
+}
+
+chrome.commands.onCommand.addListener(handleCommand);
+
 const messageHandlers = {
   health: () => serverHealth(),
   inspect: ({ tabId }) => inspectTab(tabId),
@@ -69,5 +85,5 @@ chrome.permissions.onRemoved.addListener(() => syncAutoMode());
 
 // The same entry points, for the service worker's DevTools console and for browser tests.
 globalThis.antiAging = {
-  handleMenuClick, sharpenAtCursor, sharpenAll, sharpenRegion, revealOwnText, inspectTab, tabStatus, setShowOriginal, restoreTab, serverHealth,
+  handleMenuClick, handleCommand, sharpenAtCursor, sharpenAll, sharpenRegion, revealOwnText, inspectTab, tabStatus, setShowOriginal, restoreTab, serverHealth,
 };

@@ -45,7 +45,7 @@ def add_serve_options(parser):
     parser.add_argument("--token", default=os.environ.get(TOKEN_ENV),
                         help=f"require 'Authorization: Bearer TOKEN' on /v1/* (or set ${TOKEN_ENV})")
     parser.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
-                        help="allow this Origin, e.g. chrome-extension://<id> (pins extensions to the listed ones); "
+                        help="allow this Origin, e.g. chrome-extension://<id> or moz-extension://<uuid> (pins extensions to the listed ones); "
                              "repeatable")
     parser.add_argument("--threads", type=int, default=8, help="request threads (inference itself is serialized)")
     parser.add_argument("--queue-size", type=int, default=64, help="images waiting at most, beyond that 503")

@@ -2,9 +2,9 @@
 
 - Host must be exactly one of localhost / 127.0.0.1 / [::1] (or the bound address) with the
   server's port, so a DNS-rebinding page (evil.com resolving to 127.0.0.1) is refused.
-- A browser request carrying an ordinary web page's Origin is refused; chrome-extension://
-  origins are allowed (only the listed ones, when some are pinned), and so is the server's own
-  origin, which the demo page uses.
+- A browser request carrying an ordinary web page's Origin is refused; extension origins
+  (chrome-extension://, and Firefox's moz-extension://) are allowed (only the listed ones, when
+  some are pinned), and so is the server's own origin, which the demo page uses.
 - With a token configured, /v1/* also needs ``Authorization: Bearer <token>``.
 """
 import hmac
@@ -15,6 +15,7 @@ from .errors import Forbidden
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
 WILDCARD_HOSTS = ("", "0.0.0.0", "::", "[::]")
+EXTENSION_SCHEMES = ("chrome-extension://", "moz-extension://")
 
 
 def allowed_hosts(host, port):
@@ -34,8 +35,8 @@ def origin_allowed(origin, host_header, allowed_origins):
         return True
     if origin == f"http://{host_header}":  # the demo page served by this very server
         return True
-    if origin.startswith("chrome-extension://"):
-        pinned = [o for o in allowed_origins if o.startswith("chrome-extension://")]
+    if origin.startswith(EXTENSION_SCHEMES):
+        pinned = [o for o in allowed_origins if o.startswith(EXTENSION_SCHEMES)]
         return not pinned
     return False
 

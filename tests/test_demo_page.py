@@ -45,7 +45,8 @@ def browser():
 
 @pytest.fixture
 def page(browser, live):
-    context = browser.new_context(accept_downloads=True)
+    # Clipboard permissions as a person's click on "Copy image" gets them on 127.0.0.1 (a secure context).
+    context = browser.new_context(accept_downloads=True, permissions=["clipboard-read", "clipboard-write"])
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -66,15 +67,18 @@ def wait_for_result(page):
     page.wait_for_function("() => document.getElementById('result').naturalWidth > 0", timeout=60_000)
 
 
-def test_upload_sharpens_and_shows_result_at_input_size(page, live, tmp_path):
+def test_upload_sharpens_blind_by_default_and_shows_result_at_input_size(page, live, tmp_path):
     source = tmp_path / "blurred text.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (37, 123, 3), dtype=np.uint8)).save(source)
+    assert page.is_checked("#blind") and page.is_disabled("#sigma")
     page.set_input_files("#file-input", str(source))
     wait_for_result(page)
-    assert live.app.sigmas_seen[-1] == "2"  # the slider's default
+    assert live.app.sigmas_seen[-1] is None  # blind: no sigma sent
     assert natural_size(page, "#result") == [123, 37]
     assert natural_size(page, "#before") == [123, 37]
-    assert "Done" in page.text_content("#status")
+    status = page.text_content("#status")
+    assert "Done" in status and "blind" in status  # it says which it used
+    assert page.text_content("#result-caption") == "after (blind)"
 
     with page.expect_download() as download_info:
         page.click("#download")
@@ -83,14 +87,21 @@ def test_upload_sharpens_and_shows_result_at_input_size(page, live, tmp_path):
     assert Image.open(io.BytesIO(Path(download.path()).read_bytes())).size == (123, 37)
 
 
-def test_blind_mode_slider_view_and_errors(page, live, tmp_path):
+def test_a_sigma_the_person_sets_slider_view_and_errors(page, live, tmp_path):
     source = tmp_path / "small.png"
     Image.new("RGBA", (20, 10), (10, 20, 30, 200)).save(source)
-    page.check("#blind")
-    assert page.is_disabled("#sigma")
     page.set_input_files("#file-input", str(source))
     wait_for_result(page)
-    assert live.app.sigmas_seen[-1] is None  # blind: no sigma sent
+    page.uncheck("#blind")  # sharpens again, with the slider's sigma
+    assert page.is_enabled("#sigma")
+    page.wait_for_function("() => document.getElementById('result-caption').textContent === 'after (\u03c3 2.0 px)'",
+                           timeout=30_000)
+    assert live.app.sigmas_seen[-1] == "2"
+    page.fill("#sigma", "2.5")
+    page.dispatch_event("#sigma", "change")
+    page.wait_for_function("() => document.getElementById('status').textContent.includes('\u03c3 2.5 px')", timeout=30_000)
+    assert live.app.sigmas_seen[-1] == "2.5"
+    assert page.text_content("#sigma-value") == "2.5"
 
     page.check('input[name="view"][value="slider"]')
     assert page.is_visible("#slider-view") and not page.is_visible("#side-view")
@@ -128,3 +139,34 @@ def test_a_failed_request_clears_the_previous_result(page, live, tmp_path):
     page.set_input_files("#file-input", str(good))  # and the next success shows its result again
     wait_for_result(page)
     assert natural_size(page, "#result") == [30, 20] and page.is_visible("#download")
+
+
+def test_copy_image_puts_the_result_on_the_clipboard(page, live, tmp_path):
+    source = tmp_path / "copy me.png"
+    Image.fromarray(np.random.default_rng(2).integers(0, 256, (24, 56, 3), dtype=np.uint8)).save(source)
+    assert not page.is_visible("#copy")  # nothing to copy yet
+    page.set_input_files("#file-input", str(source))
+    wait_for_result(page)
+    page.click("#copy")
+    page.wait_for_function("() => document.getElementById('status').textContent.startsWith('Copied')", timeout=10_000)
+    copied = page.evaluate("""async () => {
+        const [item] = await navigator.clipboard.read();
+        const bitmap = await createImageBitmap(await item.getType('image/png'));
+        return [bitmap.width, bitmap.height];
+    }""")
+    assert copied == [56, 24]
+
+
+def test_copy_image_says_so_where_the_browser_cannot(browser, live, tmp_path):
+    context = browser.new_context()
+    page = context.new_page()
+    page.add_init_script("delete window.ClipboardItem")  # as in browsers without it
+    page.goto(live.url + "/")
+    source = tmp_path / "small.png"
+    Image.new("RGB", (20, 10), "white").save(source)
+    page.set_input_files("#file-input", str(source))
+    wait_for_result(page)
+    page.click("#copy")
+    assert page.evaluate("document.getElementById('status').classList.contains('error')")
+    assert "cannot copy images" in page.text_content("#status") and "Download result" in page.text_content("#status")
+    context.close()

@@ -513,12 +513,15 @@ def test_toggle_shows_originals_and_escape_restores(browsers, site):
     assert browser.status()["layer"] is False
 
 
-def test_sharpen_all_from_the_popup_finds_every_blurred_element(browsers, site):
-    """The popup's protocol (runtime messages to the service worker), sent from an extension page."""
+@pytest.mark.parametrize("dpr, zoom", [(1, 1), (2, 1), (1, 1.25)])
+def test_sharpen_all_from_the_popup_finds_every_blurred_element(browsers, site, dpr, zoom):
+    """The popup's protocol (runtime messages to the service worker), sent from an extension page.
+    Pictures are judged at every scale: sharp ones stay, blurred ones are sharpened."""
     from playwright.sync_api import expect
 
-    browser = browsers(1)
+    browser = browsers(dpr)
     browser.open(site)
+    browser.set_zoom(zoom)
     browser.page.evaluate("window.scrollTo(0, 120)")
     tab_id = browser.worker.evaluate("chrome.tabs.query({ active: true, lastFocusedWindow: true }).then(([tab]) => tab.id)")
     popup = browser.open_extension_page("popup/popup.html")  # opened as a page, so its own tab is not the test page
@@ -556,6 +559,7 @@ def test_sharpen_all_from_the_popup_finds_every_blurred_element(browsers, site):
         assert browser.status()["layer"] is False
     finally:
         popup.close()
+        browser.set_zoom(1)
 
 
 def test_automatic_mode_sharpens_picked_sites_as_they_load(browsers, site):
@@ -773,7 +777,7 @@ def ocr_rates(before, after, boxes, texts, font_px, dpr):
         scale = ocr_scale(font_px * dpr)
         read = {label: read_text(shot.crop(box), single_line=False, scale=scale) for label, shot in (("blurred", before), ("sharpened", after))}
         rates[name] = {label: cer(text, texts[name]) for label, text in read.items()}
-        print(f"\n#{name}: CER {rates[name]['blurred']:.2f} -> {rates[name]['sharpened']:.2f}; read {read['sharpened']!r}")
+        print(f"\n#{name} at DPR {dpr}: CER {rates[name]['blurred']:.2f} -> {rates[name]['sharpened']:.2f}; read {read['sharpened']!r}")
     return rates
 
 
@@ -809,8 +813,9 @@ def test_text_shadow_blur_is_a_gaussian_of_half_its_radius(playwright):
         chromium.close()
 
 
-def test_round2_sharpen_all_finds_every_case_and_reads_better(browsers, site):
-    browser = browsers(1)
+@pytest.mark.parametrize("dpr", [1, 2])
+def test_round2_sharpen_all_finds_every_case_and_reads_better(browsers, site, dpr):
+    browser = browsers(dpr)
     open_round2(browser, site)
     ids = [*ROUND2, "sharp", "photo"]
     layout_before = layout_of(browser, ids)
@@ -819,19 +824,19 @@ def test_round2_sharpen_all_finds_every_case_and_reads_better(browsers, site):
     result = browser.sharpen_all()
     seconds = time.perf_counter() - started
     assert result["ok"], result
-    print(f"\nSharpen all on round2.html (10 elements, 2 of them in frames): {seconds * 1000:.0f} ms "
+    print(f"\nSharpen all on round2.html at DPR {dpr} (10 elements, 2 of them in frames): {seconds * 1000:.0f} ms "
           f"(extension's own timing {result['elapsedMs']} ms: {result['timings']})")
     assert result["sharpened"] == len(ROUND2) + len(ROUND2_FRAMES), result
     after = full_page(browser)
 
     # every blurred element has an overlay over its box and its blur's halo, and the layout did not move
     for element_id, (sigma, spread, widest) in ROUND2.items():
-        expected = halo(browser.rect(element_id), 1, sigma, spread, widest)
+        expected = halo(browser.rect(element_id), dpr, sigma, spread, widest)
         assert browser.overlay_over(element_id, expected) is not None, (element_id, expected, browser.status()["overlays"])
     for suffix, (element_id, sigma) in ROUND2_FRAMES.items():
         frame = frame_of(browser, suffix)
         # the halo stops at the frame's edges: the overlay lives in the frame and is clipped by it
-        expected = clamp_to(halo(element_rect(frame, element_id), 1, sigma), frame.evaluate("[innerWidth, innerHeight]"))
+        expected = clamp_to(halo(element_rect(frame, element_id), dpr, sigma), frame.evaluate("[innerWidth, innerHeight]"))
         assert overlay_near(frame, expected) is not None, (suffix, expected, json.dumps(frame.evaluate(STATUS_JS)))
     assert layout_of(browser, ids) == layout_before
     # the sharp paragraph and the photo are untouched: no overlay over them, their styles as they were
@@ -852,16 +857,16 @@ def test_round2_sharpen_all_finds_every_case_and_reads_better(browsers, site):
     boxes, texts = {}, {}
     scroll_y = browser.page.evaluate("scrollY")
     for element_id, (sigma, spread, widest) in ROUND2.items():
-        area = halo(browser.rect(element_id), 1, sigma, spread, widest)
-        boxes[element_id] = snap({**area, "y": area["y"] + scroll_y}, 1)
+        area = halo(browser.rect(element_id), dpr, sigma, spread, widest)
+        boxes[element_id] = snap({**area, "y": area["y"] + scroll_y}, dpr)
         texts[element_id] = PICTURE_TEXT.get(element_id) or browser.page.evaluate("(id) => document.getElementById(id).innerText", element_id)
     for suffix, (element_id, sigma) in ROUND2_FRAMES.items():
         frame = frame_of(browser, suffix)
         x, y = frame_origin(browser, "frame-same" if suffix == "frame.html" else "frame-cross")
-        area = clamp_to(halo(element_rect(frame, element_id), 1, sigma), frame.evaluate("[innerWidth, innerHeight]"))
-        boxes[element_id] = snap({**area, "x": area["x"] + x, "y": area["y"] + y + scroll_y}, 1)
+        area = clamp_to(halo(element_rect(frame, element_id), dpr, sigma), frame.evaluate("[innerWidth, innerHeight]"))
+        boxes[element_id] = snap({**area, "x": area["x"] + x, "y": area["y"] + y + scroll_y}, dpr)
         texts[element_id] = frame.evaluate("(id) => document.getElementById(id).innerText", element_id)
-    rates = ocr_rates(before, after, boxes, texts, 20, 1)
+    rates = ocr_rates(before, after, boxes, texts, 20, dpr)
     # lower for each element, or both next to perfect (then there is nothing to gain)
     worse = {name: rate for name, rate in rates.items() if rate["sharpened"] >= rate["blurred"] and rate["blurred"] > 0.05}
     assert not worse, worse

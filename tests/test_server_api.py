@@ -511,8 +511,9 @@ def test_web_page_origins_are_refused(client, origin):
     assert_error(client.get("/healthz", headers={"Origin": origin}), 403)
 
 
-def test_extension_origin_is_allowed_with_cors_headers(client):
-    origin = "chrome-extension://abcdefghijklmnopabcdefghijklmnop"
+@pytest.mark.parametrize("origin", ["chrome-extension://abcdefghijklmnopabcdefghijklmnop",
+                                    "moz-extension://0b8e5c36-1c2a-4c57-9a5e-6a7f3f1e2d10"])
+def test_extension_origin_is_allowed_with_cors_headers(client, origin):
     response = client.post("/v1/sharpen", data=png_bytes(random_image(8, 8)), content_type="image/png",
                            headers={"Origin": origin})
     assert response.status_code == 200
@@ -526,6 +527,8 @@ def test_pinned_extension_refuses_other_extensions(engine):
     client = make_app(engine, ALLOWED_ORIGINS=[pinned]).test_client()
     assert client.get("/healthz", headers={"Origin": pinned}).status_code == 200
     assert_error(client.get("/healthz", headers={"Origin": "chrome-extension://bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"}), 403)
+    # a pin holds for every browser: a Firefox extension is refused as well
+    assert_error(client.get("/healthz", headers={"Origin": "moz-extension://0b8e5c36-1c2a-4c57-9a5e-6a7f3f1e2d10"}), 403)
 
 
 def test_demo_page_own_origin_is_allowed(client):

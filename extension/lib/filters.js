@@ -248,3 +248,33 @@ export function withoutBlur(filterText) {
   const kept = splitFilterList(filterText).filter((fn) => fn.name !== "blur");
   return kept.length ? kept.map((fn) => `${fn.name}(${fn.args})`).join(" ") : "none";
 }
+
+/**
+ * The blur of text drawn with the text-shadow trick (textShadowBlur) under a filter blur as well
+ * (blurOfChain): Gaussians compose, sigma = sqrt of the sum of squares; unknown stays unknown (null).
+ */
+export function shadowUnderFilter(trick, filterBlur) {
+  const filterSigma = filterBlur.blurred ? filterBlur.sigma : 0;
+  const compose = (sigma) => (sigma === null || filterSigma === null ? null : Math.hypot(sigma, filterSigma));
+  return { sigmaCss: compose(trick.sigma), reachSigmaCss: compose(trick.reachSigma), spread: trick.spread };
+}
+
+/**
+ * The inline styles that take the blur off live text in place: [{depth, property, value}], depth
+ * 0 the element, 1 its parent, and so on. chain: computed {filter, backdropFilter} of the element
+ * and its ancestors, whose blurs blur this text too; the text-shadow trick also gets its glyphs in
+ * the shadow's colour (shadowColor, black when unknown) and its shadow taken away.
+ */
+export function revealStyles(chain, { kind, shadowColor = null }) {
+  const styles = [];
+  chain.forEach(({ filter, backdropFilter }, depth) => {
+    if (/blur\(/i.test(filter)) styles.push({ depth, property: "filter", value: withoutBlur(filter) });
+    if (/blur\(/i.test(backdropFilter)) styles.push({ depth, property: "backdrop-filter", value: withoutBlur(backdropFilter) });
+  });
+  if (kind === "text-shadow") {
+    const color = shadowColor && shadowColor !== "currentcolor" ? shadowColor : "#000";
+    styles.push({ depth: 0, property: "color", value: color }, { depth: 0, property: "-webkit-text-fill-color", value: color },
+      { depth: 0, property: "text-shadow", value: "none" });
+  }
+  return styles;
+}

@@ -43,3 +43,17 @@ export function placeInTab(rect, chain, frameView) {
   const { visible } = frameToTab({ x: 0, y: 0, width: frameView.width, height: frameView.height }, chain);
   return { rect: mapped, bounds: visible };
 }
+
+/** The http(s) origins of frame addresses (relative to baseUrl), each once: what access can be asked for. */
+export function frameOrigins(sources, baseUrl) {
+  const origins = new Set();
+  for (const source of sources) {
+    try {
+      const url = new URL(source, baseUrl);
+      if (url.protocol === "http:" || url.protocol === "https:") origins.add(url.origin);
+    } catch {
+      // not a URL: nothing to ask permission for
+    }
+  }
+  return [...origins];
+}

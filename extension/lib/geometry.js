@@ -159,15 +159,34 @@ export function frameBoundary(borderBox, edges, inner) {
 // A drag shorter than this (CSS px) either way is a click, not a region.
 export const MIN_REGION_CSS = 8;
 
+/** The rectangle between two points (any direction). */
+export function spanRect(a, b) {
+  return { x: Math.min(a.x, b.x), y: Math.min(a.y, b.y), width: Math.abs(b.x - a.x), height: Math.abs(b.y - a.y) };
+}
+
 /**
  * The rectangle a drag from `start` to `end` (viewport CSS px, any direction) spans, clamped to
  * the viewport {width, height}; null when it is too small to be meant as a region.
  */
 export function dragRegion(start, end, viewport, minSize = MIN_REGION_CSS) {
-  const x0 = Math.max(0, Math.min(start.x, end.x));
-  const y0 = Math.max(0, Math.min(start.y, end.y));
-  const x1 = Math.min(viewport.width, Math.max(start.x, end.x));
-  const y1 = Math.min(viewport.height, Math.max(start.y, end.y));
-  if (x1 - x0 < minSize || y1 - y0 < minSize) return null;
-  return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
+  const region = clampRect(spanRect(start, end), { x: 0, y: 0, width: viewport.width, height: viewport.height });
+  return region.width < minSize || region.height < minSize ? null : region;
+}
+
+// ----- overlays -----
+
+/**
+ * Where an overlay goes in the extension's layer: {left, top, width, height} in CSS px from the
+ * layer's origin. elementRect and origin: the element's and the layer's client rects now; offset,
+ * size: the overlay's place and size relative to the element when it was captured, and
+ * capturedSize the element's size then. A resized element stretches its overlay by as much; the
+ * halo around it keeps its width.
+ */
+export function overlayBox(elementRect, origin, { offset, size, capturedSize }) {
+  return {
+    left: elementRect.left + offset.x - origin.left,
+    top: elementRect.top + offset.y - origin.top,
+    width: Math.max(0, size.width + elementRect.width - capturedSize.width),
+    height: Math.max(0, size.height + elementRect.height - capturedSize.height),
+  };
 }

@@ -8,7 +8,7 @@ import { decodeDataUrl, cropToDataUrl, pixelsOf, stitchToDataUrl } from "./imagi
 import { callFrame, callFrames, injectPageAgent, TOP_FRAME } from "./page-calls.js";
 import { checkHealth, sharpenImages } from "./requests.js";
 import { normalizeSettings } from "./settings.js";
-import { looksBlurred } from "./sharpness.js";
+import { judgingPitch, looksBlurred } from "./sharpness.js";
 
 const CAPTURE_QUOTA_ERROR = "MAX_CAPTURE_VISIBLE_TAB_CALLS_PER_SECOND";
 const CAPTURE_RETRIES = 3;
@@ -131,7 +131,9 @@ async function capturePieces(tab, targets, view) {
           skipped.push({ id: part.id, reason: "the element is not visible" });
           continue;
         }
-        if (target.kind === "image-unchecked" && !looksBlurred(pixelsOf(bitmap, crop.box), crop.box.width, crop.box.height)) {
+        // Judged at the pitch of the picture's own pixels or of CSS pixels, not of the screen's (sharpness.js).
+        const pitch = judgingPitch(scale, target.imagePerCss);
+        if (target.kind === "image-unchecked" && !looksBlurred(pixelsOf(bitmap, crop.box), crop.box.width, crop.box.height, pitch)) {
           skipped.push({ id: part.id, reason: "the image looks sharp" });
           continue;
         }

@@ -1,7 +1,8 @@
 // The toolbar popup: server status, the page's blurred elements, sharpen all, a region, the page's
-// own text, originals, restore, and what each element got.
+// own text, originals, restore, what each element got, and the keyboard shortcuts.
 // Opening the popup grants activeTab, which the service worker needs to capture the page.
 import { matchesSite, normalizeSettings, parseRegionSigma } from "../lib/settings.js";
+import { listShortcuts } from "../lib/shortcuts.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -51,8 +52,29 @@ async function showServer() {
   return health.ok;
 }
 
+/** The shortcuts as the user bound them (the browser's shortcut settings can change the manifest's suggestions). */
+async function showShortcuts() {
+  const shortcuts = listShortcuts(await chrome.commands.getAll());
+  $("shortcuts").replaceChildren(...shortcuts.map(({ name, label, keys }) => {
+    const item = document.createElement("li");
+    item.dataset.command = name;
+    const key = document.createElement(keys ? "kbd" : "span");
+    key.textContent = keys ?? "no key set";
+    item.append(`${label}: `, key);
+    return item;
+  }));
+  $("keyboard").hidden = shortcuts.length === 0;
+  $("change-shortcuts").addEventListener("click", (event) => {
+    event.preventDefault();
+    // Firefox opens its own shortcut settings; Chrome has a page for them.
+    if (chrome.commands.openShortcutSettings) chrome.commands.openShortcutSettings();
+    else chrome.tabs.create({ url: "chrome://extensions/shortcuts" });
+  });
+}
+
 async function main() {
   const [tab] = await chrome.tabs.query({ active: true, currentWindow: true });
+  showShortcuts();
   $("options").addEventListener("click", (event) => {
     event.preventDefault();
     chrome.runtime.openOptionsPage();

@@ -15,7 +15,7 @@ import torch
 
 from models import DEFAULT_MODEL, build_model, default_checkpoint, load_checkpoint
 from models.data.synth import SynthConfig, make_batch
-from models.training.train import psnr
+from models.evaluation.metrics import psnr
 
 
 def load(args, device):

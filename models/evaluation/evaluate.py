@@ -154,7 +154,9 @@ class OcrCache:
 
 
 def ocr_settings(sample):
-    return {"lang": sample["lang"], "single_line": sample["kind"] != "paragraph",
+    """Tesseract's settings for a sample: one line unless a paragraph or several lines (pixset)."""
+    single_line = sample["kind"] != "paragraph" and len(sample.get("lines", ())) <= 1
+    return {"lang": sample["lang"], "single_line": single_line,
             "scale": ocr_scale(sample["size_css"] * sample["dpr"])}
 
 

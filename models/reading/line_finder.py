@@ -14,7 +14,7 @@ from scipy import ndimage
 from scipy.signal import find_peaks
 
 MIN_LINE_PX = 4           # a band thinner than this is a rule, a border or noise, not text
-PEAK_PROMINENCE = 0.2     # of the block's highest row: smaller bumps are ascenders, not lines
+PEAK_PROMINENCE = 0.15    # of the peak's own height: smaller bumps are ascenders, not lines
 COLUMN_GAP_LINES = 1.6    # a horizontal gap wider than this many line heights splits a band
 
 
@@ -55,8 +55,11 @@ def _split_rows(profile):
     bands = []
     for start, stop in _runs(profile > 0.06 * profile.max()):
         block = profile[start:stop]
-        peaks, _ = find_peaks(np.concatenate([[0], block, [0]]), prominence=PEAK_PROMINENCE * block.max())
-        peaks = sorted(int(p) - 1 for p in peaks) or [int(np.argmax(block))]
+        padded = np.concatenate([[0], block, [0]])
+        peaks, properties = find_peaks(padded, prominence=0.02 * block.max())
+        # a line's peak must stand out against its own height: a short last line is still a line
+        peaks = sorted(int(p) - 1 for p, prominence in zip(peaks, properties["prominences"])
+                       if prominence >= PEAK_PROMINENCE * padded[p]) or [int(np.argmax(block))]
         cuts = [0] + [a + int(np.argmin(block[a:b + 1])) for a, b in zip(peaks, peaks[1:])] + [len(block)]
         for (top, bottom), peak in zip(zip(cuts, cuts[1:]), peaks):
             level = 0.5 * block[peak]

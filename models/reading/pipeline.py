@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from models import CheckpointError, read_checkpoint
 from models.reading.decode import align, beam_search, character_confidences
 from models.reading.line_finder import LineBox, find_lines
 from models.reading.prior import WordPrior
@@ -72,6 +73,10 @@ class Reader:
 
     def __init__(self, checkpoint=DEFAULT_READER, device="cpu", prior=None, beam_width=8, max_lines=200):
         self.model = load_recognizer(checkpoint, device)
+        if not self.model.config.sigma_input:
+            raise CheckpointError(f"{checkpoint} is a sharp-text recogniser, not a reader")
+        # confidence ** power maps the network's probabilities to measured accuracy (calibrate_reader)
+        self.confidence_power = float(read_checkpoint(checkpoint)["extra"].get("calibration", {}).get("power", 1.0))
         self.device = device
         self.prior = WordPrior() if prior is None else prior
         self.beam_width = beam_width
@@ -100,7 +105,8 @@ class Reader:
         spans = align(log_probs, labels)
         if spans is None:
             return text, [0.0] * len(text)
-        return text, character_confidences(np.exp(log_probs), labels, spans)
+        confidences = character_confidences(np.exp(log_probs), labels, spans)
+        return text, [c ** self.confidence_power for c in confidences]
 
     def read(self, image, sigma=None):
         """Read every line of ``image`` (uint8 (H, W, 3)); ``sigma`` is the blur in image pixels."""

@@ -168,7 +168,7 @@ def line_input(image, box, sigma=None):
     """What the reader sees of one line of a capture (uint8 (H, W, 3)): the normalised crop of
     its reading window and its sigma in that crop's pixels (-1 when unknown)."""
     top, bottom, left, right = reading_window(box, image.shape, sigma)
-    crop = torch.from_numpy(np.ascontiguousarray(image[top:bottom, left:right, :3])).permute(2, 0, 1).float().div(255)
+    crop = torch.from_numpy(np.array(image[top:bottom, left:right, :3])).permute(2, 0, 1).float().div(255)
     return normalize_line(crop), (sigma * HEIGHT / (bottom - top) if sigma is not None and sigma >= 0 else -1.0)
 
 

@@ -27,6 +27,7 @@ from models import build_model, load_grown, read_checkpoint, save_checkpoint
 from models.data.chromium_corpus import CorpusPairs, corpus_count, mixed_batch
 from models.data.lines import LineConfig, make_line, to_tensor
 from models.data.synth import SynthConfig, make_batch
+from models.evaluation.metrics import psnr
 from models.nets.common import resolve_precision
 from models.reading.recognizer import DEFAULT_RECOGNIZER
 from models.training.readability import ReadabilityLoss
@@ -146,11 +147,6 @@ def restore_lines(model, lines, device, memory_format):
     sigma = torch.tensor([line[1] for line in lines], dtype=torch.float32, device=device)
     restored = model(batch, sigma)
     return [out[:, top:bottom, left:right] for out, (_, _, (top, bottom, left, right), _) in zip(restored, lines)]
-
-
-def psnr(a, b):
-    mse = F.mse_loss(a.clamp(0, 1), b, reduction="none").flatten(1).mean(1)
-    return 10 * torch.log10(1.0 / mse.clamp(min=1e-10))
 
 
 @torch.no_grad()

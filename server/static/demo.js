@@ -1,4 +1,5 @@
 // Demo page: send one image to /v1/sharpen on this same server and compare before and after.
+// Blind by default: whoever drops a screenshot rarely knows its blur σ, and a wrong σ leaves ghosts.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -7,6 +8,7 @@ const TYPES = ["image/png", "image/jpeg", "image/webp", "image/bmp", "image/gif"
 let currentFile = null;
 let beforeUrl = null;
 let resultUrl = null;
+let resultBlob = null;
 let latestRequest = 0; // only the newest request may show its result or its error
 
 function setStatus(text, isError = false) {
@@ -24,10 +26,18 @@ function replaceUrl(oldUrl, blob) {
 function clearResult() {
   if (resultUrl) URL.revokeObjectURL(resultUrl);
   resultUrl = null;
+  resultBlob = null;
   $("result").removeAttribute("src");
+  $("result-caption").textContent = "after";
   $("compare-after").removeAttribute("src");
   $("download").removeAttribute("href");
   $("download").hidden = true;
+  $("copy").hidden = true;
+}
+
+/** What the result was sharpened with, in words. */
+function describeSigma(sigma) {
+  return sigma === null ? "blind (the model estimated the blur)" : `with blur \u03c3 ${sigma.toFixed(1)} px`;
 }
 
 function chooseFile(file) {
@@ -70,26 +80,43 @@ async function sharpen() {
   const request = ++latestRequest;
   $("sharpen").disabled = true;
   clearResult();
-  setStatus(sigma === null ? "Sharpening (blind)..." : `Sharpening with sigma ${sigma.toFixed(1)}...`);
+  setStatus(`Sharpening ${describeSigma(sigma)}...`);
   const started = performance.now();
   try {
     const response = await fetch("/v1/sharpen", { method: "POST", body: form, headers });
     if (!response.ok) throw new Error(await errorMessage(response));
     const blob = await response.blob();
     if (request !== latestRequest) return;
+    resultBlob = blob;
     resultUrl = URL.createObjectURL(blob);
     $("result").src = resultUrl;
     $("compare-after").src = resultUrl;
     $("download").href = resultUrl;
     $("download").hidden = false;
+    $("copy").hidden = false;
+    $("result-caption").textContent = sigma === null ? "after (blind)" : `after (\u03c3 ${sigma.toFixed(1)} px)`;
     const base = (currentFile.name || "image").replace(/\.[^.]*$/, "");
     $("download").download = `${base}-sharpened.png`;
     $("output-panel").hidden = false;
-    setStatus(`Done in ${Math.round(performance.now() - started)} ms.`);
+    setStatus(`Done in ${Math.round(performance.now() - started)} ms, sharpened ${describeSigma(sigma)}.`);
   } catch (error) {
     if (request === latestRequest) setStatus(`Failed: ${error.message}`, true);
   } finally {
     $("sharpen").disabled = false;
+  }
+}
+
+async function copyResult() {
+  if (!resultBlob) return;
+  if (!navigator.clipboard?.write || typeof ClipboardItem === "undefined") {
+    setStatus("This browser cannot copy images from a page (no Clipboard API with ClipboardItem here): use \u201cDownload result\u201d.", true);
+    return;
+  }
+  try {
+    await navigator.clipboard.write([new ClipboardItem({ "image/png": resultBlob })]);
+    setStatus("Copied the sharpened image: paste it where you need it.");
+  } catch (error) {
+    setStatus(`Could not copy the image (${error.message}): use \u201cDownload result\u201d.`, true);
   }
 }
 
@@ -125,6 +152,7 @@ function init() {
     sharpen();
   });
   $("sharpen").addEventListener("click", sharpen);
+  $("copy").addEventListener("click", copyResult);
   $("compare").addEventListener("input", () => {
     document.documentElement.style.setProperty("--split", `${$("compare").value}%`);
   });

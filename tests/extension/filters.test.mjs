@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   splitFilterList, parseLength, combineSigmas, blurSigmaOfFilter, blurOfChain, colorAlpha, parseTextShadow, textShadowBlur, withoutBlur,
+  shadowUnderFilter, revealStyles,
 } from "../../extension/lib/filters.js";
 
 const close = (actual, expected, tolerance = 1e-9) => assert.ok(Math.abs(actual - expected) <= tolerance, `${actual} != ${expected}`);
@@ -133,4 +134,38 @@ test("withoutBlur takes only the blur out of a filter list", () => {
   assert.equal(withoutBlur("blur(2px)"), "none");
   assert.equal(withoutBlur("blur(2px) brightness(0.95)"), "brightness(0.95)");
   assert.equal(withoutBlur("drop-shadow(rgba(0, 0, 0, 0.5) 1px 1px 2px) blur(1px)"), "drop-shadow(rgba(0, 0, 0, 0.5) 1px 1px 2px)");
+});
+
+test("a filter blur over the text-shadow trick composes with the shadow's, unknown stays unknown", () => {
+  const trick = { sigma: 3, reachSigma: 3, spread: { left: 0, right: 3, top: 0, bottom: 2 } };
+  assert.deepEqual(shadowUnderFilter(trick, { blurred: true, sigma: 4 }), { sigmaCss: 5, reachSigmaCss: 5, spread: trick.spread });
+  assert.equal(shadowUnderFilter(trick, { blurred: false, sigma: 0 }).sigmaCss, 3);
+  assert.equal(shadowUnderFilter(trick, { blurred: true, sigma: null }).sigmaCss, null);
+  const blind = shadowUnderFilter({ sigma: null, reachSigma: 5, spread: trick.spread }, { blurred: false, sigma: 0 });
+  assert.deepEqual([blind.sigmaCss, blind.reachSigmaCss], [null, 5]);
+});
+
+test("revealing takes every blur off the element and its ancestors, keeping their other filters", () => {
+  const chain = [
+    { filter: "blur(2px) brightness(0.9)", backdropFilter: "none" },
+    { filter: "none", backdropFilter: "none" },
+    { filter: "blur(1px)", backdropFilter: "blur(3px) saturate(2)" },
+  ];
+  assert.deepEqual(revealStyles(chain, { kind: "css-blur" }), [
+    { depth: 0, property: "filter", value: "brightness(0.9)" },
+    { depth: 2, property: "filter", value: "none" },
+    { depth: 2, property: "backdrop-filter", value: "saturate(2)" },
+  ]);
+});
+
+test("revealing the text-shadow trick paints the glyphs in the shadow's colour and drops the shadow", () => {
+  const plain = [{ filter: "none", backdropFilter: "none" }];
+  assert.deepEqual(revealStyles(plain, { kind: "text-shadow", shadowColor: "rgb(20, 30, 40)" }), [
+    { depth: 0, property: "color", value: "rgb(20, 30, 40)" },
+    { depth: 0, property: "-webkit-text-fill-color", value: "rgb(20, 30, 40)" },
+    { depth: 0, property: "text-shadow", value: "none" },
+  ]);
+  for (const shadowColor of [null, "currentcolor"]) {
+    assert.equal(revealStyles(plain, { kind: "text-shadow", shadowColor })[0].value, "#000");
+  }
 });

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { frameChains, placeInTab } from "../../extension/lib/frames.js";
+import { frameChains, frameOrigins, placeInTab } from "../../extension/lib/frames.js";
 
 const boundary = (x, y, width, height) => ({ origin: { x, y }, scale: { x: 1, y: 1 }, clip: { x, y, width, height } });
 
@@ -22,4 +22,9 @@ test("placeInTab puts a frame's rectangle on the tab with the frame's visible bo
   assert.deepEqual(placed.rect, { x: 120, y: 230, width: 100, height: 40 });
   assert.deepEqual(placed.bounds, { x: 100, y: 50, width: 300, height: 200 });
   assert.deepEqual(placeInTab({ x: 1, y: 2, width: 3, height: 4 }, [], { width: 800, height: 600 }), { rect: { x: 1, y: 2, width: 3, height: 4 }, bounds: null });
+});
+
+test("frame origins: http(s) only, each once, relative addresses resolved", () => {
+  const sources = ["https://a.example/x", "https://a.example/y", "/local.html", "about:blank", "javascript:void 0", "http://[bad"];
+  assert.deepEqual(frameOrigins(sources, "http://page.example/dir/"), ["https://a.example", "http://page.example"]);
 });

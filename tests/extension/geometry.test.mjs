@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   deviceScale, snapRect, widenRect, clampRect, cropMargin, planCrop, blurReach, frameToTab, tabToFrame, frameBoundary, dragRegion,
+  spanRect, overlayBox,
   BLIND_MARGIN_CSS, MIN_REGION_CSS,
 } from "../../extension/lib/geometry.js";
 
@@ -115,4 +116,17 @@ test("dragRegion spans a drag in any direction, clamps it to the viewport and ig
   assert.deepEqual(dragRegion({ x: 700, y: 500 }, { x: 900, y: 650 }, viewport), { x: 700, y: 500, width: 100, height: 100 });
   assert.equal(dragRegion({ x: 10, y: 10 }, { x: 12, y: 300 }, viewport), null);
   assert.equal(dragRegion({ x: 10, y: 10 }, { x: 10 + MIN_REGION_CSS, y: 10 + MIN_REGION_CSS }, viewport).width, MIN_REGION_CSS);
+});
+
+test("spanRect spans two points in any direction", () => {
+  assert.deepEqual(spanRect({ x: 50, y: 40 }, { x: 10, y: 60 }), { x: 10, y: 40, width: 40, height: 20 });
+});
+
+test("an overlay follows its element and stretches with it, its halo keeping its width", () => {
+  const placement = { offset: { x: -6, y: -6 }, size: { width: 212, height: 62 }, capturedSize: { width: 200, height: 50 } };
+  const origin = { left: -30, top: -400 }; // the layer sits at the document's origin, scrolled by 30, 400
+  assert.deepEqual(overlayBox({ left: 100, top: 20, width: 200, height: 50 }, origin, placement), { left: 124, top: 414, width: 212, height: 62 });
+  assert.deepEqual(overlayBox({ left: 100, top: 20, width: 150, height: 80 }, origin, placement), { left: 124, top: 414, width: 162, height: 92 });
+  assert.deepEqual(overlayBox({ left: 0, top: 0, width: 0, height: 0 }, { left: 0, top: 0 }, { ...placement, size: { width: 10, height: 10 } }),
+    { left: -6, top: -6, width: 0, height: 0 });
 });

@@ -26,11 +26,24 @@ test("every file the manifest names exists", () => {
   for (const file of files) assert.ok(existsSync(new URL(file, root)), file);
 });
 
-test("the page agent's imports are all web-accessible", () => {
+/** content/page.js and every module it imports, directly or not (paths relative to extension/). */
+function pageAgentModules() {
+  const seen = new Set();
+  const visit = (path) => {
+    if (seen.has(path)) return;
+    seen.add(path);
+    const source = readFileSync(new URL(path, root), "utf8");
+    for (const [, specifier] of source.matchAll(/^(?:import|export)\s[^;]*?\sfrom\s+"(\.{1,2}\/[^"]+)"/gms)) {
+      visit(new URL(specifier, new URL(path, root)).href.slice(root.href.length));
+    }
+  };
+  visit("content/page.js");
+  return seen;
+}
+
+test("every module the injected page agent loads is web-accessible, and only those", () => {
   const exposed = new Set(manifest.web_accessible_resources.flatMap((entry) => entry.resources));
-  const agent = readFileSync(new URL("content/page.js", root), "utf8");
-  const imports = [...agent.matchAll(/from "\.\.\/(.+?)"/g)].map((match) => match[1]);
-  assert.ok(imports.length > 0);
-  for (const path of imports) assert.ok(exposed.has(path), `${path} is imported by content/page.js`);
-  assert.ok(exposed.has("content/page.js"));
+  const modules = pageAgentModules();
+  assert.ok(modules.has("content/scanner.js") && modules.has("lib/filters.js"), [...modules].join(", "));
+  assert.deepEqual([...exposed].sort(), [...modules].sort());
 });

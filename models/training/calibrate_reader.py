@@ -1,0 +1,85 @@
+"""Calibrate a reader's character confidences on synthetic lines it never trained on, and store
+the result in its checkpoint.
+
+    python -m models.training.calibrate_reader models/checkpoints/reader.pt [--lines 600]
+
+The network's probability for a character (its peak over the columns aligned to it) is mapped
+to ``probability ** power``; the smallest power is chosen at which, of the characters then
+marked confident (>= 0.9), at most ``target`` are wrong. Lines come from a seed of their own,
+never a training or validation seed, and no dev set is looked at.
+"""
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from models import read_checkpoint
+from models.evaluation.read_eval import character_outcomes
+from models.reading.pipeline import CONFIDENT, Reader
+from models.reading.recognizer import READER_CHARSET, collate_lines
+from models.training.train_recognizer import OCR_LANG, reader_batch
+
+CALIBRATION_SEED = 9_191_919
+POWERS = tuple(round(1.0 + 0.25 * i, 2) for i in range(41))  # 1 .. 11
+
+
+def outcomes_on_synthetic_lines(reader, count, seed=CALIBRATION_SEED):
+    """(probability, correct) for every character the reader reads on ``count`` synthetic lines,
+    half of them blind."""
+    lines, sigmas, texts, langs, _ = reader_batch(seed, 0, count, sigma_dropout=0.5)
+    outcomes = []
+    with torch.no_grad():
+        for start in range(0, count, 32):
+            chunk = slice(start, start + 32)
+            batch, lengths = collate_lines(lines[chunk])
+            logits = reader.model(batch, sigmas[chunk]).float().log_softmax(-1).numpy()
+            for row, n, text, lang in zip(logits, lengths.tolist(), texts[chunk], langs[chunk]):
+                reading, confidences = reader.read_line(row[:n])
+                outcomes += character_outcomes(reading, confidences, text, OCR_LANG[lang])
+    return outcomes
+
+
+def fit_power(outcomes, target=0.005):
+    """The smallest power whose confident characters are at most ``target`` wrong (the largest tried
+    when none is)."""
+    probabilities = np.array([p for p, _ in outcomes])
+    correct = np.array([ok for _, ok in outcomes])
+    for power in POWERS:
+        confident = probabilities ** power >= CONFIDENT
+        if not confident.any() or 1 - correct[confident].mean() <= target:
+            return power
+    return POWERS[-1]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("checkpoint")
+    parser.add_argument("--lines", type=int, default=600)
+    parser.add_argument("--target", type=float, default=0.005, help="largest share wrong among confident characters")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    payload = read_checkpoint(args.checkpoint)
+    if payload["config"].get("charset") != READER_CHARSET:
+        print("note: the checkpoint's charset differs from this code's READER_CHARSET")
+    reader = Reader(args.checkpoint)
+    reader.confidence_power = 1.0  # raw probabilities in, whatever the checkpoint holds
+    outcomes = outcomes_on_synthetic_lines(reader, args.lines)
+    power = fit_power(outcomes, args.target)
+    probabilities = np.array([p for p, _ in outcomes]) ** power
+    correct = np.array([ok for _, ok in outcomes])
+    confident = probabilities >= CONFIDENT
+    report = {"power": power, "lines": args.lines, "characters": len(outcomes),
+              "confident_share": round(float(confident.mean()), 4),
+              "confident_wrong": round(float(1 - correct[confident].mean()), 4) if confident.any() else None,
+              "accuracy": round(float(correct.mean()), 4)}
+    payload["extra"]["calibration"] = report
+    path = Path(args.checkpoint)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)  # atomic, as models.save_checkpoint writes
+    print(report)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,205 @@
+"""The reading pipeline's stages: line finding, CTC decoding with and without the prior, confidences,
+the verdict, reading lines for training, and the reader's training entry point."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw, ImageFont
+
+from models import read_checkpoint, save_checkpoint
+from models.data.blur import gaussian_blur
+from models.data.lexicon import load_lexicon
+from models.data.lines import ReadingLineConfig, make_reading_line
+from models.reading import decode
+from models.reading.line_finder import LineBox, find_lines, reading_window
+from models.reading.pipeline import Reader, ReadLine, verdict
+from models.reading.prior import WordPrior
+from models.reading.recognizer import READER_CHARSET, build_recognizer, encode, line_input
+from models.training import train_recognizer
+
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+
+
+def paragraph(px=16, leading=1.5, columns=(10, 380), rows=4, width=700):
+    """A two-column paragraph; returns (uint8 image, the text lines' boxes as (x, y, w, h))."""
+    font = ImageFont.truetype(FONT, px)
+    image = Image.new("RGB", (width, int(rows * px * leading + 4 * px)), (250, 250, 245))
+    draw = ImageDraw.Draw(image)
+    boxes = []
+    for row in range(rows):
+        for column, x in enumerate(columns):
+            text = ["The quick brown fox", "jumps over a lazy dog", "and reads it again", "Last line"][row]
+            y = 2 * px + row * px * leading
+            draw.text((x, y), text, font=font, fill=(20, 20, 30))
+            left, top, right, bottom = draw.textbbox((x, y), text, font=font)
+            boxes.append((left, top, right - left, bottom - top))
+    return np.asarray(image), boxes
+
+
+def blur(image, sigma):
+    x = torch.from_numpy(image.copy()).permute(2, 0, 1)[None].float() / 255
+    return gaussian_blur(x, sigma)[0].clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).numpy()
+
+
+@pytest.mark.parametrize("ratio", [0.0, 0.15, 0.3, 0.4])
+def test_line_finder_finds_each_line_of_a_two_column_paragraph(ratio):
+    image, truth = paragraph()
+    found = find_lines(blur(image, ratio * 16) if ratio else image)
+    assert len(found) == len(truth)
+    for box, (x, y, w, h) in zip(found, sorted(truth, key=lambda b: (b[1], b[0]))):
+        centre_found, centre_true = box.y + box.h / 2, y + h / 2
+        assert abs(centre_found - centre_true) < 0.4 * 16
+        assert abs(box.x - x) < 0.5 * 16 + 2 and abs((box.x + box.w) - (x + w)) < 0.5 * 16 + 2
+
+
+def test_line_finder_sees_nothing_on_a_blank_or_faint_image():
+    assert find_lines(np.full((60, 200, 3), 240, np.uint8)) == []
+    faint = np.full((60, 200, 3), 240, np.uint8)
+    faint[20:30, 20:120] = 237  # three grey levels: JPEG noise, not text
+    assert find_lines(faint) == []
+
+
+def test_reading_window_adds_the_blur_spread_and_stays_inside_the_image():
+    box = LineBox(10, 20, 100, 16)
+    assert reading_window(box, (100, 200)) == (15, 41, 2, 118)
+    top, bottom, left, right = reading_window(box, (100, 200), sigma=8.0)
+    assert (top, left) == (8, 0) and bottom == 48 and right == 122
+    assert reading_window(LineBox(0, 0, 30, 10), (12, 30), sigma=4.0) == (0, 12, 0, 30)
+
+
+def test_line_input_scales_sigma_with_the_crop():
+    image, _ = paragraph()
+    normalised, sigma = line_input(image, LineBox(10, 30, 200, 16), 3.0)
+    top, bottom, _, _ = reading_window(LineBox(10, 30, 200, 16), image.shape, 3.0)
+    assert normalised.shape[:2] == (1, 32) and math.isclose(sigma, 3.0 * 32 / (bottom - top))
+    assert line_input(image, LineBox(10, 30, 200, 16), None)[1] == -1.0
+
+
+# --- decoding on a toy alphabet: blank, "a", "b", "t", " " ---
+
+TOY = "abt "
+
+
+def columns(*rows):
+    """Log-probabilities from per-column probability rows (blank first)."""
+    p = np.array(rows, dtype=np.float64) + 1e-6
+    return np.log(p / p.sum(1, keepdims=True))
+
+
+def test_greedy_and_beam_search_agree_on_a_clear_line_and_merge_repeats_only_without_a_blank():
+    log_probs = columns([0, 1, 0, 0, 0], [0, 1, 0, 0, 0], [1, 0, 0, 0, 0], [0, 1, 0, 0, 0], [0, 0, 1, 0, 0])
+    assert decode.greedy(log_probs, TOY) == "aab"
+    assert decode.beam_search(log_probs, TOY)[0][0] == "aab"
+
+
+def test_beam_search_sums_the_paths_of_a_prefix():
+    # best single path reads "a" then "b"; but "ab" vs "b": the two paths of "b" ("-b", "bb") outweigh
+    log_probs = columns([0.45, 0.0, 0.55, 0, 0], [0.0, 0.0, 1.0, 0, 0])
+    assert decode.beam_search(log_probs, TOY)[0][0] == "b"
+
+
+class ToyPrior:
+    """Knows one word, "tab"; everything else is unknown."""
+
+    def __call__(self, text, final=False):
+        words = text.split(" ") if final else text.split(" ")[:-1]
+        return sum(2.0 if w == "tab" else -2.0 for w in words if w)
+
+
+def test_the_prior_decides_where_the_pixels_leave_a_character_open():
+    # "t a ?" where the third character is "b" or "t" with nearly equal probability
+    log_probs = columns([0, 0, 0, 1, 0], [1, 0, 0, 0, 0], [0, 1, 0, 0, 0], [1, 0, 0, 0, 0], [0, 0, 0.48, 0.52, 0])
+    assert decode.beam_search(log_probs, TOY)[0][0] == "tat"
+    assert decode.beam_search(log_probs, TOY, prior=ToyPrior())[0][0] == "tab"
+    clear = columns([0, 0, 0, 1, 0], [1, 0, 0, 0, 0], [0, 1, 0, 0, 0], [1, 0, 0, 0, 0], [0, 0, 0.001, 0.999, 0])
+    assert decode.beam_search(clear, TOY, prior=ToyPrior())[0][0] == "tat"  # clear pixels win over the prior
+
+
+def test_align_gives_each_character_its_columns_and_confidences_follow_the_model():
+    log_probs = columns([0, 0.9, 0.1, 0, 0], [1, 0, 0, 0, 0], [0, 0, 0.6, 0.4, 0], [0, 0, 0.7, 0.3, 0])
+    labels = encode("ab", TOY)
+    spans = decode.align(log_probs, labels)
+    assert spans == [(0, 0), (2, 3)]
+    confidences = decode.character_confidences(np.exp(log_probs), labels, spans)
+    assert confidences[0] == pytest.approx(0.9, abs=1e-3) and confidences[1] == pytest.approx(0.7, abs=1e-3)
+    assert decode.align(log_probs[:1], encode("ab", TOY)) is None  # one column cannot hold two characters
+
+
+def test_word_prior_prefers_frequent_words_and_leaves_codes_and_numbers_alone():
+    prior = WordPrior()
+    assert prior.word_score("the") > prior.word_score("account") > prior.word_score("acount")
+    assert prior.word_score("The,") == prior.word_score("the")
+    assert prior.word_score("$12.99") == 0.0 and prior.word_score("A7X-9") == 0.0
+    assert prior("the acount", final=False) == prior.word_score("the")
+    assert prior("the acount", final=True) == prior.word_score("the") + prior.word_score("acount")
+    assert len(load_lexicon("en")) > 10_000
+
+
+def test_verdict_from_confident_shares():
+    box = LineBox(0, 0, 10, 10)
+    assert verdict([]) == "unreadable"
+    assert verdict([ReadLine("abc", box, [0.99, 0.95, 0.97])]) == "readable"
+    assert verdict([ReadLine("abc", box, [0.99, 0.5, 0.97])]) == "partly"
+    assert verdict([ReadLine("abc", box, [0.2, 0.5, 0.3])]) == "unreadable"
+    assert verdict([ReadLine("abc", box, [0.99, 0.95, 0.97])], too_small=3) == "partly"
+
+
+@pytest.fixture(scope="module")
+def tiny_reader(tmp_path_factory):
+    path = tmp_path_factory.mktemp("reader") / "reader.pt"
+    torch.manual_seed(0)
+    save_checkpoint(path, build_recognizer(channels=(8, 8, 8, 8), hidden=8, charset=READER_CHARSET,
+                                           sigma_input=True), half=True)
+    return Reader(path)
+
+
+def test_reader_answers_one_entry_per_found_line_with_a_confidence_per_character(tiny_reader):
+    image, truth = paragraph()
+    reading = tiny_reader.read(blur(image, 3.0), sigma=3.0)
+    answer = reading.as_dict()
+    assert set(answer) >= {"text", "lines", "verdict"} and answer["verdict"] in ("readable", "partly", "unreadable")
+    assert answer["text"] == "\n".join(line["text"] for line in answer["lines"])
+    for line in answer["lines"]:
+        assert len(line["confidence"]) == len(line["text"]) and all(0 <= c <= 1 for c in line["confidence"])
+        assert len(line["box"]) == 4
+    assert len(answer["lines"]) <= len(truth)
+    with pytest.raises(ValueError):
+        tiny_reader.read(np.zeros((10, 10), np.uint8))
+
+
+def test_a_thumbnail_whose_lines_are_a_few_pixels_tall_is_unreadable(tiny_reader):
+    image, _ = paragraph()
+    thumbnail = np.asarray(Image.fromarray(image).resize((image.shape[1] // 5, image.shape[0] // 5), Image.BILINEAR))
+    assert tiny_reader.read(thumbnail).verdict == "unreadable"
+
+
+def test_reading_lines_are_pure_functions_of_seed_and_index_and_blurred_relative_to_the_font():
+    chars = frozenset(READER_CHARSET)
+    a, b = make_reading_line(4, 9, chars), make_reading_line(4, 9, chars)
+    assert a.text == b.text and np.array_equal(a.blurred, b.blurred)
+    config = ReadingLineConfig(p_rescale=0.0, p_sharp=0.0)
+    for index in range(12):
+        line = make_reading_line(2, index, chars, config)
+        encode(line.text, READER_CHARSET)
+        assert 0.06 <= line.sigma / line.px <= config.max_ratio + 0.05
+        assert line.blurred.shape == line.sharp.shape
+        top, bottom, left, right = line.box
+        assert 0 < top < bottom <= line.blurred.shape[0] and 0 < left < right <= line.blurred.shape[1]
+
+
+def test_two_step_reader_training_warm_starts_and_exports_a_reader(tmp_path, capsys):
+    recognizer = tmp_path / "recognizer.pt"
+    save_checkpoint(recognizer, build_recognizer(channels=(8, 8, 8, 8), hidden=8))
+    train_recognizer.main(["--task", "reader", "--steps", "2", "--batch-size", "3", "--val-lines", "4",
+                           "--log-every", "1", "--warmup", "1", "--out", str(tmp_path), "--precision", "bf16",
+                           "--init-from", str(recognizer), "--model-overrides", '{"channels": [8, 8, 8, 8], "hidden": 8}'])
+    out = capsys.readouterr().out
+    assert "warm start" in out and "val cer" in out
+    payload = read_checkpoint(tmp_path / "reader.pt")
+    assert payload["config"]["sigma_input"] and payload["config"]["charset"] == READER_CHARSET
+    assert payload["step"] == 2 and "all" in payload["extra"]["val_cer"]
+    train_recognizer.main(["--task", "reader", "--steps", "3", "--batch-size", "3", "--val-lines", "4",
+                           "--log-every", "1", "--warmup", "1", "--out", str(tmp_path), "--resume",
+                           str(tmp_path / "last.pt"), "--model-overrides", '{"channels": [8, 8, 8, 8], "hidden": 8}'])
+    assert read_checkpoint(tmp_path / "last.pt")["step"] == 3
