@@ -99,7 +99,9 @@ def test_a_sigma_the_person_sets_slider_view_and_errors(page, live, tmp_path):
     assert live.app.sigmas_seen[-1] == "2"
     page.fill("#sigma", "2.5")
     page.dispatch_event("#sigma", "change")
-    page.wait_for_function("() => document.getElementById('status').textContent.includes('\u03c3 2.5 px')", timeout=30_000)
+    page.wait_for_function("() => document.getElementById('status').textContent.startsWith('Done')"
+                           " && document.getElementById('status').textContent.includes('\u03c3 2.5 px')",
+                           timeout=30_000)
     assert live.app.sigmas_seen[-1] == "2.5"
     assert page.text_content("#sigma-value") == "2.5"
 
