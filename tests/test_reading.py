@@ -126,6 +126,13 @@ def test_align_gives_each_character_its_columns_and_confidences_follow_the_model
     assert decode.align(log_probs[:1], encode("ab", TOY)) is None  # one column cannot hold two characters
 
 
+def test_align_puts_a_blank_between_a_repeated_character_and_never_skips_it():
+    a, blank = [0, 1, 0, 0, 0], [1, 0, 0, 0, 0]
+    assert decode.align(columns(a, a, blank, a), encode("aa", TOY)) == [(0, 1), (3, 3)]
+    assert decode.align(columns(a, a), encode("aa", TOY)) is None  # "aa" needs a blank column between
+    assert decode.align(columns(a, [0, 0, 1, 0, 0]), encode("ab", TOY)) == [(0, 0), (1, 1)]  # no blank needed
+
+
 def test_word_prior_prefers_frequent_words_and_leaves_codes_and_numbers_alone():
     prior = WordPrior()
     assert prior.word_score("the") > prior.word_score("account") > prior.word_score("acount")
