@@ -18,13 +18,18 @@ from pathlib import Path
 import numpy as np
 import requests
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from models import DEFAULT_MODEL, build_model, load_checkpoint
+from models.data.blur import gaussian_blur
 
 from . import create_app, resolve_checkpoint, runtime
 from .engine import PRECISIONS, Engine, cpu_count, resolve_device, resolve_precision
+from .errors import ServerError
 from .live import LiveServer
+from .reading import ReadService, resolve_reader
+
+BENCH_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
 DEFAULT_SIZES = "256x256,512x512,1024x1024,2048x1024"
 CONFIGS = {  # name -> Engine options
@@ -101,6 +106,49 @@ def bench_end_to_end(model, device, seconds, precision):
     p95 = float(np.percentile(times, 95))
     print(f"\nend to end, 1200x400 PNG over loopback HTTP (multipart, sigma=2, {precision}): "
           f"median {median * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms over {len(times)} requests")
+
+
+def text_capture(width=1200, height=400, sigma=2.0):
+    """A 600 x 200 CSS px element at DPR 2: eight lines of 22 px text, Gaussian-blurred by ``sigma``."""
+    font = ImageFont.truetype(BENCH_FONT, 22)
+    image = Image.new("RGB", (width, height), (250, 250, 246))
+    draw = ImageDraw.Draw(image)
+    for row in range(8):
+        draw.text((40, 20 + row * 46), "Your order has shipped and will arrive on Tuesday morning.", font=font,
+                  fill=(30, 30, 40))
+    x = torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1)[None].float() / 255
+    blurred = gaussian_blur(x, sigma)[0].clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).numpy()
+    out = io.BytesIO()
+    Image.fromarray(blurred).save(out, "PNG")
+    return out.getvalue()
+
+
+def bench_read(model, device, reader_checkpoint, seconds):
+    """POST /v1/read of a 1200 x 400 capture over loopback HTTP, sigma given and blind."""
+    reader = ReadService(resolve_reader(reader_checkpoint), device=device)
+    try:
+        reader.load()
+    except ServerError as exc:
+        print(f"\n/v1/read: skipped ({exc.message})")
+        return
+    engine = Engine(model, device=device)
+    try:
+        with LiveServer(create_app({"ENGINE": engine, "READER": reader})) as server, requests.Session() as session:
+            for sigma in ("2", ""):
+                data = text_capture(sigma=float(sigma or 2))
+
+                def post():
+                    response = session.post(server.url + "/v1/read", files={"image": ("a.png", data, "image/png")},
+                                            data={"sigma": sigma}, timeout=120)
+                    response.raise_for_status()
+
+                median, times = time_call(post, seconds, min_reps=5)
+                print(f"\n/v1/read, 1200x400 PNG (8 lines, sigma 2 px, {'given' if sigma else 'blind'}) over loopback HTTP: "
+                      f"median {median * 1000:.0f} ms, p95 {float(np.percentile(times, 95)) * 1000:.0f} ms "
+                      f"over {len(times)} requests")
+    finally:
+        engine.close()
+        reader.close()
 
 
 def bench_model_alone(model, device, precision, seconds, sizes=(768, 1024)):
@@ -193,7 +241,6 @@ def psnr(image, reference):
 def bench_sigma_range(model, device, count, size, sigmas=(4, 8, 12, 16, 24, 32)):
     """PSNR against the sharp text of: the blurred input, the engine's answer (scale space above
     the trained range), and the network told the true sigma at full size (what the engine avoids)."""
-    from models.data.blur import gaussian_blur
     from models.data.synth import render_sharp
 
     engine = Engine(model, device=device, precision="fp32")
@@ -229,6 +276,8 @@ def parse_sizes(text):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m server.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", help="default: $ANTI_AGING_CHECKPOINT or the shipped checkpoint")
+    parser.add_argument("--reader", help="reader checkpoint for /v1/read (default: $ANTI_AGING_READER or the shipped one)")
+    parser.add_argument("--only-read", action="store_true", help="only the /v1/read figure")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--sizes", default=DEFAULT_SIZES, help=f"comma-separated WxH (default {DEFAULT_SIZES})")
     parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated subset of " + ", ".join(CONFIGS))
@@ -263,10 +312,14 @@ def main(argv=None):
         bench_launch_paths(args.checkpoint, args.seconds, args.torch_threads, launch_names)
         return
     model = load_model(args.checkpoint, device)
+    if args.only_read:
+        bench_read(model, device, args.reader, args.seconds)
+        return
     bench_throughput(model, device, parse_sizes(args.sizes), configs, args.seconds)
     bench_model_alone(model, device, resolve_precision("auto", device), args.seconds)
     if not args.no_e2e:
         bench_end_to_end(model, device, args.seconds, args.e2e_precision)
+        bench_read(model, device, args.reader, args.seconds)
         bench_launch_paths(args.checkpoint, args.seconds, args.torch_threads, launch_names)
     if args.sigma_images:
         bench_sigma_range(model, device, args.sigma_images, args.sigma_size)
