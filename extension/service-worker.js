@@ -1,6 +1,7 @@
 // Thin entry point: wires Chrome events to the feature modules. No state lives here; a
 // service worker can be stopped at any moment.
 import { syncAutoMode } from "./lib/auto-mode.js";
+import { readAll, readAtCursor, readRegion, readShown } from "./lib/read.js";
 import {
   inspectTab, restoreTab, revealOwnText, serverHealth, setShowOriginal, sharpenAll, sharpenAtCursor, sharpenRegion, tabStatus,
 } from "./lib/sharpen.js";
@@ -8,7 +9,9 @@ import {
 const MENU_CONTEXTS = ["page", "selection", "image", "link", "frame", "video"];
 const MENU_ITEMS = [
   { id: "sharpen-text", title: "Sharpen text" },
+  { id: "read-text", title: "Read text" },
   { id: "sharpen-region", title: "Sharpen a region\u2026" },
+  { id: "read-region", title: "Read a region\u2026" },
   { id: "show-page-text", title: "Show the page\u2019s own text" },
 ];
 
@@ -19,7 +22,9 @@ chrome.runtime.onInstalled.addListener(() => {
 
 const menuActions = {
   "sharpen-text": (info, tab) => sharpenAtCursor(tab, info),
+  "read-text": (info, tab) => readAtCursor(tab, info),
   "sharpen-region": (_, tab) => sharpenRegion(tab),
+  "read-region": (_, tab) => readRegion(tab),
   "show-page-text": (info, tab) => revealOwnText(tab, info),
 };
 
@@ -53,6 +58,10 @@ const messageHandlers = {
   inspect: ({ tabId }) => inspectTab(tabId),
   "sharpen-all": async ({ tabId }) => sharpenAll(await chrome.tabs.get(tabId)),
   "sharpen-region": async ({ tabId, sigmaCss }) => sharpenRegion(await chrome.tabs.get(tabId), { sigmaCss }),
+  "read-all": async ({ tabId }) => readAll(await chrome.tabs.get(tabId)),
+  "read-region": async ({ tabId, sigmaCss }) => readRegion(await chrome.tabs.get(tabId), { sigmaCss }),
+  // The page panel's "Read text", sent by the page agent of the frame it was pressed in.
+  "read-shown": (_, sender) => readShown(sender.tab, sender.frameId),
   "show-page-text": async ({ tabId }) => revealOwnText(await chrome.tabs.get(tabId)),
   "show-original": ({ tabId, value }) => setShowOriginal(tabId, value),
   restore: ({ tabId }) => restoreTab(tabId),
@@ -85,5 +94,6 @@ chrome.permissions.onRemoved.addListener(() => syncAutoMode());
 
 // The same entry points, for the service worker's DevTools console and for browser tests.
 globalThis.antiAging = {
-  handleMenuClick, handleCommand, sharpenAtCursor, sharpenAll, sharpenRegion, revealOwnText, inspectTab, tabStatus, setShowOriginal, restoreTab, serverHealth,
+  handleMenuClick, handleCommand, sharpenAtCursor, sharpenAll, sharpenRegion, readAtCursor, readAll, readRegion, readShown, revealOwnText, inspectTab, tabStatus,
+  setShowOriginal, restoreTab, serverHealth,
 };

@@ -1,5 +1,5 @@
 // The page's panel, at the bottom right: what the extension shows on the page, its notices and
-// errors, and the buttons "Show the page's own text", "Show original" and "Restore".
+// errors, and the buttons "Read text", "Show the page's own text", "Show original" and "Restore".
 import { build, styleSheet } from "./dom.js";
 import * as text from "./messages.js";
 import { panelView } from "./panel-view.js";
@@ -18,11 +18,11 @@ const PANEL_CSS = `
 
 export class Panel {
   /** state(): the agent's state as panelView takes it; the callbacks are the buttons' actions. */
-  constructor(doc, { state, onToggle, onReveal, onRestore }) {
+  constructor(doc, { state, onToggle, onReveal, onRead, onRestore }) {
     this.doc = doc;
     this.win = doc.defaultView;
     this.state = state;
-    this.actions = { onToggle, onReveal, onRestore };
+    this.actions = { onToggle, onReveal, onRead, onRestore };
     this.node = null;
     this.noticeTimer = 0;
   }
@@ -36,9 +36,10 @@ export class Panel {
     };
     this.message = build(this.doc, "span", { class: "message" });
     this.revealButton = button("reveal hidden", text.REVEAL_BUTTON, this.actions.onReveal, { title: text.REVEAL_TITLE });
+    this.readButton = button("read hidden", text.READ_BUTTON, this.actions.onRead, { title: text.READ_TITLE });
     this.toggleButton = button("toggle", "", this.actions.onToggle);
     this.restoreButton = button("restore", text.RESTORE_BUTTON, this.actions.onRestore, { title: text.RESTORE_TITLE });
-    this.node = build(this.doc, "div", { class: "panel hidden", role: "status" }, this.message, this.revealButton, this.toggleButton, this.restoreButton);
+    this.node = build(this.doc, "div", { class: "panel hidden", role: "status" }, this.message, this.readButton, this.revealButton, this.toggleButton, this.restoreButton);
     root.append(styleSheet(this.doc, PANEL_CSS), this.node);
   }
 
@@ -51,6 +52,7 @@ export class Panel {
     this.toggleButton.textContent = view.toggleLabel;
     this.toggleButton.classList.toggle("hidden", !view.showToggle);
     this.revealButton.classList.toggle("hidden", !view.showReveal);
+    this.readButton.classList.toggle("hidden", !view.showRead);
     this.restoreButton.textContent = view.restoreLabel;
     this.node.classList.toggle("hidden", !view.visible);
   }

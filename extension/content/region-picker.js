@@ -52,11 +52,11 @@ export class RegionPicker {
     this.picking?.cancel();
   }
 
-  /** Let the user drag a rectangle over the page; resolves to it (viewport CSS px), or null on Escape. */
-  pick() {
+  /** Let the user drag a rectangle over the page; resolves to it (viewport CSS px), or null on Escape. hint: what the picker says. */
+  pick(hint = PICKER_HINT) {
     if (this.picking) return this.picking.promise;
     const band = build(this.doc, "div", { class: "band hidden" });
-    const picker = build(this.doc, "div", { class: "picker" }, styleSheet(this.doc, PICKER_CSS), build(this.doc, "div", { class: "hint" }, PICKER_HINT), band);
+    const picker = build(this.doc, "div", { class: "picker" }, styleSheet(this.doc, PICKER_CSS), build(this.doc, "div", { class: "hint" }, hint), band);
     this.surface().append(picker);
     let start = null;
     let resolve;
@@ -102,7 +102,9 @@ export class RegionPicker {
   target(rect, sigmaCss = null) {
     const centre = { x: rect.x + rect.width / 2, y: rect.y + rect.height / 2 };
     const anchor = this.doc.elementsFromPoint(centre.x, centre.y).find((el) => !this.isOurs(el)) ?? this.doc.documentElement;
-    const id = this.targets.add(new RegionAnchor(anchor, rect), { kind: "region", ownText: false, shadowColor: null });
-    return targetDescriptor({ id, kind: "region", tag: "region", label: regionLabel(rect.width, rect.height), sigmaCss, rect, scrollY: this.win.scrollY });
+    const found = { kind: "region", ownText: false, shadowColor: null };
+    const id = this.targets.add(new RegionAnchor(anchor, rect), found);
+    found.descriptor = targetDescriptor({ id, kind: "region", tag: "region", label: regionLabel(rect.width, rect.height), sigmaCss, rect, scrollY: this.win.scrollY });
+    return found.descriptor;
   }
 }

@@ -86,9 +86,12 @@ export class Scanner {
       shadowColor = trick.color;
     }
     const ownText = (kind === "css-blur" || kind === "text-shadow") && this.hasOwnText(element);
-    const id = this.targets.add(element, { kind, ownText, shadowColor });
-    return targetDescriptor({ id, kind, tag: element.localName, label: labelOf(element), ...blurs, ownText,
+    const found = { kind, ownText, shadowColor };
+    const id = this.targets.add(element, found);
+    // Kept so that a shown target can be worked on again later ("Read text" from the panel).
+    found.descriptor = targetDescriptor({ id, kind, tag: element.localName, label: labelOf(element), ...blurs, ownText,
       rect: plainRect(element.getBoundingClientRect()), scrollY: this.win.scrollY, ...more });
+    return found.descriptor;
   }
 
   /** An <img>'s or <canvas>'s own pixel size, or null (background images, images not loaded). */
