@@ -18,6 +18,7 @@ export const TEXT_LAYER_CSS = `
   .text-layer .line { position: absolute; margin: 0; padding: 0; white-space: pre; transform-origin: 0 0; pointer-events: auto;
     user-select: text; -webkit-user-select: text; cursor: text; color: var(--ink); font-kerning: normal; }
   .text-layer .glyphs { position: relative; }
+  .text-layer .eol { position: absolute; white-space: pre; }
   .text-layer .uncertain { text-decoration: underline dotted; text-decoration-thickness: 1px; text-underline-offset: 2px; opacity: 0.6; }
   .text-layer .pixels { position: absolute; left: 0; top: 0; width: 100%; height: 100%; pointer-events: none; user-select: none; }
   .text-layer[data-showing="text"] .pixels, .text-layer[data-showing="pixels"] .lines { display: none; }
@@ -46,16 +47,22 @@ function measure(context, family, line) {
   };
 }
 
-/** One line of text at its box, fitted to it, with its uncertain runs marked. */
-function lineNode(doc, context, family, line) {
+/**
+ * One line of text at its box, fitted to it, with its uncertain runs marked. last: no line break
+ * after it: selections join absolutely placed lines without one, so each other line ends in a
+ * newline of its own, out of the flow so that it does not add a line box.
+ */
+function lineNode(doc, context, family, line, last) {
   const fit = fitLine(line.box, measure(context, family, line.text), Array.from(line.text).length);
   const runs = line.runs.map((run) => (run.uncertain ? build(doc, "span", { class: "uncertain", title: text.UNCERTAIN_TITLE }, run.text) : run.text));
   const glyphs = build(doc, "span", { class: "glyphs" }, ...runs);
   glyphs.style.top = `${fit.shift}px`;
-  const node = build(doc, "div", { class: "line" }, glyphs);
+  const node = build(doc, "div", { class: "line" }, glyphs, ...(last ? [] : [build(doc, "span", { class: "eol" }, "\n")]));
   Object.assign(node.style, {
     left: `${line.box.x}px`,
     top: `${line.box.y}px`,
+    // As wide as the box once scaled, even where the scale is clamped: the selectable area is the box.
+    width: `${line.box.width / fit.scaleX}px`,
     height: `${fit.height}px`,
     lineHeight: `${fit.height}px`,
     fontFamily: family,
@@ -93,7 +100,7 @@ export async function textOverlay(doc, item, family, notify) {
     return new TextOverlay("text", node, item);
   }
   const context = doc.createElement("canvas").getContext("2d");
-  const lines = build(doc, "div", { class: "lines" }, ...reading.lines.map((line) => lineNode(doc, context, family, line)));
+  const lines = build(doc, "div", { class: "lines" }, ...reading.lines.map((line, i) => lineNode(doc, context, family, line, i === reading.lines.length - 1)));
   const pixels = build(doc, "img", { class: "pixels", alt: "", draggable: "false", decoding: "sync", src: item.image });
   await pixels.decode();
   const copy = build(doc, "button", { class: "copy", type: "button" }, text.COPY_TEXT_BUTTON);
