@@ -241,6 +241,7 @@ def test_read_text_lays_selectable_copyable_text_over_a_blurred_picture(read_bro
 
     result = menu(browser, "read-text", "card")
     assert result["ok"], result
+    print(f"\nRead text on a 420x90 card at DPR {dpr}: {result['elapsedMs']} ms ({result['timings']})")
     assert result["read"] == 1 and result["revealed"] == 0
     [reading] = result["readings"]
     assert reading["verdict"] == expected["verdict"] and reading["text"] == expected["text"]
