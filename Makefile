@@ -75,7 +75,7 @@ extension:
 system-deps:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-		chromium chromium-driver firefox-esr tesseract-ocr tesseract-ocr-eng tesseract-ocr-kor \
+		chromium chromium-driver chromium-l10n firefox-esr tesseract-ocr tesseract-ocr-eng tesseract-ocr-kor \
 		tesseract-ocr-chi-sim tesseract-ocr-jpn fonts-dejavu-core fonts-liberation2 \
 		fonts-noto-core fonts-noto-cjk libtcmalloc-minimal4
 

@@ -1,24 +1,35 @@
 // Thin entry point: wires Chrome events to the feature modules. No state lives here; a
 // service worker can be stopped at any moment.
 import { syncAutoMode } from "./lib/auto-mode.js";
+import { message } from "./lib/i18n.js";
 import { readAll, readAtCursor, readRegion, readShown } from "./lib/read.js";
 import {
   inspectTab, restoreTab, revealOwnText, serverHealth, setShowOriginal, sharpenAll, sharpenAtCursor, sharpenRegion, tabStatus,
 } from "./lib/sharpen.js";
 
 const MENU_CONTEXTS = ["page", "selection", "image", "link", "frame", "video"];
-const MENU_ITEMS = [
-  { id: "sharpen-text", title: "Sharpen text" },
-  { id: "read-text", title: "Read text" },
-  { id: "sharpen-region", title: "Sharpen a region\u2026" },
-  { id: "read-region", title: "Read a region\u2026" },
-  { id: "show-page-text", title: "Show the page\u2019s own text" },
-];
+
+/** The context menu in the browser's language at this start (a language change takes a browser restart). */
+function createMenus() {
+  const items = [
+    { id: "sharpen-text", title: message("menu_sharpen_text") },
+    { id: "read-text", title: message("menu_read_text") },
+    { id: "sharpen-region", title: message("menu_sharpen_region") },
+    { id: "read-region", title: message("menu_read_region") },
+    { id: "show-page-text", title: message("menu_show_page_text") },
+  ];
+  // Chrome keeps menu items across restarts: replace them rather than add duplicates. The callback
+  // form works in every Chrome this manifest allows (promises came in 123).
+  chrome.contextMenus.removeAll(() => {
+    for (const item of items) chrome.contextMenus.create({ ...item, contexts: MENU_CONTEXTS });
+  });
+}
 
 chrome.runtime.onInstalled.addListener(() => {
-  for (const item of MENU_ITEMS) chrome.contextMenus.create({ ...item, contexts: MENU_CONTEXTS });
+  createMenus();
   syncAutoMode();
 });
+chrome.runtime.onStartup.addListener(createMenus);
 
 const menuActions = {
   "sharpen-text": (info, tab) => sharpenAtCursor(tab, info),

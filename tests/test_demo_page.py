@@ -10,6 +10,7 @@ from PIL import Image
 from server import create_app
 from server.live import LiveServer
 from test_server_api import engine, one_torch_thread  # noqa: F401 (fixtures)
+from test_server_read import read_service, reader_checkpoint  # noqa: F401 (fixtures)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
@@ -20,8 +21,8 @@ pytestmark = [pytest.mark.browser,
 
 
 @pytest.fixture(scope="module")
-def live(engine):  # noqa: F811
-    app = create_app({"ENGINE": engine})
+def live(engine, read_service):  # noqa: F811
+    app = create_app({"ENGINE": engine, "READER": read_service})
     app.sigmas_seen = []
 
     @app.before_request
@@ -99,7 +100,9 @@ def test_a_sigma_the_person_sets_slider_view_and_errors(page, live, tmp_path):
     assert live.app.sigmas_seen[-1] == "2"
     page.fill("#sigma", "2.5")
     page.dispatch_event("#sigma", "change")
-    page.wait_for_function("() => document.getElementById('status').textContent.includes('\u03c3 2.5 px')", timeout=30_000)
+    page.wait_for_function("() => document.getElementById('status').textContent.startsWith('Done')"
+                           " && document.getElementById('status').textContent.includes('\u03c3 2.5 px')",
+                           timeout=30_000)
     assert live.app.sigmas_seen[-1] == "2.5"
     assert page.text_content("#sigma-value") == "2.5"
 
@@ -170,3 +173,83 @@ def test_copy_image_says_so_where_the_browser_cannot(browser, live, tmp_path):
     assert page.evaluate("document.getElementById('status').classList.contains('error')")
     assert "cannot copy images" in page.text_content("#status") and "Download result" in page.text_content("#status")
     context.close()
+
+
+# --- Read text ------------------------------------------------------------------------------------
+
+def wait_for_reading(page):
+    page.wait_for_function("() => !document.getElementById('reading-panel').hidden", timeout=60_000)
+
+
+def test_read_text_says_plainly_that_a_thumbnail_cannot_be_read(page, live, tmp_path):
+    from PIL import ImageDraw, ImageFont
+
+    text = Image.new("RGB", (240, 72), "white")
+    ImageDraw.Draw(text).text((10, 16), "Invoice 42", fill="black",
+                              font=ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 40))
+    source = tmp_path / "thumbnail.png"
+    text.resize((40, 12), Image.LANCZOS).save(source)
+    assert page.is_disabled("#read")  # nothing to read yet
+    page.set_input_files("#file-input", str(source))
+    page.click("#read")
+    wait_for_reading(page)
+    verdict = page.text_content("#reading-verdict")
+    assert verdict.startswith("This cannot be read") and "read blind" in verdict
+    assert page.text_content("#reading-text") == ""  # no invented letters
+    assert not page.is_visible("#copy-text") and not page.is_visible("#reading-legend")
+    assert natural_size(page, "#reading-image") == [40, 12]  # the text sits beside the image it came from
+
+
+PARTLY_READ = {"text": "Total due\n$42.00", "verdict": "partly", "confident_share": 0.8, "sigma": 2.0,
+               "lines": [{"text": "Total due", "box": [10, 8, 90, 14], "confidence": [0.99] * 6 + [0.42, 0.5, 0.99]},
+                         {"text": "$42.00", "box": [10, 30, 60, 14], "confidence": [0.95] * 6}]}
+
+
+def test_read_text_marks_uncertain_characters_and_copies_the_text(page, live, tmp_path):
+    import json
+
+    sent = []
+
+    def answer(route):
+        sent.append(route.request.post_data_buffer)
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(PARTLY_READ))
+
+    page.route("**/v1/read", answer)
+    source = tmp_path / "receipt.png"
+    Image.new("RGB", (120, 50), "white").save(source)
+    page.set_input_files("#file-input", str(source))
+    wait_for_result(page)
+    page.uncheck("#blind")  # read with the slider's sigma, as sharpening does
+    page.click("#read")
+    wait_for_reading(page)
+    assert b'name="sigma"' in sent[-1] and b'name="image"' in sent[-1]
+    assert page.text_content("#reading-verdict").startswith("Partly readable: 80% of the characters")
+    lines = page.eval_on_selector_all("#reading-text .line", "rows => rows.map(row => row.textContent)")
+    assert lines == ["Total due", "$42.00"]
+    marks = page.eval_on_selector_all("#reading-text .uncertain", "spans => spans.map(s => [s.textContent, s.title])")
+    assert marks == [["d", "uncertain: read with 42% confidence"], ["u", "uncertain: read with 50% confidence"]]
+    assert page.evaluate("getComputedStyle(document.querySelector('#reading-text .uncertain')).textDecorationLine") \
+        == "underline"
+    assert page.is_visible("#reading-legend")
+
+    page.click("#copy-text")
+    page.wait_for_function("() => document.getElementById('status').textContent === 'Copied the text.'",
+                           timeout=10_000)
+    assert page.evaluate("navigator.clipboard.readText()") == "Total due\n$42.00"
+
+    other = tmp_path / "other.png"
+    Image.new("RGB", (30, 20), "white").save(other)
+    page.set_input_files("#file-input", str(other))  # another image: the old reading is not its text
+    assert not page.is_visible("#reading-panel")
+
+
+def test_read_text_failure_is_said_and_shows_no_text(page, live, tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not a png")
+    page.set_input_files("#file-input", str(bad))
+    page.wait_for_function("() => document.getElementById('status').classList.contains('error')", timeout=30_000)
+    page.click("#read")
+    page.wait_for_function("() => document.getElementById('status').textContent.startsWith('Could not read')",
+                           timeout=30_000)
+    assert "not a supported image" in page.text_content("#status")
+    assert not page.is_visible("#reading-panel")

@@ -260,7 +260,8 @@ class ExtensionBrowser:
         # while captureVisibleTab keeps capturing at the window's true scale.
         self.context = playwright.chromium.launch_persistent_context(
             str(profile), executable_path=str(CHROMIUM), headless=True, no_viewport=True,
-            args=["--headless=new", f"--disable-extensions-except={build}", f"--load-extension={build}", "--no-sandbox",
+            # --lang: the tests read the extension's English messages, whatever the machine's language.
+            args=["--headless=new", f"--disable-extensions-except={build}", f"--load-extension={build}", "--no-sandbox", "--lang=en-US",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
                   "--disable-quic", "--hide-scrollbars", f"--force-device-scale-factor={dpr}",
                   f"--window-size={WINDOW['width']},{WINDOW['height']}"])

@@ -77,6 +77,19 @@ def test_firefox_package_is_the_same_files_with_a_firefox_manifest(tmp_path):
     assert pack.build_firefox(tmp_path / "again").read_bytes() == firefox.read_bytes()
 
 
+def test_both_packages_carry_every_locale(tmp_path):
+    pack = load_pack()
+    locales = sorted(path.name for path in (EXTENSION / "_locales").iterdir())
+    assert {"en", "ko"} <= set(locales)
+    for target in (pack.build(tmp_path / "chrome"), pack.build_firefox(tmp_path / "firefox")):
+        with zipfile.ZipFile(target) as archive:
+            names = set(archive.namelist())
+            manifest = json.loads(archive.read("manifest.json"))
+        assert {f"_locales/{locale}/messages.json" for locale in locales} <= names, target.name
+        # the browser resolves __MSG_ names from default_locale when the user's language is missing
+        assert manifest["default_locale"] == "en" and manifest["name"] == "__MSG_extension_name__", target.name
+
+
 @pytest.mark.skipif(not WEB_EXT.exists(), reason="Mozilla's web-ext is not installed: run `npm ci`")
 def test_firefox_package_passes_mozillas_linter(tmp_path):
     package = load_pack().build_firefox(tmp_path)

@@ -126,6 +126,13 @@ def test_align_gives_each_character_its_columns_and_confidences_follow_the_model
     assert decode.align(log_probs[:1], encode("ab", TOY)) is None  # one column cannot hold two characters
 
 
+def test_align_puts_a_blank_between_a_repeated_character_and_never_skips_it():
+    a, blank = [0, 1, 0, 0, 0], [1, 0, 0, 0, 0]
+    assert decode.align(columns(a, a, blank, a), encode("aa", TOY)) == [(0, 1), (3, 3)]
+    assert decode.align(columns(a, a), encode("aa", TOY)) is None  # "aa" needs a blank column between
+    assert decode.align(columns(a, [0, 0, 1, 0, 0]), encode("ab", TOY)) == [(0, 0), (1, 1)]  # no blank needed
+
+
 def test_word_prior_prefers_frequent_words_and_leaves_codes_and_numbers_alone():
     prior = WordPrior()
     assert prior.word_score("the") > prior.word_score("account") > prior.word_score("acount")
@@ -203,3 +210,13 @@ def test_two_step_reader_training_warm_starts_and_exports_a_reader(tmp_path, cap
                            "--log-every", "1", "--warmup", "1", "--out", str(tmp_path), "--resume",
                            str(tmp_path / "last.pt"), "--model-overrides", '{"channels": [8, 8, 8, 8], "hidden": 8}'])
     assert read_checkpoint(tmp_path / "last.pt")["step"] == 3
+
+
+def test_calibration_picks_the_smallest_power_that_keeps_confident_characters_right():
+    from models.training.calibrate_reader import fit_power
+
+    # the network says 0.95 for characters that are right 9 times in 10, and 0.999 for always-right ones
+    outcomes = [(0.95, i % 10 != 0) for i in range(100)] + [(0.999, True)] * 100
+    power = fit_power(outcomes, target=0.005)
+    assert 0.95 ** power < 0.9 <= 0.999 ** power
+    assert fit_power([(0.99, True)] * 10) == 1.0

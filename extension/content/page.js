@@ -9,11 +9,11 @@
 //   reveal.js         "Show the page's own text"
 //   text-overlay.js   "Read text": the recovered text laid over an element
 //   frames.js         telling parent frames which <iframe> this document is in
-//   targets.js        the elements worked on, by id; messages.js: every text shown
+//   targets.js        the elements worked on, by id; messages.js: texts made of several messages
 import { CaptureStage } from "./capture.js";
 import { isTopFrame, labelOf, plainRect, viewState } from "./dom.js";
 import { FrameLinks } from "./frames.js";
-import { NO_PAGE_TEXT, PICKER_HINT, READ_PICKER_HINT, REGION_STATUS_LABEL } from "./messages.js";
+import { noPageText, pickerHint, regionStatusLabel } from "./messages.js";
 import { imageOverlay, OverlayLayer } from "./overlay-layer.js";
 import { Panel } from "./panel.js";
 import { RegionPicker } from "./region-picker.js";
@@ -104,7 +104,7 @@ export class PageAgent {
 
   /** purpose: "sharpen" or "read", which the picker's hint says. */
   pickRegion(purpose = "sharpen") {
-    return this.picker.pick(purpose === "read" ? READ_PICKER_HINT : PICKER_HINT);
+    return this.picker.pick(pickerHint(purpose));
   }
 
   regionTarget(rect, sigmaCss = null) {
@@ -198,7 +198,7 @@ export class PageAgent {
     this.showingOriginal = false;
     this.layer.reposition();
     if (count || quiet) this.panel.update();
-    else this.panel.notify(NO_PAGE_TEXT);
+    else this.panel.notify(noPageText());
     return this.status();
   }
 
@@ -237,7 +237,7 @@ export class PageAgent {
       id,
       method,
       kind: this.targets.info(id)?.kind ?? null,
-      label: element instanceof Element ? labelOf(element) : REGION_STATUS_LABEL,
+      label: element instanceof Element ? labelOf(element) : regionStatusLabel(),
       element: plainRect(element.getBoundingClientRect()),
     });
     return {

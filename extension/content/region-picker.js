@@ -1,8 +1,9 @@
-// The region picker ("Sharpen a region…"): the page dims, the user drags a rectangle, and that
-// rectangle becomes a target anchored to the element under its centre.
+// The region picker ("Sharpen a region…", "Read a region…"): the page dims, the user drags a
+// rectangle, and that rectangle becomes a target anchored to the element under its centre.
 import { dragRegion, spanRect } from "../lib/geometry.js";
+import { message } from "../lib/i18n.js";
 import { build, nextFrame, styleSheet } from "./dom.js";
-import { PICKER_HINT, regionLabel } from "./messages.js";
+import { pickerHint, regionLabel } from "./messages.js";
 import { targetDescriptor } from "./targets.js";
 
 const PICKER_CSS = `
@@ -53,10 +54,10 @@ export class RegionPicker {
   }
 
   /** Let the user drag a rectangle over the page; resolves to it (viewport CSS px), or null on Escape. hint: what the picker says. */
-  pick(hint = PICKER_HINT) {
+  pick(hint = pickerHint()) {
     if (this.picking) return this.picking.promise;
     const band = build(this.doc, "div", { class: "band hidden" });
-    const picker = build(this.doc, "div", { class: "picker" }, styleSheet(this.doc, PICKER_CSS), build(this.doc, "div", { class: "hint" }, hint), band);
+    const picker = build(this.doc, "div", { class: "picker" }, styleSheet(this.doc, PICKER_CSS), build(this.doc, "div", { class: "hint", lang: message("language_tag") }, hint), band);
     this.surface().append(picker);
     let start = null;
     let resolve;

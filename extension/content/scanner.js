@@ -4,7 +4,7 @@
 import { blurOfChain, colorAlpha, parseTextShadow, shadowUnderFilter, textShadowBlur } from "../lib/filters.js";
 import { looksBlurred, ownPixelsShowAsDrawn } from "../lib/sharpness.js";
 import { allElements, innermostHovered, labelOf, parentOf, plainRect, viewState } from "./dom.js";
-import { LOOKED_FOR, NO_BLUR_UNDER_CURSOR, NOTHING_UNDER_CURSOR } from "./messages.js";
+import { lookedFor, noBlurUnderCursor, nothingUnderCursor } from "./messages.js";
 import { targetDescriptor } from "./targets.js";
 
 // Images smaller than this (CSS px) are icons, not text worth sharpening.
@@ -145,10 +145,10 @@ export class Scanner {
   /** The element a right-click meant: the blurred element under the cursor or its blurred ancestor. */
   locate(hint = {}) {
     const element = this.pointedElement(hint);
-    if (!element) return { error: NOTHING_UNDER_CURSOR };
+    if (!element) return { error: nothingUnderCursor() };
     const target = this.isImageLike(element) ? this.describe(element, "image") : this.blurredTargetOf(element);
     if (target) return { targets: [target], view: viewState(this.win) };
-    return { error: NO_BLUR_UNDER_CURSOR };
+    return { error: noBlurUnderCursor() };
   }
 
   pointedElement(hint) {
@@ -190,6 +190,6 @@ export class Scanner {
       if (blurred === true) targets.push(this.describe(element, "image"));
       else if (blurred === null) uncertain.push(this.describe(element, "image-unchecked", { imagePerCss: this.imagePerCss(element) }));
     }
-    return { targets, uncertain, view: viewState(this.win), lookedFor: LOOKED_FOR };
+    return { targets, uncertain, view: viewState(this.win), lookedFor: lookedFor() };
   }
 }

@@ -7,9 +7,9 @@
 // Pointer events: the layer and the overlay's box let clicks through to the page, so a link
 // under the background still works; only the lines themselves (to select them) and the bar take
 // the pointer.
+import { message } from "../lib/i18n.js";
 import { cssColor, fitLine } from "../lib/reading.js";
 import { build } from "./dom.js";
-import * as text from "./messages.js";
 import { Overlay } from "./overlay-layer.js";
 
 export const TEXT_LAYER_CSS = `
@@ -54,7 +54,7 @@ function measure(context, family, line) {
  */
 function lineNode(doc, context, family, line, last) {
   const fit = fitLine(line.box, measure(context, family, line.text), Array.from(line.text).length);
-  const runs = line.runs.map((run) => (run.uncertain ? build(doc, "span", { class: "uncertain", title: text.UNCERTAIN_TITLE }, run.text) : run.text));
+  const runs = line.runs.map((run) => (run.uncertain ? build(doc, "span", { class: "uncertain", title: message("text_layer_uncertain") }, run.text) : run.text));
   const glyphs = build(doc, "span", { class: "glyphs" }, ...runs);
   glyphs.style.top = `${fit.shift}px`;
   const node = build(doc, "div", { class: "line" }, glyphs, ...(last ? [] : [build(doc, "span", { class: "eol" }, "\n")]));
@@ -93,9 +93,9 @@ export async function textOverlay(doc, item, family, notify) {
   const node = build(doc, "div", { class: "overlay text-layer", "data-verdict": reading.verdict, "data-showing": unreadable ? "none" : "text" });
   node.style.setProperty("--paper", cssColor(colors.background));
   node.style.setProperty("--ink", cssColor(colors.ink));
-  const bar = build(doc, "div", { class: "bar" });
+  const bar = build(doc, "div", { class: "bar", lang: message("language_tag") });
   if (unreadable) {
-    bar.append(build(doc, "span", { class: "verdict" }, text.UNREADABLE));
+    bar.append(build(doc, "span", { class: "verdict" }, message("text_layer_unreadable")));
     node.append(bar);
     return new TextOverlay("text", node, item);
   }
@@ -103,25 +103,25 @@ export async function textOverlay(doc, item, family, notify) {
   const lines = build(doc, "div", { class: "lines" }, ...reading.lines.map((line, i) => lineNode(doc, context, family, line, i === reading.lines.length - 1)));
   const pixels = build(doc, "img", { class: "pixels", alt: "", draggable: "false", decoding: "sync", src: item.image });
   await pixels.decode();
-  const copy = build(doc, "button", { class: "copy", type: "button" }, text.COPY_TEXT_BUTTON);
+  const copy = build(doc, "button", { class: "copy", type: "button" }, message("text_layer_copy"));
   copy.addEventListener("click", async () => {
     try {
       await doc.defaultView.navigator.clipboard.writeText(reading.text);
-      copy.textContent = text.COPIED;
-      doc.defaultView.setTimeout(() => { copy.textContent = text.COPY_TEXT_BUTTON; }, COPIED_MS);
+      copy.textContent = message("text_layer_copied");
+      doc.defaultView.setTimeout(() => { copy.textContent = message("text_layer_copy"); }, COPIED_MS);
     } catch {
       // The page's permissions policy can forbid the clipboard: leave the text selected to copy by hand.
       doc.defaultView.getSelection()?.selectAllChildren(lines);
-      notify(text.COPY_FAILED);
+      notify(message("text_layer_copy_failed"));
     }
   });
-  const toggle = build(doc, "button", { class: "show", type: "button" }, text.SHOW_PIXELS_BUTTON);
+  const toggle = build(doc, "button", { class: "show", type: "button" }, message("text_layer_show_pixels"));
   toggle.addEventListener("click", () => {
     const showText = node.dataset.showing !== "text";
     node.dataset.showing = showText ? "text" : "pixels";
-    toggle.textContent = showText ? text.SHOW_PIXELS_BUTTON : text.SHOW_TEXT_BUTTON;
+    toggle.textContent = showText ? message("text_layer_show_pixels") : message("text_layer_show_text");
   });
-  if (reading.verdict === "partly") bar.append(build(doc, "span", { class: "verdict" }, text.PARTLY_READ));
+  if (reading.verdict === "partly") bar.append(build(doc, "span", { class: "verdict" }, message("read_partly")));
   bar.append(copy, toggle);
   node.append(pixels, lines, bar);
   return new TextOverlay("text", node, item);

@@ -2,14 +2,15 @@
 // (/v1/read/batch) and laid over their elements as selectable text (content/text-overlay.js).
 // Where the page has the text itself under a CSS blur or the text-shadow trick, its blur comes
 // off instead: that is exact, and no model is needed.
-import { nothingToRead, readSummary } from "../content/messages.js";
+import { nothingToRead, readRegionHint, readSummary } from "../content/messages.js";
 import { tabToFrame } from "./geometry.js";
+import { message } from "./i18n.js";
 import { decodeDataUrl, pixelsOf } from "./imaging.js";
 import { callFrame, TOP_FRAME } from "./page-calls.js";
 import { layoutReading, linesOnElement, sampleColors } from "./reading.js";
 import { checkHealth, readImages, sharpenImages } from "./requests.js";
 import {
-  buildOverlays, capturePieces, locateAtCursor, NOTHING_FOUND_MESSAGE, placeFrameTargets, run, scanTab, tabStatus,
+  buildOverlays, capturePieces, locateAtCursor, placeFrameTargets, run, scanTab, tabStatus,
 } from "./sharpen.js";
 
 function byFrame(list) {
@@ -94,15 +95,15 @@ async function readTargets(tab, targets, view, settings) {
   }
   const count = (verdict) => shown.filter((item) => item.reading.verdict === verdict).length;
   const tally = { read: shown.length - count("unreadable"), partly: count("partly"), unreadable: count("unreadable"), revealed: live.length };
-  const message = readSummary(tally) ?? (skipped.length ? nothingToRead(skipped[0].reason) : null);
-  if (message) await callFrame(tab.id, TOP_FRAME, "notify", message, "info");
+  const notice = readSummary(tally) ?? (skipped.length ? nothingToRead(skipped[0].reason) : null);
+  if (notice) await callFrame(tab.id, TOP_FRAME, "notify", notice, "info");
   return {
     ok: true,
     ...tally,
     readings: shown.map(({ id, reading }) => ({ id, verdict: reading.verdict, text: reading.text, lines: reading.lines.length, uncertain: reading.uncertain })),
     skipped,
     capped,
-    message,
+    message: notice,
     elapsedMs: Math.round(performance.now() - started),
     timings,
     status: await tabStatus(tab.id),
@@ -124,8 +125,9 @@ export async function readAll(tab) {
     const found = await scanTab(tab.id);
     const targets = [...found.targets, ...found.uncertain];
     if (!targets.length) {
-      await callFrame(tab.id, TOP_FRAME, "notify", NOTHING_FOUND_MESSAGE, "info");
-      return { ok: true, read: 0, revealed: 0, readings: [], message: NOTHING_FOUND_MESSAGE, status: await tabStatus(tab.id) };
+      const nothingFound = message("nothing_found", readRegionHint());
+      await callFrame(tab.id, TOP_FRAME, "notify", nothingFound, "info");
+      return { ok: true, read: 0, revealed: 0, readings: [], message: nothingFound, status: await tabStatus(tab.id) };
     }
     return readTargets(tab, targets, found.view, settings);
   });

@@ -1,5 +1,6 @@
 // Requests to the local sharpening server and the messages its failures turn into.
 // `fetchImpl` is injected so that node --test can exercise this without a server.
+import { message } from "./i18n.js";
 
 export const START_COMMAND = "make run";
 export const START_COMMAND_ALT = "python -m server serve";
@@ -61,32 +62,40 @@ export const SIGMA_OUT_OF_RANGE = "sigma_out_of_range";
 
 /** What the user reads when the server says the blur is beyond what its model handles. */
 export function tooBlurredMessage(detail = "") {
-  return `This text is blurred too much for the model to sharpen${detail ? ` (the server says: ${detail})` : ""}. If the page blurs live text with CSS, \u201cShow the page\u2019s own text\u201d shows it without the model.`;
+  const showPageText = message("menu_show_page_text");
+  return detail ? message("error_too_blurred_detail", detail, showPageText) : message("error_too_blurred", showPageText);
 }
 
 export function unreachableMessage(serverUrl) {
-  return `The anti-aging server is not running at ${serverUrl}. Start it with \`${START_COMMAND}\` (or \`${START_COMMAND_ALT}\`) in the project folder, then try again.`;
+  return message("error_server_not_running", serverUrl, START_COMMAND, START_COMMAND_ALT);
 }
 
 /** A ServerError from an HTTP error response: the server's own message when it sent one. */
 export function errorFromResponse(status, bodyText, retryAfterHeader = null) {
   let code = `http_${status}`;
-  let message = "";
+  let detail = "";
   try {
     const body = JSON.parse(bodyText);
     if (body && body.error) {
       code = body.error.code ?? code;
-      message = body.error.message ?? "";
+      detail = body.error.message ?? "";
     }
   } catch {
-    message = String(bodyText ?? "").trim().slice(0, 200);
+    detail = String(bodyText ?? "").trim().slice(0, 200);
   }
-  const retryAfter = retryAfterHeader === null || retryAfterHeader === "" ? null : Number(retryAfterHeader);
-  if (code === SIGMA_OUT_OF_RANGE) return new ServerError(tooBlurredMessage(message), { status, code });
-  let text = `The server answered ${status}${message ? `: ${message}` : ""}`;
-  if (status === 403) text += " (check the token in the extension's options, or the server's --allow-origin)";
-  if (status === 503 && Number.isFinite(retryAfter)) text += ` (retry in ${retryAfter} s)`;
-  return new ServerError(text, { status, code, retryAfter: Number.isFinite(retryAfter) ? retryAfter : null });
+  const header = retryAfterHeader === null || retryAfterHeader === "" ? NaN : Number(retryAfterHeader);
+  const retryAfter = Number.isFinite(header) ? header : null;
+  if (code === SIGMA_OUT_OF_RANGE) return new ServerError(tooBlurredMessage(detail), { status, code });
+  return new ServerError(statusMessage(status, detail, retryAfter), { status, code, retryAfter });
+}
+
+/** "The server answered <status>", with its message and, for 403 and 503, what to do: whole sentences per case for translators. */
+function statusMessage(status, detail, retryAfter) {
+  if (status === 403) return detail ? message("error_server_forbidden_detail", detail) : message("error_server_forbidden");
+  if (status === 503 && retryAfter !== null) {
+    return detail ? message("error_server_busy_detail", detail, retryAfter) : message("error_server_busy", retryAfter);
+  }
+  return detail ? message("error_server_status_detail", status, detail) : message("error_server_status", status);
 }
 
 async function send(fetchImpl, serverUrl, request, timeoutMs) {
@@ -95,7 +104,7 @@ async function send(fetchImpl, serverUrl, request, timeoutMs) {
     response = await fetchImpl(request.url, { ...request.init, signal: AbortSignal.timeout(timeoutMs) });
   } catch (error) {
     if (error && (error.name === "TimeoutError" || error.name === "AbortError")) {
-      throw new ServerError(`The server at ${serverUrl} did not answer within ${Math.round(timeoutMs / 1000)} s.`, { code: "timeout" });
+      throw new ServerError(message("error_server_timeout", serverUrl, Math.round(timeoutMs / 1000)), { code: "timeout" });
     }
     throw new ServerError(unreachableMessage(serverUrl));
   }
@@ -104,7 +113,7 @@ async function send(fetchImpl, serverUrl, request, timeoutMs) {
   try {
     return JSON.parse(text);
   } catch {
-    throw new ServerError(`The server at ${serverUrl} sent something that is not JSON; is another program using that port?`, { status: response.status, code: "bad_response" });
+    throw new ServerError(message("error_server_not_json", serverUrl), { status: response.status, code: "bad_response" });
   }
 }
 
@@ -118,7 +127,7 @@ async function inBatches(fetchImpl, serverUrl, items, token, timeoutMs, route, c
   for (const batch of chunkItems(items)) {
     const body = await send(fetchImpl, serverUrl, buildBatchRequest(serverUrl, batch, token, route), timeoutMs);
     if (!body || !Array.isArray(body.results) || body.results.length !== batch.length) {
-      throw new ServerError(`The server at ${serverUrl} answered the batch with ${body?.results?.length ?? "no"} results for ${batch.length} images.`, { code: "bad_response" });
+      throw new ServerError(message("error_server_result_count", serverUrl, body?.results?.length ?? 0, batch.length), { code: "bad_response" });
     }
     for (const result of body.results) {
       if (result.error?.code === SIGMA_OUT_OF_RANGE) throw new ServerError(tooBlurredMessage(result.error.message ?? ""), { code: SIGMA_OUT_OF_RANGE });
@@ -132,17 +141,17 @@ async function inBatches(fetchImpl, serverUrl, items, token, timeoutMs, route, c
 /** Sharpen items [{image, sigma}]; results keep the order. */
 export function sharpenImages(fetchImpl, serverUrl, items, token = "", timeoutMs = REQUEST_TIMEOUT_MS) {
   return inBatches(fetchImpl, serverUrl, items, token, timeoutMs, SHARPEN_BATCH, (result) => {
-    if (result.error) throw new ServerError(`The server could not sharpen an image: ${result.error.message ?? result.error}`, { code: result.error.code ?? "error" });
-    if (typeof result.image !== "string") throw new ServerError("The server's answer has no image.", { code: "bad_response" });
+    if (result.error) throw new ServerError(message("error_server_image_failed", result.error.message ?? result.error), { code: result.error.code ?? "error" });
+    if (typeof result.image !== "string") throw new ServerError(message("error_server_no_image"), { code: "bad_response" });
   });
 }
 
 /** Read the text of items [{image, sigma}]: {text, lines: [{text, box, confidence}], verdict} each, in order. */
 export function readImages(fetchImpl, serverUrl, items, token = "", timeoutMs = REQUEST_TIMEOUT_MS) {
   return inBatches(fetchImpl, serverUrl, items, token, timeoutMs, READ_BATCH, (result) => {
-    if (result.error) throw new ServerError(`The server could not read an image: ${result.error.message ?? result.error}`, { code: result.error.code ?? "error" });
+    if (result.error) throw new ServerError(message("error_server_read_failed", result.error.message ?? result.error), { code: result.error.code ?? "error" });
     const wellFormed = Array.isArray(result.lines) && typeof result.verdict === "string"
       && result.lines.every((line) => typeof line.text === "string" && Array.isArray(line.box) && line.box.length === 4 && Array.isArray(line.confidence));
-    if (!wellFormed) throw new ServerError("The server's reading has no lines or no verdict; is it an older server without /v1/read?", { code: "bad_response" });
+    if (!wellFormed) throw new ServerError(message("error_server_no_reading"), { code: "bad_response" });
   });
 }

@@ -1,4 +1,5 @@
-// User settings (chrome.storage.sync) and their validation; no chrome.* here.
+// User settings (chrome.storage.sync) and their validation; pure but for the errors' wording (lib/i18n.js).
+import { message } from "./i18n.js";
 
 export const DEFAULT_SERVER_URL = "http://127.0.0.1:8765";
 export const DEFAULT_SETTINGS = Object.freeze({ serverUrl: DEFAULT_SERVER_URL, token: "", autoSites: [], regionSigmaCss: null });
@@ -12,11 +13,11 @@ export function normalizeServerUrl(text) {
   try {
     url = new URL(value);
   } catch {
-    throw new Error(`"${value}" is not a URL; expected something like ${DEFAULT_SERVER_URL}`);
+    throw new Error(message("error_url_invalid", value, DEFAULT_SERVER_URL));
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error(`the server URL must start with http:// (got ${url.protocol})`);
-  if (!LOOPBACK_HOSTS.has(url.hostname)) throw new Error(`the server must run on this computer (127.0.0.1 or localhost), not ${url.hostname}`);
-  if (url.pathname !== "/" || url.search || url.hash) throw new Error("the server URL takes no path; the extension adds /v1/sharpen itself");
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error(message("error_url_scheme", url.protocol));
+  if (!LOOPBACK_HOSTS.has(url.hostname)) throw new Error(message("error_url_not_local", url.hostname));
+  if (url.pathname !== "/" || url.search || url.hash) throw new Error(message("error_url_has_path"));
   return url.origin;
 }
 
@@ -34,7 +35,7 @@ export function parseSiteList(text) {
     if (pattern) {
       if (!patterns.includes(pattern)) patterns.push(pattern);
     } else {
-      errors.push(`not a site: ${line}`);
+      errors.push(message("error_not_a_site", line));
     }
   }
   return { patterns, errors };

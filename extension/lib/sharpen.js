@@ -2,6 +2,7 @@
 // Chrome lets us script), capture them, have the local server sharpen them, and overlay the
 // results in the page; or take the page's own blur off its live text. read.js reads them as text
 // with the same finding and capturing, exported here.
+import { countMessage, message } from "./i18n.js";
 import { planShots, captureDelay, recordCapture, stitchLayout } from "./capture-plan.js";
 import { frameChains, placeInTab } from "./frames.js";
 import { blurReach, deviceScale, planCrop, scaleRect, tabToFrame } from "./geometry.js";
@@ -15,14 +16,10 @@ const CAPTURE_QUOTA_ERROR = "MAX_CAPTURE_VISIBLE_TAB_CALLS_PER_SECOND";
 const CAPTURE_RETRIES = 3;
 // Child frames post their keys to their parents; this lets those messages arrive.
 const FRAME_HELLO_MS = 50;
-export const CAPTURE_PERMISSION_HINT =
-  "Chrome lets an extension capture a page only after you invoke it there: click the Anti-aging toolbar button, then \"Sharpen all blurred text on this page\".";
-export const REGION_HINT = "Try \u201cSharpen a region\u2026\u201d (in the right-click menu or the toolbar popup) and drag over the text.";
-export const NOTHING_FOUND_MESSAGE =
-  "Anti-aging found no blurred text on this page (in the frames it can reach): it looked for a CSS blur (filter or backdrop-filter), text drawn only as a blurred text-shadow, and blurry pictures of text on plain backgrounds. " + REGION_HINT;
-export const NO_PAGE_TEXT_MESSAGE =
-  "No page text to show: looked for text in the page itself under a CSS blur or the text-shadow trick (pictures and canvases have none). \u201cSharpen text\u201d sharpens those with the model. " + REGION_HINT;
 const NO_SPREAD = Object.freeze({ left: 0, right: 0, top: 0, bottom: 0 });
+
+/** "Try Sharpen a region…", said wherever detection came up empty. */
+const regionHint = () => message("hint_sharpen_region", message("menu_sharpen_region"));
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -107,7 +104,7 @@ export async function capturePieces(tab, targets, view) {
       const topView = reports[0].value.view;
       // captureVisibleTab takes whatever tab is on screen: never capture another tab by mistake.
       const current = await chrome.tabs.get(tab.id);
-      if (!current.active) throw new Error("Anti-aging captures only the tab on screen; stay on this tab until it is sharpened.");
+      if (!current.active) throw new Error(message("error_tab_not_on_screen"));
       const bitmap = await decodeDataUrl(await captureVisibleTab(current.windowId));
       const scale = deviceScale({ captureWidth: bitmap.width, viewportWidth: topView.width, devicePixelRatio: topView.devicePixelRatio });
       for (const part of shot.parts) {
@@ -115,7 +112,7 @@ export async function capturePieces(tab, targets, view) {
         const now = fresh.get(part.id);
         const chain = now ? chains.get(now.frameId) : null;
         if (!now || !chain) {
-          skipped.push({ id: part.id, reason: now ? "its frame could not be placed on the screen" : "the element left the page" });
+          skipped.push({ id: part.id, reason: now ? message("skipped_frame_not_placed") : message("skipped_element_left_page") });
           continue;
         }
         const { rect: elementRect, bounds } = placeInTab(now.rect, chain, now.view);
@@ -129,13 +126,13 @@ export async function capturePieces(tab, targets, view) {
         const crop = planCrop({ box: partBox, reach, show, scale, capture: { width: bitmap.width, height: bitmap.height },
           bounds: bounds ? scaleRect(bounds, scale) : null });
         if (!crop) {
-          skipped.push({ id: part.id, reason: "the element is not visible" });
+          skipped.push({ id: part.id, reason: message("skipped_element_not_visible") });
           continue;
         }
         // Judged at the pitch of the picture's own pixels or of CSS pixels, not of the screen's (sharpness.js).
         const pitch = judgingPitch(scale, target.imagePerCss);
         if (target.kind === "image-unchecked" && !looksBlurred(pixelsOf(bitmap, crop.box), crop.box.width, crop.box.height, pitch)) {
-          skipped.push({ id: part.id, reason: "the image looks sharp" });
+          skipped.push({ id: part.id, reason: message("skipped_image_looks_sharp") });
           continue;
         }
         pieces.push({ target, part, box: partBox, crop, scale, chain, frameId: now.frameId, elementRect: now.rect, sigma, image: await cropToDataUrl(bitmap, crop.crop) });
@@ -154,7 +151,7 @@ export async function buildOverlays(pieces, results) {
   decoded.forEach((bitmap, i) => {
     const { crop } = pieces[i].crop;
     if (bitmap.width !== crop.width || bitmap.height !== crop.height) {
-      throw new Error(`The server answered a ${crop.width}x${crop.height} crop with a ${bitmap.width}x${bitmap.height} image.`);
+      throw new Error(message("error_server_image_size", `${crop.width}\u00d7${crop.height}`, `${bitmap.width}\u00d7${bitmap.height}`));
     }
   });
   const groups = new Map();
@@ -180,7 +177,7 @@ export async function buildOverlays(pieces, results) {
       const stitched = group.map((piece) => ({ bitmap: piece.bitmap, source: piece.crop.inner, ...placements.get(piece.part.index) }));
       image = await stitchToDataUrl(stitched, first.crop.inner.width, layout.height);
       overlay = { ...first.crop.overlay, height: layout.height / first.scale };
-      if (last.crop.area.x !== first.crop.area.x) throw new Error("the parts of a tall element moved sideways while it was captured");
+      if (last.crop.area.x !== first.crop.area.x) throw new Error(message("error_tall_element_moved"));
     }
     overlays.push({ id, frameId: first.frameId, image, overlay: tabToFrame(overlay, first.chain), elementRect: first.elementRect });
   }
@@ -188,12 +185,13 @@ export async function buildOverlays(pieces, results) {
   return overlays;
 }
 
+/** The panel's note after a run, when something was left out; null when all went as asked. */
 function describeOutcome(count, skipped, capped, clipped) {
   const notes = [];
-  if (capped.length) notes.push(`${capped.length} very tall element${capped.length === 1 ? " was" : "s were"} sharpened only down to six screens`);
-  if (clipped) notes.push("parts outside the window's width were left as they are");
-  if (skipped.length && !count) notes.push(`nothing needed sharpening (${skipped[0].reason}). ${REGION_HINT}`);
-  return notes.length ? `Anti-aging: ${count} sharpened; ${notes.join("; ")}.` : null;
+  if (capped.length) notes.push(countMessage("outcome_capped", capped.length));
+  if (clipped) notes.push(message("outcome_clipped"));
+  if (skipped.length && !count) notes.push(message("outcome_nothing_needed", skipped[0].reason, regionHint()));
+  return notes.length ? countMessage("outcome_summary", count, notes.join(message("list_separator"))) : null;
 }
 
 /** The extension's state in every frame of the tab, added up. */
@@ -239,16 +237,17 @@ async function sharpenTargets(tab, targets, view, settings) {
 }
 
 async function reportFailure(tab, error) {
-  let message = String(error?.message ?? error);
-  if (/'<all_urls>' or 'activeTab' permission/.test(message)) message = CAPTURE_PERMISSION_HINT;
+  let text = String(error?.message ?? error);
+  // Chrome's own words for a capture without a user gesture: say what to click instead.
+  if (/'<all_urls>' or 'activeTab' permission/.test(text)) text = message("capture_permission_hint", message("popup_sharpen_all"));
   try {
-    await callFrame(tab.id, TOP_FRAME, "notify", message, "error");
+    await callFrame(tab.id, TOP_FRAME, "notify", text, "error");
   } catch {
     // The page itself is out of reach (a browser page): the toolbar badge carries the message.
     await chrome.action.setBadgeText({ tabId: tab.id, text: "!" });
-    await chrome.action.setTitle({ tabId: tab.id, title: `Anti-aging: ${message}` });
+    await chrome.action.setTitle({ tabId: tab.id, title: message("action_title_error", text) });
   }
-  return { ok: false, error: message };
+  return { ok: false, error: text };
 }
 
 export async function run(tab, work) {
@@ -274,7 +273,7 @@ export async function placeFrameTargets(tab, frameId, found) {
   const topView = frameId === TOP_FRAME ? found.view : (await callFrame(tab.id, TOP_FRAME, "viewState"));
   const chains = frameId === TOP_FRAME ? new Map([[TOP_FRAME, []]]) : (await locateFrames(tab.id)).chains;
   const { placed } = placeTargets([{ frameId, targets: found.targets, view: found.view }], chains, topView);
-  if (!placed.length) throw new Error(`That frame could not be placed on the screen. ${REGION_HINT}`);
+  if (!placed.length) throw new Error(message("error_frame_not_placed", regionHint()));
   return { placed, view: topView };
 }
 
@@ -304,8 +303,9 @@ export async function sharpenAll(tab) {
     const found = await scanTab(tab.id);
     const targets = [...found.targets, ...found.uncertain];
     if (!targets.length) {
-      await callFrame(tab.id, TOP_FRAME, "notify", NOTHING_FOUND_MESSAGE, "info");
-      return { ok: true, sharpened: 0, skipped: [], capped: [], message: NOTHING_FOUND_MESSAGE, status: await tabStatus(tab.id) };
+      const nothingFound = message("nothing_found", regionHint());
+      await callFrame(tab.id, TOP_FRAME, "notify", nothingFound, "info");
+      return { ok: true, sharpened: 0, skipped: [], capped: [], message: nothingFound, status: await tabStatus(tab.id) };
     }
     return sharpenTargets(tab, targets, found.view, settings);
   });
@@ -340,8 +340,10 @@ export async function revealOwnText(tab, info = null) {
       await callFrames(tab.id, "revealOwnText", null, { quiet: true });
     }
     const status = await tabStatus(tab.id);
-    if (!status.revealed) await callFrame(tab.id, TOP_FRAME, "notify", NO_PAGE_TEXT_MESSAGE, "info");
-    return { ok: true, revealed: status.revealed, status, ...(status.revealed ? {} : { message: NO_PAGE_TEXT_MESSAGE }) };
+    if (status.revealed) return { ok: true, revealed: status.revealed, status };
+    const noPageText = message("no_page_text", message("menu_sharpen_text"), regionHint());
+    await callFrame(tab.id, TOP_FRAME, "notify", noPageText, "info");
+    return { ok: true, revealed: 0, status, message: noPageText };
   });
 }
 

@@ -1,4 +1,5 @@
 // Options: server URL, token, and the sites for automatic mode (with Chrome's permission for them).
+import { localizePage, message } from "../lib/i18n.js";
 import { normalizeServerUrl, normalizeSettings, parseSiteList } from "../lib/settings.js";
 
 const $ = (id) => document.getElementById(id);
@@ -25,18 +26,18 @@ async function save(event) {
   try {
     serverUrl = normalizeServerUrl($("server-url").value);
   } catch (error) {
-    showMessage(`Not saved: ${error.message}.`, "error");
+    showMessage(message("options_not_saved", error.message), "error");
     return;
   }
   const { patterns, errors } = parseSiteList($("sites").value);
   if (errors.length) {
-    showMessage(`Not saved: ${errors.join("; ")}.`, "error");
+    showMessage(message("options_not_saved", errors.join(message("list_separator"))), "error");
     return;
   }
   // Chrome shows its permission prompt only inside the click, so ask before anything else is awaited.
   const granted = patterns.length ? await chrome.permissions.request({ origins: patterns }) : true;
   if (!granted) {
-    showMessage("Not saved: Chrome's access to those sites was refused, so automatic mode cannot run there.", "error");
+    showMessage(message("options_sites_refused"), "error");
     return;
   }
   const previous = normalizeSettings(await chrome.storage.sync.get(null)).autoSites;
@@ -44,16 +45,17 @@ async function save(event) {
   if (dropped.length) await chrome.permissions.remove({ origins: dropped });
   await chrome.storage.sync.set({ serverUrl, token: $("token").value.trim(), autoSites: patterns });
   $("server-url").value = serverUrl;
-  showMessage("Saved.", "ok");
+  showMessage(message("options_saved"), "ok");
 }
 
 async function check() {
-  showMessage("Checking…");
+  showMessage(message("options_checking"));
   const health = await chrome.runtime.sendMessage({ type: "health" });
-  if (health.ok) showMessage(`The server at ${health.serverUrl} is ready: ${health.model} on ${health.device}, version ${health.version}. (Save first if you changed the URL.)`, "ok");
+  if (health.ok) showMessage(message("options_server_ready", health.serverUrl, health.model, health.device, health.version), "ok");
   else showMessage(health.error, "error");
 }
 
+localizePage(document, (key, substitutions) => chrome.i18n.getMessage(key, substitutions));
 $("form").addEventListener("submit", save);
 $("check").addEventListener("click", check);
 load();

@@ -1,14 +1,17 @@
 // The toolbar popup: server status, the page's blurred elements, sharpen all, a region, the page's
 // own text, originals, restore, what each element got, and the keyboard shortcuts.
 // Opening the popup grants activeTab, which the service worker needs to capture the page.
+import { countMessage, fillWithMessage, localizePage, message } from "../lib/i18n.js";
 import { matchesSite, normalizeSettings, parseRegionSigma } from "../lib/settings.js";
 import { listShortcuts } from "../lib/shortcuts.js";
 
 const $ = (id) => document.getElementById(id);
 
+const getMessage = (key, substitutions) => chrome.i18n.getMessage(key, substitutions);
+
 const send = (type, extra = {}) => chrome.runtime.sendMessage({ type, ...extra });
 
-const METHOD_NAMES = { sharpened: "sharpened by the model", read: "read as text", "page-text": "the page\u2019s own text" };
+const METHOD_NAMES = { sharpened: () => message("method_sharpened"), read: () => message("method_read"), "page-text": () => message("method_page_text") };
 
 function showMessage(text, level = "info") {
   $("message").textContent = text;
@@ -16,24 +19,25 @@ function showMessage(text, level = "info") {
 }
 
 function showPage(state) {
-  const unchecked = state.unchecked ? ` (and ${state.unchecked} image${state.unchecked === 1 ? "" : "s"} to check)` : "";
   const shown = state.overlays + (state.revealed ?? 0);
-  $("found").textContent = `${state.found} blurred element${state.found === 1 ? "" : "s"} found on this page${unchecked}; `
-    + `${state.overlays} sharpened, ${state.revealed ?? 0} showing the page\u2019s own text.`;
-  if (state.found + state.unchecked === 0 && shown === 0) {
-    $("found").textContent += " Looked for a CSS blur, text drawn only as a blurred text-shadow, and blurry pictures of text: try \u201cSharpen a region\u2026\u201d.";
-  }
+  const nothing = state.found + state.unchecked === 0 && shown === 0;
+  // One sentence a line (popup.css: pre-line), so no locale has to say how its sentences join.
+  const lines = nothing ? [message("popup_nothing_found", message("menu_sharpen_region"))] : [
+    countMessage("popup_found", state.found),
+    ...(state.unchecked ? [countMessage("popup_unchecked", state.unchecked)] : []),
+    message("popup_shown_counts", state.overlays, state.revealed ?? 0),
+  ];
+  $("found").textContent = lines.join("\n");
   const silent = state.silentOrigins ?? [];
   $("frames").hidden = silent.length === 0;
-  $("frames-text").textContent = `${silent.length} frame origin${silent.length === 1 ? "" : "s"} out of reach (${silent.join(", ")}): `
-    + "Chrome lets the extension into other sites' frames only with your permission for those sites.";
+  $("frames-text").textContent = countMessage("popup_frames_out_of_reach", silent.length, silent.join(", "));
   $("show-original").checked = state.showingOriginal;
   $("show-original").disabled = shown === 0;
   $("restore").disabled = shown === 0;
   const list = $("elements");
   list.replaceChildren(...[...(state.placements ?? []), ...(state.pageText ?? [])].map((entry) => {
     const item = document.createElement("li");
-    item.textContent = `${entry.label || entry.kind || "element"}: ${METHOD_NAMES[entry.method]}`;
+    item.textContent = message("popup_element_method", entry.label || entry.kind || message("popup_element"), METHOD_NAMES[entry.method]());
     item.dataset.method = entry.method;
     return item;
   }));
@@ -44,7 +48,7 @@ async function showServer() {
   const server = $("server");
   if (health.ok) {
     server.dataset.state = "ok";
-    server.textContent = `Server ready at ${health.serverUrl} (${health.model} on ${health.device}).`;
+    server.textContent = message("popup_server_ready", health.serverUrl, health.model, health.device);
   } else {
     server.dataset.state = "down";
     server.textContent = health.error;
@@ -58,9 +62,11 @@ async function showShortcuts() {
   $("shortcuts").replaceChildren(...shortcuts.map(({ name, label, keys }) => {
     const item = document.createElement("li");
     item.dataset.command = name;
+    const command = document.createElement("span");
+    command.textContent = label;
     const key = document.createElement(keys ? "kbd" : "span");
-    key.textContent = keys ?? "no key set";
-    item.append(`${label}: `, key);
+    key.textContent = keys ?? message("popup_no_key_set");
+    fillWithMessage(item, getMessage, "popup_shortcut", [command, key]);
     return item;
   }));
   $("keyboard").hidden = shortcuts.length === 0;
@@ -73,6 +79,7 @@ async function showShortcuts() {
 }
 
 async function main() {
+  localizePage(document, getMessage);
   const [tab] = await chrome.tabs.query({ active: true, currentWindow: true });
   showShortcuts();
   $("options").addEventListener("click", (event) => {
@@ -88,7 +95,7 @@ async function main() {
     if (state.ok === false) throw new Error(state.error);
     showPage(state);
   } catch (error) {
-    $("found").textContent = `This page cannot be inspected: ${error.message}`;
+    $("found").textContent = message("popup_cannot_inspect", error.message);
     return;
   }
   const ready = await serverReady;
@@ -109,25 +116,25 @@ async function main() {
   };
   const sharpenAll = async () => {
     $("sharpen-all").disabled = true;
-    showMessage("Sharpening…");
+    showMessage(message("popup_sharpening"));
     report(await send("sharpen-all", { tabId: tab.id }),
-      (result) => `Sharpened ${result.sharpened} element${result.sharpened === 1 ? "" : "s"} in ${(result.elapsedMs / 1000).toFixed(1)} s.`);
+      (result) => countMessage("popup_sharpened_in", result.sharpened, (result.elapsedMs / 1000).toFixed(1)));
     $("sharpen-all").disabled = false;
   };
   $("sharpen-all").addEventListener("click", sharpenAll);
   $("read-all").addEventListener("click", async () => {
     $("read-all").disabled = true;
-    showMessage("Reading…");
-    report(await send("read-all", { tabId: tab.id }), (result) => `Read ${result.read} element${result.read === 1 ? "" : "s"} as text in ${(result.elapsedMs / 1000).toFixed(1)} s.`);
+    showMessage(message("popup_reading"));
+    report(await send("read-all", { tabId: tab.id }), (result) => countMessage("popup_read_in", result.read, (result.elapsedMs / 1000).toFixed(1)));
     $("read-all").disabled = false;
   });
   $("show-page-text").addEventListener("click", async () => {
-    report(await send("show-page-text", { tabId: tab.id }), (result) => `${result.revealed} element${result.revealed === 1 ? "" : "s"} show the page\u2019s own text; Escape puts the blur back.`);
+    report(await send("show-page-text", { tabId: tab.id }), (result) => countMessage("popup_revealed", result.revealed));
   });
   $("allow-frames").addEventListener("click", async () => {
     // Asked per frame origin, from this click (Chrome wants a user gesture); optional_host_permissions allows it.
     const granted = await chrome.permissions.request({ origins: state.silentOrigins.map((origin) => `${origin}/*`) });
-    if (!granted) return showMessage("Not allowed: those frames stay out of reach. \u201cSharpen a region\u2026\u201d still works over them.");
+    if (!granted) return showMessage(message("popup_frames_refused", message("menu_sharpen_region")));
     state = await send("inspect", { tabId: tab.id });
     showPage(state);
     $("sharpen-all").disabled = !ready || state.found + state.unchecked === 0;
@@ -151,7 +158,7 @@ async function main() {
   $("restore").addEventListener("click", async () => {
     state = { ...state, ...(await send("restore", { tabId: tab.id })) };
     showPage(state);
-    showMessage("The page is back to its original.");
+    showMessage(message("popup_restored"));
   });
 }
 

@@ -1,11 +1,12 @@
 """Line finding in blurred captures: where the text lines are, as boxes, from the ink alone.
 
-Blur spreads each line into a soft band, and at strong blur neighbouring lines' bands touch, so
-lines are found as peaks of the row profile of ink (how far each pixel is from the background)
-and split at the valleys between peaks, not at empty rows. Inside a band, columns of ink
-separated by a wide gap (several line heights) are separate lines: columns, table cells.
-A line's box is where its profile stays above half its peak, which for a blurred edge is where
-the sharp edge was.
+Ink is how far each pixel lies from the background. Connected ink is a word of sharp text, or a
+whole line, or at strong blur several lines whose bands touch; those are split at the valleys of
+their row profile of ink, not at empty rows. Pieces that share most of their height and lie
+near each other form one line; a horizontal gap of several line heights separates columns and
+table cells.
+A line's box is where its row profile stays above a quarter of its peak: the ascenders and
+descenders of sharp text, a little of the spread of blurred text.
 """
 from dataclasses import dataclass
 
@@ -16,6 +17,12 @@ from scipy.signal import find_peaks
 MIN_LINE_PX = 4           # a band thinner than this is a rule, a border or noise, not text
 PEAK_PROMINENCE = 0.15    # of the peak's own height: smaller bumps are ascenders, not lines
 COLUMN_GAP_LINES = 1.6    # a horizontal gap wider than this many line heights splits a band
+BAND_LEVEL = 0.25         # of the peak: a line's box reaches its ascenders and descenders
+NARROW_PEAKS = 0.55       # two peaks narrower than this share of their distance ...
+FILLED_VALLEY = 0.45      # ... with ink between them of at least this share: one sharp line
+WIDTH_PER_FILL = 1.5      # how much wider the peaks may be per share of ink between them
+LIKE_HEIGHTS = 0.6        # bands split out of one piece are lines only if none is below this share of the tallest
+SAME_ROW = 0.5            # boxes sharing this share of the lower one's height are in one row
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,38 @@ def _runs(mask):
     return list(zip(edges[::2], edges[1::2]))
 
 
+def _outer_width(block, peak, step):
+    """Twice the rows from ``peak`` to where the profile falls below half of it, walking away from
+    the neighbour (``step`` -1: upwards, +1: downwards): the peak's own width, not its neighbour's."""
+    level, row = 0.5 * block[peak], peak
+    while 0 <= row + step < len(block) and block[row + step] >= level:
+        row += step
+    return 2 * (abs(row - peak) + 1)
+
+
+def _line_peaks(block):
+    """Rows of the block's line centres. Peaks must stand out against their own height (a short
+    last line is still a line). Sharp text shows two narrow peaks per line, the top of its
+    x-height and its baseline, with ink between: such a pair is one line. Two blurred lines also
+    keep ink between them, but their peaks are wide for their distance."""
+    padded = np.concatenate([[0], block, [0]])
+    found, properties = find_peaks(padded, prominence=0.02 * block.max())
+    peaks = sorted(int(p) - 1 for p, prominence in zip(found, properties["prominences"])
+                   if prominence >= PEAK_PROMINENCE * padded[p]) or [int(np.argmax(block))]
+    lines = [peaks[0]]
+    for peak in peaks[1:]:
+        upper = lines[-1]
+        filled = block[upper:peak + 1].min() / min(block[upper], block[peak])
+        width = max(_outer_width(block, upper, -1), _outer_width(block, peak, 1)) / (peak - upper)
+        # the fuller the valley, the wider the peaks may be and still be one line's
+        if filled >= FILLED_VALLEY and width < NARROW_PEAKS + WIDTH_PER_FILL * (filled - FILLED_VALLEY):
+            if block[peak] > block[upper]:
+                lines[-1] = peak
+            continue
+        lines.append(peak)
+    return lines
+
+
 def _split_rows(profile):
     """Row bands (top, bottom) of text lines from a row profile of ink."""
     profile = ndimage.gaussian_filter1d(profile, 1.0)
@@ -55,52 +94,83 @@ def _split_rows(profile):
     bands = []
     for start, stop in _runs(profile > 0.06 * profile.max()):
         block = profile[start:stop]
-        padded = np.concatenate([[0], block, [0]])
-        peaks, properties = find_peaks(padded, prominence=0.02 * block.max())
-        # a line's peak must stand out against its own height: a short last line is still a line
-        peaks = sorted(int(p) - 1 for p, prominence in zip(peaks, properties["prominences"])
-                       if prominence >= PEAK_PROMINENCE * padded[p]) or [int(np.argmax(block))]
+        peaks = _line_peaks(block)
         cuts = [0] + [a + int(np.argmin(block[a:b + 1])) for a, b in zip(peaks, peaks[1:])] + [len(block)]
         for (top, bottom), peak in zip(zip(cuts, cuts[1:]), peaks):
-            level = 0.5 * block[peak]
-            inside = np.flatnonzero(block[top:bottom] >= level)
+            inside = np.flatnonzero(block[top:bottom] >= BAND_LEVEL * block[peak])
             if len(inside):
                 bands.append((start + top + int(inside[0]), start + top + int(inside[-1]) + 1))
     return bands
 
 
-def _split_columns(ink, height):
-    """Column spans (left, right) of ink inside one band, split at gaps wider than the line allows."""
-    profile = ndimage.gaussian_filter1d(ink.sum(0), 1.0)
-    if profile.max() <= 0:
-        return []
-    present = profile > 0.12 * np.percentile(profile[profile > 0], 90)
-    spans = []
-    for left, right in _runs(present):
-        if spans and left - spans[-1][1] < COLUMN_GAP_LINES * height:
-            spans[-1] = (spans[-1][0], right)
+def _pieces(ink):
+    """Boxes [top, bottom, left, right] of connected ink, letters a few pixels apart joined."""
+    joined = ndimage.binary_dilation(ink > 0, structure=np.ones((1, 3), bool))
+    labels, _ = ndimage.label(joined)
+    return [[s[0].start, s[0].stop, s[1].start, s[1].stop] for s in ndimage.find_objects(labels)
+            if (s[0].stop - s[0].start) * (s[1].stop - s[1].start) >= 4]
+
+
+def _bands_of_piece(ink, piece):
+    """A piece split into the lines blur merged into it, or the piece itself. A split counts only
+    when its bands are of like height: the x-height and descender bands of one sharp word, or the
+    stroke rows of one CJK glyph, are not lines."""
+    top, bottom, left, right = piece
+    if right - left < bottom - top:  # a glyph: blur merges lines into wide pieces
+        return [piece]
+    bands = _split_rows(ink[top:bottom, left:right].sum(1))
+    heights = [b - a for a, b in bands]
+    if len(bands) < 2 or min(heights) < max(LIKE_HEIGHTS * max(heights), 2 * MIN_LINE_PX):
+        return [piece]
+    split = []
+    for a, b in bands:  # each line as wide as its own ink: a short last line is short
+        columns = ink[top + a:top + b, left:right].sum(0)
+        inked = np.flatnonzero(columns > BAND_LEVEL * columns.max())
+        split.append([top + a, top + b, left + int(inked[0]), left + int(inked[-1]) + 1])
+    return split
+
+
+def _group_into_lines(boxes):
+    """Boxes that share most of their height and lie near each other in one row form one line,
+    until no two lines do (a line that grew may now hold one started before it)."""
+    lines = _group_once(boxes)
+    while True:
+        regrouped = _group_once(lines)
+        if len(regrouped) == len(lines):
+            return regrouped
+        lines = regrouped
+
+
+def _group_once(boxes):
+    lines = []
+    for top, bottom, left, right in sorted(boxes, key=lambda b: (b[2], b[0])):
+        height = bottom - top
+        for line in lines:
+            overlap = min(bottom, line[1]) - max(top, line[0])
+            gap = max(left - line[3], line[2] - right)
+            if overlap >= SAME_ROW * min(height, line[1] - line[0]) and gap < COLUMN_GAP_LINES * max(height, line[1] - line[0]):
+                line[:] = [min(top, line[0]), max(bottom, line[1]), min(left, line[2]), max(right, line[3])]
+                break
         else:
-            spans.append((left, right))
-    return spans
+            lines.append([top, bottom, left, right])
+    return lines
 
 
 def find_lines(image, min_contrast=6.0):
     """Text lines of a capture (uint8 (H, W, 3)), top to bottom and left to right, as LineBoxes.
 
+    Connected ink (a word of sharp text, a whole line or paragraph of blurred text) is split at
+    the row-profile valleys of the lines blur merged, then grouped into lines by shared height.
     ``min_contrast``: ink fainter than this many grey levels is not text (JPEG noise, gradients)."""
     ink = ink_map(to_grey(image))
     strong = np.percentile(ink, 99.5)
     if strong < min_contrast:
         return []
     ink = np.where(ink >= max(min_contrast, 0.15 * strong), ink, 0.0)
-    boxes = []
-    for top, bottom in _split_rows(ink.sum(1)):
-        height = bottom - top
-        if height < MIN_LINE_PX:
-            continue
-        for left, right in _split_columns(ink[top:bottom], height):
-            if right - left >= MIN_LINE_PX:
-                boxes.append(LineBox(int(left), int(top), int(right - left), int(height)))
+    bands = [band for piece in _pieces(ink) for band in _bands_of_piece(ink, piece)]
+    boxes = [LineBox(int(left), int(top), int(right - left), int(bottom - top))
+             for top, bottom, left, right in _group_into_lines(bands)
+             if bottom - top >= MIN_LINE_PX and right - left >= MIN_LINE_PX]
     return sorted(boxes, key=lambda b: (b.y, b.x))
 
 

@@ -1,4 +1,5 @@
-// Demo page: send one image to /v1/sharpen on this same server and compare before and after.
+// Demo page: send one image to /v1/sharpen on this same server and compare before and after,
+// or to /v1/read and show the text read from it beside the image.
 // Blind by default: whoever drops a screenshot rarely knows its blur σ, and a wrong σ leaves ghosts.
 "use strict";
 
@@ -51,6 +52,7 @@ function chooseFile(file) {
   $("before").src = beforeUrl;
   $("compare-before").src = beforeUrl;
   $("sharpen").disabled = false;
+  imageChosenForReading();
   sharpen();
 }
 
@@ -67,8 +69,8 @@ async function errorMessage(response) {
   }
 }
 
-async function sharpen() {
-  if (!currentFile) return;
+/** The current image, the chosen σ and the token as a multipart body and headers (for /v1/sharpen and /v1/read). */
+function imageRequest() {
   const form = new FormData();
   form.append("image", currentFile, currentFile.name || "pasted.png");
   const sigma = sigmaValue();
@@ -76,6 +78,12 @@ async function sharpen() {
   const headers = {};
   const token = $("token").value.trim();
   if (token) headers.Authorization = `Bearer ${token}`;
+  return { form, headers, sigma };
+}
+
+async function sharpen() {
+  if (!currentFile) return;
+  const { form, headers, sigma } = imageRequest();
 
   const request = ++latestRequest;
   $("sharpen").disabled = true;
@@ -161,4 +169,113 @@ function init() {
   });
 }
 
+// --- Read text: /v1/read, the text beside the image, uncertain characters marked ---
+
+const CONFIDENT = 0.9; // the reader's own threshold: a character below it may be wrong
+let latestReading = 0; // only the newest reading of the image on show may appear
+let readingText = "";
+
+function clearReading() {
+  latestReading += 1; // a reading still in flight belongs to another image or request: dropped
+  readingText = "";
+  $("reading-panel").hidden = true;
+  $("reading-verdict").textContent = "";
+  $("reading-text").replaceChildren();
+  $("reading-legend").hidden = true;
+  $("copy-text").hidden = true;
+}
+
+function imageChosenForReading() {
+  clearReading();
+  $("reading-image").src = beforeUrl;
+  $("read").disabled = false;
+}
+
+/** The verdict in plain words, and how the image was read. */
+function verdictInWords(reading) {
+  const how = reading.sigma === null ? "read blind" : `read with blur \u03c3 ${reading.sigma.toFixed(1)} px`;
+  const share = Math.round(reading.confident_share * 100);
+  if (reading.verdict === "unreadable") {
+    return `This cannot be read: no text in this image could be recovered with confidence (${how}).`;
+  }
+  if (reading.verdict === "partly") {
+    return `Partly readable: ${share}% of the characters were read with confidence; the others are marked (${how}).`;
+  }
+  return `Readable: ${share}% of the characters were read with confidence (${how}).`;
+}
+
+/** One line of text, each character read with less than CONFIDENT confidence in a marked span. */
+function renderLine(line) {
+  const row = document.createElement("div");
+  row.className = "line";
+  [...line.text].forEach((character, index) => {
+    const confidence = line.confidence[index] ?? 0;
+    if (confidence >= CONFIDENT) {
+      row.append(character);
+      return;
+    }
+    const mark = document.createElement("span");
+    mark.className = "uncertain";
+    mark.textContent = character;
+    mark.title = `uncertain: read with ${Math.round(confidence * 100)}% confidence`;
+    row.append(mark);
+  });
+  row.normalize();
+  return row;
+}
+
+function showReading(reading) {
+  // An unreadable image gets its verdict only: its "letters" would be invented.
+  const shown = reading.verdict === "unreadable" ? [] : reading.lines;
+  $("reading-verdict").textContent = verdictInWords(reading);
+  $("reading-verdict").classList.toggle("unreadable", reading.verdict === "unreadable");
+  $("reading-text").replaceChildren(...shown.map(renderLine));
+  readingText = shown.map((line) => line.text).join("\n");
+  $("reading-legend").hidden = !shown.some((line) => line.confidence.some((c) => c < CONFIDENT));
+  $("copy-text").hidden = !readingText;
+  $("reading-panel").hidden = false;
+}
+
+async function readText() {
+  if (!currentFile) return;
+  const { form, headers, sigma } = imageRequest();
+  clearReading();
+  const request = latestReading;
+  $("read").disabled = true;
+  setStatus(`Reading the text ${describeSigma(sigma)}...`);
+  const started = performance.now();
+  try {
+    const response = await fetch("/v1/read", { method: "POST", body: form, headers });
+    if (!response.ok) throw new Error(await errorMessage(response));
+    const reading = await response.json();
+    if (request !== latestReading) return;
+    showReading(reading);
+    setStatus(`Read in ${Math.round(performance.now() - started)} ms.`);
+  } catch (error) {
+    if (request === latestReading) setStatus(`Could not read the text: ${error.message}`, true);
+  } finally {
+    $("read").disabled = false;
+  }
+}
+
+async function copyText() {
+  if (!readingText) return;
+  if (!navigator.clipboard?.writeText) {
+    setStatus("This browser does not let the page copy text: select the text and copy it yourself.", true);
+    return;
+  }
+  try {
+    await navigator.clipboard.writeText(readingText);
+    setStatus("Copied the text.");
+  } catch (error) {
+    setStatus(`Could not copy the text (${error.message}): select it and copy it yourself.`, true);
+  }
+}
+
+function initReading() {
+  $("read").addEventListener("click", readText);
+  $("copy-text").addEventListener("click", copyText);
+}
+
 init();
+initReading();

@@ -3,9 +3,12 @@ import assert from "node:assert/strict";
 import {
   BOX_HEIGHT_PER_EM, combineVerdicts, fitLine, layoutReading, linesOnElement, markRuns, MAX_SCALE_X, sampleColors, uncertainCount,
 } from "../../extension/lib/reading.js";
-import { nothingToRead, readSummary, UNREADABLE } from "../../extension/content/messages.js";
+import { nothingToRead, readSummary } from "../../extension/content/messages.js";
 import { panelView } from "../../extension/content/panel-view.js";
 import { readImages } from "../../extension/lib/requests.js";
+import { useLocale } from "./chrome-i18n.mjs";
+
+useLocale("en");
 
 test("markRuns groups sure and uncertain characters, counting code points as the server does", () => {
   assert.deepEqual(markRuns("Hello", [0.99, 0.95, 0.5, 0.89, 0.9]), [
@@ -93,12 +96,25 @@ test("sampleColors finds the paper and pushes pale blurred ink to a legible cont
 });
 
 test("the notices say what was read, what cannot be, and what the page showed itself", () => {
-  assert.equal(readSummary({ unreadable: 1 }), `${UNREADABLE}.`);
+  assert.equal(readSummary({ unreadable: 1 }), "This text cannot be read.");
   assert.equal(readSummary({ read: 1 }), "Anti-aging: 1 element read as text.");
   assert.match(readSummary({ read: 2, partly: 1, unreadable: 1 }), /2 elements read as text; 1 cannot be read\. Some characters are uncertain/);
   assert.match(readSummary({ revealed: 1 }), /in the page itself.*no model/);
   assert.equal(readSummary({}), null);
   assert.match(nothingToRead("the image looks sharp"), /the image looks sharp.*Read a region/);
+});
+
+test("the reading notices come in the user's language, their lists joined the locale's way", () => {
+  try {
+    useLocale("ko");
+    assert.equal(readSummary({ read: 2, unreadable: 1 }), "Anti-aging: 글자로 읽은 요소 2개 / 읽을 수 없는 요소 1개");
+    assert.match(readSummary({ read: 1, partly: 1 }), /점선 밑줄/);
+    assert.match(nothingToRead("이미지가 이미 선명함"), /“영역 선택해서 읽기…”/);
+    useLocale("ja");
+    assert.equal(readSummary({ unreadable: 1 }), "この文字は読み取れません。");
+  } finally {
+    useLocale("en");
+  }
 });
 
 test("the panel offers Read text next to sharpened pixels and counts what was read", () => {

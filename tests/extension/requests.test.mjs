@@ -1,6 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { buildBatchRequest, buildHealthRequest, chunkItems, errorFromResponse, sharpenImages, checkHealth, unreachableMessage, ServerError } from "../../extension/lib/requests.js";
+import { useLocale } from "./chrome-i18n.mjs";
+
+useLocale("en");
 
 const SERVER = "http://127.0.0.1:8765";
 

@@ -1,6 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { normalizeServerUrl, parseSiteList, matchesSite, normalizeSettings, parseRegionSigma, DEFAULT_SERVER_URL } from "../../extension/lib/settings.js";
+import { useLocale } from "./chrome-i18n.mjs";
+
+useLocale("en");
 
 test("normalizeServerUrl keeps loopback origins and explains what it refuses", () => {
   assert.equal(DEFAULT_SERVER_URL, "http://127.0.0.1:8765");
