@@ -352,3 +352,50 @@ def test_uncertain_characters_are_marked_and_lines_fill_their_boxes(read_browser
     assert second["uncertain"] == []
     browser.page.keyboard.press("Escape")
     assert layer(browser) is None
+
+
+def test_read_a_region_reads_the_dragged_rectangle_and_says_what_it_read(read_browsers, read_site):
+    """"Read a region…" from the context menu: the picker says it is for reading, the drag over the
+    blurred card lays a text layer over the rectangle (or, were it unreadable, the bar says so), and
+    Escape while picking cancels."""
+    browser = read_browsers(1)
+    browser.open(read_site)
+    start_region = ("async () => { const [tab] = await chrome.tabs.query({ active: true, lastFocusedWindow: true });"
+                    " globalThis.regionRun = antiAging.handleMenuClick({ menuItemId: 'read-region', pageUrl: tab.url }, tab); return true; }")
+    picker_hint = "() => document.getElementById('anti-aging-layer')?.shadowRoot.querySelector('.picker .hint')?.textContent ?? null"
+
+    browser.worker.evaluate(start_region)
+    browser.page.wait_for_function(picker_hint)
+    assert browser.page.evaluate(picker_hint) == "Drag over the text to read \u00b7 Esc cancels"
+    browser.page.keyboard.press("Escape")
+    result = browser.worker.evaluate("globalThis.regionRun")
+    assert result["ok"] and result["cancelled"], result
+
+    box = browser.rect("card")
+    region = {"x": box["x"] - 4, "y": box["y"] - 4, "width": box["width"] + 8, "height": box["height"] + 8}
+    browser.worker.evaluate(start_region)
+    browser.page.wait_for_function(picker_hint)
+    browser.page.mouse.move(region["x"], region["y"])
+    browser.page.mouse.down()
+    browser.page.mouse.move(region["x"] + 50, region["y"] + 30, steps=4)
+    browser.page.mouse.move(region["x"] + region["width"], region["y"] + region["height"], steps=4)
+    browser.page.mouse.up()
+    result = browser.worker.evaluate("globalThis.regionRun")
+    assert result["ok"], result
+    assert result["read"] + result["unreadable"] == 1 and result["revealed"] == 0, result
+    assert browser.page.evaluate(picker_hint) is None
+    state = layer(browser)
+    [text_layer] = state["layers"]
+    rect = text_layer["rect"]
+    # the layer covers the dragged rectangle (the overlay may reach a little past it: the blur's halo)
+    assert rect["x"] <= region["x"] + 2 and rect["y"] <= region["y"] + 2, (rect, region)
+    assert rect["x"] + rect["width"] >= region["x"] + region["width"] - 2 and rect["y"] + rect["height"] >= region["y"] + region["height"] - 2
+    if text_layer["verdict"] == "unreadable":
+        assert text_layer["lines"] == [] and text_layer["bar"] == "This text cannot be read"
+    else:
+        [reading] = result["readings"]
+        assert [line["text"].rstrip("\n") for line in text_layer["lines"]] == reading["text"].split("\n")
+        assert "Copy text" in text_layer["bar"] and "Show pixels" in text_layer["bar"]
+        assert "1 element read as text" in state["panel"]
+    browser.page.keyboard.press("Escape")
+    assert layer(browser) is None
