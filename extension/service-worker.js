@@ -2,6 +2,7 @@
 // service worker can be stopped at any moment.
 import { syncAutoMode } from "./lib/auto-mode.js";
 import { message } from "./lib/i18n.js";
+import { readAll, readAtCursor, readRegion, readShown } from "./lib/read.js";
 import {
   inspectTab, restoreTab, revealOwnText, serverHealth, setShowOriginal, sharpenAll, sharpenAtCursor, sharpenRegion, tabStatus,
 } from "./lib/sharpen.js";
@@ -12,7 +13,9 @@ const MENU_CONTEXTS = ["page", "selection", "image", "link", "frame", "video"];
 function createMenus() {
   const items = [
     { id: "sharpen-text", title: message("menu_sharpen_text") },
+    { id: "read-text", title: message("menu_read_text") },
     { id: "sharpen-region", title: message("menu_sharpen_region") },
+    { id: "read-region", title: message("menu_read_region") },
     { id: "show-page-text", title: message("menu_show_page_text") },
   ];
   // Chrome keeps menu items across restarts: replace them rather than add duplicates. The callback
@@ -30,7 +33,9 @@ chrome.runtime.onStartup.addListener(createMenus);
 
 const menuActions = {
   "sharpen-text": (info, tab) => sharpenAtCursor(tab, info),
+  "read-text": (info, tab) => readAtCursor(tab, info),
   "sharpen-region": (_, tab) => sharpenRegion(tab),
+  "read-region": (_, tab) => readRegion(tab),
   "show-page-text": (info, tab) => revealOwnText(tab, info),
 };
 
@@ -64,6 +69,10 @@ const messageHandlers = {
   inspect: ({ tabId }) => inspectTab(tabId),
   "sharpen-all": async ({ tabId }) => sharpenAll(await chrome.tabs.get(tabId)),
   "sharpen-region": async ({ tabId, sigmaCss }) => sharpenRegion(await chrome.tabs.get(tabId), { sigmaCss }),
+  "read-all": async ({ tabId }) => readAll(await chrome.tabs.get(tabId)),
+  "read-region": async ({ tabId, sigmaCss }) => readRegion(await chrome.tabs.get(tabId), { sigmaCss }),
+  // The page panel's "Read text", sent by the page agent of the frame it was pressed in.
+  "read-shown": (_, sender) => readShown(sender.tab, sender.frameId),
   "show-page-text": async ({ tabId }) => revealOwnText(await chrome.tabs.get(tabId)),
   "show-original": ({ tabId, value }) => setShowOriginal(tabId, value),
   restore: ({ tabId }) => restoreTab(tabId),
@@ -96,5 +105,6 @@ chrome.permissions.onRemoved.addListener(() => syncAutoMode());
 
 // The same entry points, for the service worker's DevTools console and for browser tests.
 globalThis.antiAging = {
-  handleMenuClick, handleCommand, sharpenAtCursor, sharpenAll, sharpenRegion, revealOwnText, inspectTab, tabStatus, setShowOriginal, restoreTab, serverHealth,
+  handleMenuClick, handleCommand, sharpenAtCursor, sharpenAll, sharpenRegion, readAtCursor, readAll, readRegion, readShown, revealOwnText, inspectTab, tabStatus,
+  setShowOriginal, restoreTab, serverHealth,
 };

@@ -14,9 +14,9 @@ const LAYER_CSS = `
 `;
 
 /**
- * An overlay: a node laid over its element's box and the blur's halo. `kind` says what it shows
- * (an image now); another kind (recovered text, say) brings its own node and may place it its
- * own way by overriding place().
+ * An overlay: a node laid over its element's box and the blur's halo. `kind` says what it shows:
+ * "image" (imageOverlay) or "text" (text-overlay.js); each kind brings its own node and may place
+ * it its own way by overriding place().
  * item: the service worker's {overlay, elementRect}: the overlay's rectangle and its element's,
  * in viewport CSS px at capture time.
  */
@@ -52,9 +52,11 @@ export async function imageOverlay(doc, item) {
 export class OverlayLayer {
   /**
    * overlaysHidden(): whether the originals are shown instead; onEscape(): Escape was pressed
-   * while the layer is up; onOverlaysRemoved(): overlays left with their elements.
+   * while the layer is up; onOverlaysRemoved(): overlays left with their elements; styles: more
+   * CSS for the shadow root (the overlay kinds' own).
    */
-  constructor(doc, { overlaysHidden, onEscape, onOverlaysRemoved }) {
+  constructor(doc, { overlaysHidden, onEscape, onOverlaysRemoved, styles = [] }) {
+    this.styles = styles;
     this.doc = doc;
     this.win = doc.defaultView;
     this.overlaysHidden = overlaysHidden;
@@ -91,9 +93,9 @@ export class OverlayLayer {
     return [...this.entries.keys()];
   }
 
-  /** [{id, element, overlay}] of the overlays shown. */
-  shown() {
-    return [...this.entries].map(([id, { element, overlay }]) => ({ id, element, overlay }));
+  /** [{id, element, overlay}] of the overlays shown, of one kind or all. */
+  shown(kind = null) {
+    return [...this.entries].filter(([, { overlay }]) => !kind || overlay.kind === kind).map(([id, { element, overlay }]) => ({ id, element, overlay }));
   }
 
   isOurs(element) {
@@ -105,7 +107,7 @@ export class OverlayLayer {
     if (this.host?.isConnected) return false;
     const host = build(this.doc, "div", { id: LAYER_ID });
     this.container = build(this.doc, "div", { class: "overlays" });
-    host.attachShadow({ mode: "open" }).append(styleSheet(this.doc, LAYER_CSS), this.container);
+    host.attachShadow({ mode: "open" }).append(...[LAYER_CSS, ...this.styles].map((css) => styleSheet(this.doc, css)), this.container);
     this.doc.documentElement.append(host);
     this.host = host;
     this.win.addEventListener("scroll", this.scheduleUpdate, { capture: true, passive: true });

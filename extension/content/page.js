@@ -7,21 +7,30 @@
 //   panel.js          the panel at the bottom right (panel-view.js: what it says)
 //   region-picker.js  "Sharpen a region…"
 //   reveal.js         "Show the page's own text"
+//   text-overlay.js   "Read text": the recovered text laid over an element
 //   frames.js         telling parent frames which <iframe> this document is in
-//   targets.js        the elements worked on, by id; messages.js: every text shown
+//   targets.js        the elements worked on, by id; messages.js: texts made of several messages
 import { CaptureStage } from "./capture.js";
 import { isTopFrame, labelOf, plainRect, viewState } from "./dom.js";
 import { FrameLinks } from "./frames.js";
-import { NO_PAGE_TEXT, REGION_STATUS_LABEL } from "./messages.js";
+import { noPageText, pickerHint, regionStatusLabel } from "./messages.js";
 import { imageOverlay, OverlayLayer } from "./overlay-layer.js";
 import { Panel } from "./panel.js";
 import { RegionPicker } from "./region-picker.js";
 import { Reveal } from "./reveal.js";
 import { Scanner } from "./scanner.js";
-import { Targets } from "./targets.js";
+import { Targets, targetDescriptor } from "./targets.js";
+import { TEXT_LAYER_CSS, textOverlay } from "./text-overlay.js";
+
+// Kinds of target whose text the page draws itself, in a font it names; pictures and regions
+// show text in a font the page does not say.
+const PAGE_FONT_KINDS = new Set(["css-blur", "text-shadow"]);
+const FALLBACK_FONT = "sans-serif";
+const METHODS = { image: "sharpened", text: "read" };
 
 export class PageAgent {
-  constructor(doc) {
+  /** requestRead(): ask the service worker to read this frame's sharpened elements (the panel's "Read text"). */
+  constructor(doc, { requestRead = () => null } = {}) {
     this.doc = doc;
     this.win = doc.defaultView;
     this.showingOriginal = false;
@@ -33,6 +42,7 @@ export class PageAgent {
         if (!this.picker.active) this.restore();
       },
       onOverlaysRemoved: () => this.panel.update(),
+      styles: [TEXT_LAYER_CSS],
     });
     const isOurs = (element) => this.layer.isOurs(element);
     this.scanner = new Scanner(doc, this.targets, isOurs);
@@ -42,6 +52,7 @@ export class PageAgent {
       state: () => this.panelState(),
       onToggle: () => this.setShowOriginal(!this.showingOriginal),
       onReveal: () => this.revealOwnText(),
+      onRead: () => requestRead(),
       onRestore: () => this.restore(),
     });
     this.picker = new RegionPicker(doc, {
@@ -91,8 +102,9 @@ export class PageAgent {
 
   // ----- the region picker (region-picker.js) -----
 
-  pickRegion() {
-    return this.picker.pick();
+  /** purpose: "sharpen" or "read", which the picker's hint says. */
+  pickRegion(purpose = "sharpen") {
+    return this.picker.pick(pickerHint(purpose));
   }
 
   regionTarget(rect, sigmaCss = null) {
@@ -125,6 +137,46 @@ export class PageAgent {
     return this.status();
   }
 
+  /**
+   * Show recovered text ("Read text"). Each item: {id, overlay, elementRect} as for showOverlays,
+   * image (the sharpened pixels), reading {verdict, text, lines} and colors {background, ink}
+   * (see text-overlay.js). The text is drawn in the element's own font where the page names it.
+   */
+  async showReadings(items) {
+    this.ensureLayer();
+    const notify = (message) => this.panel.notify(message);
+    const overlays = await Promise.all(items.map((item) => textOverlay(this.doc, item, this.fontOf(item.id), notify)));
+    items.forEach((item, i) => {
+      const element = this.targets.element(item.id);
+      if (!element?.isConnected) return;
+      this.reveal.drop(item.id);
+      this.layer.add(item.id, element, overlays[i]);
+    });
+    this.showingOriginal = false;
+    this.layer.reposition();
+    this.panel.update();
+    return this.status();
+  }
+
+  fontOf(id) {
+    const element = this.targets.element(id);
+    if (!(element instanceof Element) || !PAGE_FONT_KINDS.has(this.targets.info(id)?.kind)) return FALLBACK_FONT;
+    return this.win.getComputedStyle(element).fontFamily || FALLBACK_FONT;
+  }
+
+  /** The targets shown with an overlay of this kind, described afresh for the service worker (where they are now). */
+  shownTargets(kind = "image") {
+    return {
+      targets: this.layer.shown(kind).flatMap(({ id, element }) => {
+        const described = this.targets.info(id)?.descriptor;
+        if (!described) return [];
+        const { top, bottom, ...rest } = described;
+        return [targetDescriptor({ ...rest, rect: plainRect(element.getBoundingClientRect()), scrollY: this.win.scrollY })];
+      }),
+      view: viewState(this.win),
+    };
+  }
+
   // ----- the page's own text (reveal.js) -----
 
   /**
@@ -146,7 +198,7 @@ export class PageAgent {
     this.showingOriginal = false;
     this.layer.reposition();
     if (count || quiet) this.panel.update();
-    else this.panel.notify(NO_PAGE_TEXT);
+    else this.panel.notify(noPageText());
     return this.status();
   }
 
@@ -161,8 +213,11 @@ export class PageAgent {
   }
 
   panelState() {
+    const sharpened = this.layer.shown("image").length;
     return {
-      sharpened: this.layer.size,
+      sharpened,
+      read: this.layer.shown("text").length,
+      canRead: sharpened > 0,
       revealed: this.reveal.size,
       showingOriginal: this.showingOriginal,
       canReveal: this.layer.ids().some((id) => this.targets.info(id)?.ownText),
@@ -182,7 +237,7 @@ export class PageAgent {
       id,
       method,
       kind: this.targets.info(id)?.kind ?? null,
-      label: element instanceof Element ? labelOf(element) : REGION_STATUS_LABEL,
+      label: element instanceof Element ? labelOf(element) : regionStatusLabel(),
       element: plainRect(element.getBoundingClientRect()),
     });
     return {
@@ -190,8 +245,9 @@ export class PageAgent {
       revealed: this.reveal.size,
       showingOriginal: this.showingOriginal,
       placements: this.layer.shown().map(({ id, element, overlay }) => ({
-        ...describe(id, element, "sharpened"),
+        ...describe(id, element, METHODS[overlay.kind]),
         overlay: plainRect(overlay.node.getBoundingClientRect()),
+        ...(overlay.kind === "text" ? { verdict: overlay.node.dataset.verdict } : {}),
       })),
       pageText: this.reveal.shown().map(({ id, element }) => describe(id, element, "page-text")),
     };
@@ -210,5 +266,5 @@ export class PageAgent {
 }
 
 export function install(doc = document) {
-  return new PageAgent(doc);
+  return new PageAgent(doc, { requestRead: () => chrome.runtime.sendMessage({ type: "read-shown" }) });
 }

@@ -1,7 +1,7 @@
 // The page's panel, at the bottom right: what the extension shows on the page, its notices and
-// errors, and the buttons "Show the page's own text", "Show original" and "Restore".
+// errors, and the buttons "Read text", "Show the page's own text", "Show original" and "Restore".
+import { message } from "../lib/i18n.js";
 import { build, styleSheet } from "./dom.js";
-import * as text from "./messages.js";
 import { panelView } from "./panel-view.js";
 
 const NOTICE_MS = 8000;
@@ -14,51 +14,55 @@ const PANEL_CSS = `
   .panel button { font: inherit; color: inherit; background: rgba(255, 255, 255, 0.16); border: 0; border-radius: 4px; padding: 2px 8px; cursor: pointer; }
   .panel button:hover { background: rgba(255, 255, 255, 0.3); }
   .message { flex: 1; }
+  /* Korean breaks lines between words, not inside them. */
+  .panel:lang(ko) { word-break: keep-all; }
 `;
 
 export class Panel {
   /** state(): the agent's state as panelView takes it; the callbacks are the buttons' actions. */
-  constructor(doc, { state, onToggle, onReveal, onRestore }) {
+  constructor(doc, { state, onToggle, onReveal, onRead, onRestore }) {
     this.doc = doc;
     this.win = doc.defaultView;
     this.state = state;
-    this.actions = { onToggle, onReveal, onRestore };
+    this.actions = { onToggle, onReveal, onRead, onRestore };
     this.node = null;
     this.noticeTimer = 0;
   }
 
   /** Build the panel into the layer's shadow root, hidden until there is something to say. */
   mount(root) {
-    const button = (className, label, action, attributes = {}) => {
-      const node = build(this.doc, "button", { class: className, type: "button", ...attributes }, label);
+    const button = (attributes, label, action) => {
+      const node = build(this.doc, "button", { type: "button", ...attributes }, label);
       node.addEventListener("click", () => action());
       return node;
     };
     this.message = build(this.doc, "span", { class: "message" });
-    this.revealButton = button("reveal hidden", text.REVEAL_BUTTON, this.actions.onReveal, { title: text.REVEAL_TITLE });
-    this.toggleButton = button("toggle", "", this.actions.onToggle);
-    this.restoreButton = button("restore", text.RESTORE_BUTTON, this.actions.onRestore, { title: text.RESTORE_TITLE });
-    this.node = build(this.doc, "div", { class: "panel hidden", role: "status" }, this.message, this.revealButton, this.toggleButton, this.restoreButton);
+    this.revealButton = button({ class: "reveal hidden", title: message("popup_show_page_text_tip") }, message("menu_show_page_text"), this.actions.onReveal);
+    this.readButton = button({ class: "read hidden", title: message("panel_read_tip") }, message("menu_read_text"), this.actions.onRead);
+    this.toggleButton = button({ class: "toggle" }, "", this.actions.onToggle);
+    this.restoreButton = button({ class: "restore", title: message("panel_restore_tip") }, message("panel_restore"), this.actions.onRestore);
+    this.node = build(this.doc, "div", { class: "panel hidden", role: "status", lang: message("language_tag") }, this.message, this.readButton, this.revealButton, this.toggleButton, this.restoreButton);
     root.append(styleSheet(this.doc, PANEL_CSS), this.node);
   }
 
-  /** Show the state's summary, or a message instead. */
-  update(message = null, level = "info") {
+  /** Show the state's summary, or a notice instead. */
+  update(notice = null, level = "info") {
     if (!this.node) return;
-    const view = panelView(this.state(), message, level);
+    const view = panelView(this.state(), notice, level);
     this.node.dataset.level = view.level;
     this.message.textContent = view.text;
     this.toggleButton.textContent = view.toggleLabel;
     this.toggleButton.classList.toggle("hidden", !view.showToggle);
     this.revealButton.classList.toggle("hidden", !view.showReveal);
+    this.readButton.classList.toggle("hidden", !view.showRead);
     this.restoreButton.textContent = view.restoreLabel;
     this.node.classList.toggle("hidden", !view.visible);
   }
 
   /** A message; errors stay until closed, notices fade back to the summary. */
-  notify(message, level = "info") {
+  notify(notice, level = "info") {
     this.win.clearTimeout(this.noticeTimer);
-    this.update(message, level);
+    this.update(notice, level);
     if (level !== "error") this.noticeTimer = this.win.setTimeout(() => this.update(), NOTICE_MS);
   }
 

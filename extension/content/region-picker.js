@@ -1,8 +1,9 @@
-// The region picker ("Sharpen a region…"): the page dims, the user drags a rectangle, and that
-// rectangle becomes a target anchored to the element under its centre.
+// The region picker ("Sharpen a region…", "Read a region…"): the page dims, the user drags a
+// rectangle, and that rectangle becomes a target anchored to the element under its centre.
 import { dragRegion, spanRect } from "../lib/geometry.js";
+import { message } from "../lib/i18n.js";
 import { build, nextFrame, styleSheet } from "./dom.js";
-import { PICKER_HINT, regionLabel } from "./messages.js";
+import { pickerHint, regionLabel } from "./messages.js";
 import { targetDescriptor } from "./targets.js";
 
 const PICKER_CSS = `
@@ -52,11 +53,11 @@ export class RegionPicker {
     this.picking?.cancel();
   }
 
-  /** Let the user drag a rectangle over the page; resolves to it (viewport CSS px), or null on Escape. */
-  pick() {
+  /** Let the user drag a rectangle over the page; resolves to it (viewport CSS px), or null on Escape. hint: what the picker says. */
+  pick(hint = pickerHint()) {
     if (this.picking) return this.picking.promise;
     const band = build(this.doc, "div", { class: "band hidden" });
-    const picker = build(this.doc, "div", { class: "picker" }, styleSheet(this.doc, PICKER_CSS), build(this.doc, "div", { class: "hint" }, PICKER_HINT), band);
+    const picker = build(this.doc, "div", { class: "picker" }, styleSheet(this.doc, PICKER_CSS), build(this.doc, "div", { class: "hint", lang: message("language_tag") }, hint), band);
     this.surface().append(picker);
     let start = null;
     let resolve;
@@ -102,7 +103,9 @@ export class RegionPicker {
   target(rect, sigmaCss = null) {
     const centre = { x: rect.x + rect.width / 2, y: rect.y + rect.height / 2 };
     const anchor = this.doc.elementsFromPoint(centre.x, centre.y).find((el) => !this.isOurs(el)) ?? this.doc.documentElement;
-    const id = this.targets.add(new RegionAnchor(anchor, rect), { kind: "region", ownText: false, shadowColor: null });
-    return targetDescriptor({ id, kind: "region", tag: "region", label: regionLabel(rect.width, rect.height), sigmaCss, rect, scrollY: this.win.scrollY });
+    const found = { kind: "region", ownText: false, shadowColor: null };
+    const id = this.targets.add(new RegionAnchor(anchor, rect), found);
+    found.descriptor = targetDescriptor({ id, kind: "region", tag: "region", label: regionLabel(rect.width, rect.height), sigmaCss, rect, scrollY: this.win.scrollY });
+    return found.descriptor;
   }
 }

@@ -4,7 +4,7 @@
 import { blurOfChain, colorAlpha, parseTextShadow, shadowUnderFilter, textShadowBlur } from "../lib/filters.js";
 import { looksBlurred, ownPixelsShowAsDrawn } from "../lib/sharpness.js";
 import { allElements, innermostHovered, labelOf, parentOf, plainRect, viewState } from "./dom.js";
-import { LOOKED_FOR, NO_BLUR_UNDER_CURSOR, NOTHING_UNDER_CURSOR } from "./messages.js";
+import { lookedFor, noBlurUnderCursor, nothingUnderCursor } from "./messages.js";
 import { targetDescriptor } from "./targets.js";
 
 // Images smaller than this (CSS px) are icons, not text worth sharpening.
@@ -86,9 +86,12 @@ export class Scanner {
       shadowColor = trick.color;
     }
     const ownText = (kind === "css-blur" || kind === "text-shadow") && this.hasOwnText(element);
-    const id = this.targets.add(element, { kind, ownText, shadowColor });
-    return targetDescriptor({ id, kind, tag: element.localName, label: labelOf(element), ...blurs, ownText,
+    const found = { kind, ownText, shadowColor };
+    const id = this.targets.add(element, found);
+    // Kept so that a shown target can be worked on again later ("Read text" from the panel).
+    found.descriptor = targetDescriptor({ id, kind, tag: element.localName, label: labelOf(element), ...blurs, ownText,
       rect: plainRect(element.getBoundingClientRect()), scrollY: this.win.scrollY, ...more });
+    return found.descriptor;
   }
 
   /** An <img>'s or <canvas>'s own pixel size, or null (background images, images not loaded). */
@@ -142,10 +145,10 @@ export class Scanner {
   /** The element a right-click meant: the blurred element under the cursor or its blurred ancestor. */
   locate(hint = {}) {
     const element = this.pointedElement(hint);
-    if (!element) return { error: NOTHING_UNDER_CURSOR };
+    if (!element) return { error: nothingUnderCursor() };
     const target = this.isImageLike(element) ? this.describe(element, "image") : this.blurredTargetOf(element);
     if (target) return { targets: [target], view: viewState(this.win) };
-    return { error: NO_BLUR_UNDER_CURSOR };
+    return { error: noBlurUnderCursor() };
   }
 
   pointedElement(hint) {
@@ -187,6 +190,6 @@ export class Scanner {
       if (blurred === true) targets.push(this.describe(element, "image"));
       else if (blurred === null) uncertain.push(this.describe(element, "image-unchecked", { imagePerCss: this.imagePerCss(element) }));
     }
-    return { targets, uncertain, view: viewState(this.win), lookedFor: LOOKED_FOR };
+    return { targets, uncertain, view: viewState(this.win), lookedFor: lookedFor() };
   }
 }

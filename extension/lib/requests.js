@@ -27,11 +27,14 @@ export function buildHealthRequest(serverUrl, token = "") {
   return { url: `${serverUrl}/healthz`, init: { method: "GET", headers: headers(token) } };
 }
 
-/** One /v1/sharpen/batch request; items are {image: data URL, sigma: number|null}. */
-export function buildBatchRequest(serverUrl, items, token = "") {
+export const SHARPEN_BATCH = "/v1/sharpen/batch";
+export const READ_BATCH = "/v1/read/batch";
+
+/** One batch request (/v1/sharpen/batch or /v1/read/batch); items are {image: data URL, sigma: number|null}. */
+export function buildBatchRequest(serverUrl, items, token = "", route = SHARPEN_BATCH) {
   const images = items.map(({ image, sigma }) => ({ image, sigma: Number.isFinite(sigma) && sigma > 0 ? sigma : null }));
   return {
-    url: `${serverUrl}/v1/sharpen/batch`,
+    url: `${serverUrl}${route}`,
     init: { method: "POST", headers: headers(token, { "Content-Type": "application/json" }), body: JSON.stringify({ images }) },
   };
 }
@@ -118,20 +121,37 @@ export async function checkHealth(fetchImpl, serverUrl, token = "", timeoutMs = 
   return send(fetchImpl, serverUrl, buildHealthRequest(serverUrl, token), timeoutMs);
 }
 
-/** Sharpen items [{image, sigma}] in as few batches as the limits allow; results keep the order. */
-export async function sharpenImages(fetchImpl, serverUrl, items, token = "", timeoutMs = REQUEST_TIMEOUT_MS) {
+/** Post items [{image, sigma}] to a batch route in as few batches as the limits allow; check(result) vets each answer. */
+async function inBatches(fetchImpl, serverUrl, items, token, timeoutMs, route, check) {
   const results = [];
   for (const batch of chunkItems(items)) {
-    const body = await send(fetchImpl, serverUrl, buildBatchRequest(serverUrl, batch, token), timeoutMs);
+    const body = await send(fetchImpl, serverUrl, buildBatchRequest(serverUrl, batch, token, route), timeoutMs);
     if (!body || !Array.isArray(body.results) || body.results.length !== batch.length) {
       throw new ServerError(message("error_server_result_count", serverUrl, body?.results?.length ?? 0, batch.length), { code: "bad_response" });
     }
     for (const result of body.results) {
       if (result.error?.code === SIGMA_OUT_OF_RANGE) throw new ServerError(tooBlurredMessage(result.error.message ?? ""), { code: SIGMA_OUT_OF_RANGE });
-      if (result.error) throw new ServerError(message("error_server_image_failed", result.error.message ?? result.error), { code: result.error.code ?? "error" });
-      if (typeof result.image !== "string") throw new ServerError(message("error_server_no_image"), { code: "bad_response" });
+      check(result);
     }
     results.push(...body.results);
   }
   return results;
+}
+
+/** Sharpen items [{image, sigma}]; results keep the order. */
+export function sharpenImages(fetchImpl, serverUrl, items, token = "", timeoutMs = REQUEST_TIMEOUT_MS) {
+  return inBatches(fetchImpl, serverUrl, items, token, timeoutMs, SHARPEN_BATCH, (result) => {
+    if (result.error) throw new ServerError(message("error_server_image_failed", result.error.message ?? result.error), { code: result.error.code ?? "error" });
+    if (typeof result.image !== "string") throw new ServerError(message("error_server_no_image"), { code: "bad_response" });
+  });
+}
+
+/** Read the text of items [{image, sigma}]: {text, lines: [{text, box, confidence}], verdict} each, in order. */
+export function readImages(fetchImpl, serverUrl, items, token = "", timeoutMs = REQUEST_TIMEOUT_MS) {
+  return inBatches(fetchImpl, serverUrl, items, token, timeoutMs, READ_BATCH, (result) => {
+    if (result.error) throw new ServerError(message("error_server_read_failed", result.error.message ?? result.error), { code: result.error.code ?? "error" });
+    const wellFormed = Array.isArray(result.lines) && typeof result.verdict === "string"
+      && result.lines.every((line) => typeof line.text === "string" && Array.isArray(line.box) && line.box.length === 4 && Array.isArray(line.confidence));
+    if (!wellFormed) throw new ServerError(message("error_server_no_reading"), { code: "bad_response" });
+  });
 }

@@ -1,6 +1,7 @@
 // What the context menu, the popup and automatic mode run: find blurred elements (in every frame
 // Chrome lets us script), capture them, have the local server sharpen them, and overlay the
-// results in the page; or take the page's own blur off its live text.
+// results in the page; or take the page's own blur off its live text. read.js reads them as text
+// with the same finding and capturing, exported here.
 import { countMessage, message } from "./i18n.js";
 import { planShots, captureDelay, recordCapture, stitchLayout } from "./capture-plan.js";
 import { frameChains, placeInTab } from "./frames.js";
@@ -48,7 +49,7 @@ function chainsOf(reports) {
 }
 
 /** Ask every frame where its child frames are: {chains: frameId -> chain, silentOrigins: frames out of reach}. */
-async function locateFrames(tabId) {
+export async function locateFrames(tabId) {
   await callFrames(tabId, "helloToParent");
   await sleep(FRAME_HELLO_MS);
   const reports = await callFrames(tabId, "childFrameBoundaries");
@@ -56,7 +57,7 @@ async function locateFrames(tabId) {
 }
 
 /** Targets found in frames, placed on the tab (frameId, and rect/top/bottom in the top frame's terms). */
-function placeTargets(found, chains, topView) {
+export function placeTargets(found, chains, topView) {
   const placed = [];
   let unplaced = 0;
   for (const { frameId, targets, view } of found) {
@@ -81,7 +82,7 @@ function reachOf(target, scale) {
  * Capture every part of every target: scroll as planned, hide the extension's layers in every
  * frame, capture, cut the widened crops. The page's scroll position is restored whatever happens.
  */
-async function capturePieces(tab, targets, view) {
+export async function capturePieces(tab, targets, view) {
   const byId = new Map(targets.map((target) => [target.id, target]));
   const items = targets.map((target) => {
     const reach = reachOf(target, 1);
@@ -134,7 +135,7 @@ async function capturePieces(tab, targets, view) {
           skipped.push({ id: part.id, reason: message("skipped_image_looks_sharp") });
           continue;
         }
-        pieces.push({ target, part, crop, scale, chain, frameId: now.frameId, elementRect: now.rect, sigma, image: await cropToDataUrl(bitmap, crop.crop) });
+        pieces.push({ target, part, box: partBox, crop, scale, chain, frameId: now.frameId, elementRect: now.rect, sigma, image: await cropToDataUrl(bitmap, crop.crop) });
       }
       bitmap.close();
     }
@@ -145,7 +146,7 @@ async function capturePieces(tab, targets, view) {
 }
 
 /** Cut each sharpened crop back to its element and halo, and stitch parts of tall elements. */
-async function buildOverlays(pieces, results) {
+export async function buildOverlays(pieces, results) {
   const decoded = await Promise.all(results.map((result) => decodeDataUrl(result.image)));
   decoded.forEach((bitmap, i) => {
     const { crop } = pieces[i].crop;
@@ -249,7 +250,7 @@ async function reportFailure(tab, error) {
   return { ok: false, error: text };
 }
 
-async function run(tab, work) {
+export async function run(tab, work) {
   try {
     await chrome.action.setBadgeText({ tabId: tab.id, text: "" });
     await injectPageAgent(tab.id);
@@ -260,27 +261,33 @@ async function run(tab, work) {
 }
 
 /** The element the context menu was opened on, in its frame, placed on the tab. */
-async function locateAtCursor(tab, info) {
+export async function locateAtCursor(tab, info) {
   const frameId = info.frameId ?? TOP_FRAME;
   const found = await callFrame(tab.id, frameId, "locate", { srcUrl: info.srcUrl ?? null, selectionText: info.selectionText ?? null });
   if (found.error) throw new Error(found.error);
   return { frameId, found };
 }
 
+/** Targets found in one frame ({targets, view} in its terms), placed on the tab: {placed, view: the top frame's}. */
+export async function placeFrameTargets(tab, frameId, found) {
+  const topView = frameId === TOP_FRAME ? found.view : (await callFrame(tab.id, TOP_FRAME, "viewState"));
+  const chains = frameId === TOP_FRAME ? new Map([[TOP_FRAME, []]]) : (await locateFrames(tab.id)).chains;
+  const { placed } = placeTargets([{ frameId, targets: found.targets, view: found.view }], chains, topView);
+  if (!placed.length) throw new Error(message("error_frame_not_placed", regionHint()));
+  return { placed, view: topView };
+}
+
 /** The context menu's action: the blurred element under the cursor (or the clicked image). */
 export async function sharpenAtCursor(tab, info = {}) {
   return run(tab, async (settings) => {
     const { frameId, found } = await locateAtCursor(tab, info);
-    const topView = frameId === TOP_FRAME ? found.view : (await callFrame(tab.id, TOP_FRAME, "viewState"));
-    const chains = frameId === TOP_FRAME ? new Map([[TOP_FRAME, []]]) : (await locateFrames(tab.id)).chains;
-    const { placed } = placeTargets([{ frameId, targets: found.targets, view: found.view }], chains, topView);
-    if (!placed.length) throw new Error(message("error_frame_not_placed", regionHint()));
-    return sharpenTargets(tab, placed, topView, settings);
+    const { placed, view } = await placeFrameTargets(tab, frameId, found);
+    return sharpenTargets(tab, placed, view, settings);
   });
 }
 
 /** Every blurred element in every reachable frame, placed on the tab: {targets, view, unplaced}. */
-async function scanTab(tabId) {
+export async function scanTab(tabId) {
   const frames = await callFrames(tabId, "scan");
   const topView = frames[0].value.view;
   const { chains, silentOrigins } = await locateFrames(tabId);

@@ -11,7 +11,7 @@ const getMessage = (key, substitutions) => chrome.i18n.getMessage(key, substitut
 
 const send = (type, extra = {}) => chrome.runtime.sendMessage({ type, ...extra });
 
-const METHOD_NAMES = { sharpened: () => message("method_sharpened"), "page-text": () => message("method_page_text") };
+const METHOD_NAMES = { sharpened: () => message("method_sharpened"), read: () => message("method_read"), "page-text": () => message("method_page_text") };
 
 function showMessage(text, level = "info") {
   $("message").textContent = text;
@@ -101,6 +101,8 @@ async function main() {
   const ready = await serverReady;
   $("sharpen-all").disabled = !ready || state.found + state.unchecked === 0;
   $("sharpen-region").disabled = !ready;
+  $("read-all").disabled = !ready || state.found + state.unchecked === 0;
+  $("read-region").disabled = !ready;
   $("show-page-text").disabled = state.found === 0;
 
   const report = (result, done) => {
@@ -120,6 +122,12 @@ async function main() {
     $("sharpen-all").disabled = false;
   };
   $("sharpen-all").addEventListener("click", sharpenAll);
+  $("read-all").addEventListener("click", async () => {
+    $("read-all").disabled = true;
+    showMessage(message("popup_reading"));
+    report(await send("read-all", { tabId: tab.id }), (result) => countMessage("popup_read_in", result.read, (result.elapsedMs / 1000).toFixed(1)));
+    $("read-all").disabled = false;
+  });
   $("show-page-text").addEventListener("click", async () => {
     report(await send("show-page-text", { tabId: tab.id }), (result) => countMessage("popup_revealed", result.revealed));
   });
@@ -132,13 +140,15 @@ async function main() {
     $("sharpen-all").disabled = !ready || state.found + state.unchecked === 0;
   });
   $("region-sigma").addEventListener("change", (event) => chrome.storage.sync.set({ regionSigmaCss: parseRegionSigma(event.target.value) }));
-  $("sharpen-region").addEventListener("click", async () => {
-    const sigmaCss = parseRegionSigma($("region-sigma").value);
-    await chrome.storage.sync.set({ regionSigmaCss: sigmaCss });
-    // The service worker runs the picker in the page; the popup closes so the page can be dragged over.
-    send("sharpen-region", { tabId: tab.id, sigmaCss });
-    window.close();
-  });
+  for (const type of ["sharpen-region", "read-region"]) {
+    $(type).addEventListener("click", async () => {
+      const sigmaCss = parseRegionSigma($("region-sigma").value);
+      await chrome.storage.sync.set({ regionSigmaCss: sigmaCss });
+      // The service worker runs the picker in the page; the popup closes so the page can be dragged over.
+      send(type, { tabId: tab.id, sigmaCss });
+      window.close();
+    });
+  }
   // On a site in automatic mode, opening the popup is the click Chrome wants before it allows a capture.
   if (!$("sharpen-all").disabled && state.overlays === 0 && matchesSite(tab.url, settings.autoSites)) sharpenAll();
   $("show-original").addEventListener("change", async (event) => {

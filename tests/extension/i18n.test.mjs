@@ -1,8 +1,8 @@
 // The user's language: every locale has every message, with the same placeholders; every key the
 // extension asks for exists; and no UI text bypasses the messages.
 //
-// "Bypasses" is checked by two rules, on the extension's own pages and scripts (content/ has its
-// own strings until it is converted):
+// "Bypasses" is checked by two rules, on the extension's own pages and scripts (the worker's, the
+// pages' and the page agent's in content/, which runs in the isolated world where chrome.i18n is):
 // - the popup's and options' HTML holds no words: every text node with a letter is either empty
 //   markup around data-i18n elements or inside <code>/<kbd> (commands and keys are not language);
 //   title, alt and aria-label come from data-i18n-*, and a placeholder may only be an example input
@@ -23,8 +23,8 @@ const EXTENSION = new URL("../../extension/", import.meta.url);
 const read = (path) => readFileSync(new URL(path, EXTENSION), "utf8");
 const manifest = JSON.parse(read("manifest.json"));
 const PAGES = ["popup/popup.html", "options/options.html"];
-const SCRIPTS = ["service-worker.js", "popup/popup.js", "options/options.js",
-  ...readdirSync(new URL("lib/", EXTENSION)).filter((name) => name.endsWith(".js")).map((name) => `lib/${name}`)];
+const scriptsIn = (folder) => readdirSync(new URL(`${folder}/`, EXTENSION)).filter((name) => name.endsWith(".js")).map((name) => `${folder}/${name}`);
+const SCRIPTS = ["service-worker.js", "popup/popup.js", "options/options.js", ...scriptsIn("lib"), ...scriptsIn("content")];
 const KEY = /^[a-z][a-z0-9_]*$/;
 const LETTER = /\p{L}/u;
 const PROSE = /\p{L}{2,}[\s\u00a0]+\p{L}{2,}/u;
@@ -184,7 +184,7 @@ const KEY_ARGUMENT = { message: 0, countMessage: 0, getMessage: 0, fillWithMessa
 function keysUsedInScripts() {
   const used = new Map(); // key -> where
   const dynamic = [];
-  for (const path of [...SCRIPTS, ...readdirSync(new URL("content/", EXTENSION)).map((name) => `content/${name}`)]) {
+  for (const path of SCRIPTS) {
     const tokens = tokenize(read(path));
     tokens.forEach((token, i) => {
       const isCall = token.type === "word" && Object.hasOwn(KEY_ARGUMENT, token.text) && tokens[i + 1]?.text === "(" && tokens[i - 1]?.text !== "function";
@@ -283,7 +283,7 @@ test("Korean is written in Korean", () => {
   const hangul = /\p{Script=Hangul}/u;
   // Brand names, symbols and templates of other messages are the same in every language.
   const universal = new Set(["extension_short_name", "action_title", "language_tag", "list_separator", "action_title_error",
-    "popup_region_sigma", "popup_element_method", "popup_shortcut"]);
+    "popup_region_sigma", "popup_element_method", "popup_shortcut", "panel_summary", "read_summary"]);
   for (const [key, entry] of Object.entries(korean)) {
     if (!universal.has(key)) assert.match(entry.message, hangul, `ko ${key}: ${entry.message}`);
   }
@@ -333,30 +333,45 @@ test("the pages' HTML holds no words: text comes from data-i18n", () => {
   assert.deepEqual(problems, []);
 });
 
-test("the scripts hold no UI text of their own", () => {
-  const SINK_CALLS = new Set(["showMessage", "setTitle", "append", "prepend", "replaceChildren", "createTextNode", "alert", "confirm", "Error", "ServerError", "PageError"]);
-  const SINK_PROPERTIES = new Set(["textContent", "innerText", "title", "placeholder"]);
-  const DIAGNOSTICS = new Set(["SyntaxError", "TypeError", "RangeError"]);
+const SINK_CALLS = new Set(["showMessage", "setTitle", "append", "prepend", "replaceChildren", "createTextNode", "alert", "confirm", "notify",
+  "Error", "ServerError", "PageError"]);
+const SINK_PROPERTIES = new Set(["textContent", "innerText", "title", "placeholder", "alt"]);
+const DIAGNOSTICS = new Set(["SyntaxError", "TypeError", "RangeError"]);
+// The page agent's style sheets (rules in braces) and class lists (class: "panel hidden") are not language.
+const STYLE_SHEET = /[^{}]+\{[^{}]*:[^{}]*;?[^{}]*\}/;
+const isClassList = (tokens, i) => tokens[i - 1]?.text === ":" && tokens[i - 2]?.text === "class";
+
+/** Where one script's source shows UI text of its own: ["path:line: what"]. */
+function uiTextProblems(path, source) {
   const problems = [];
-  for (const path of SCRIPTS) {
-    const tokens = tokenize(read(path));
-    tokens.forEach((token, i) => {
-      const where = `${path}:${token.line}`;
-      if (isLiteral(token) && PROSE.test(token.text) && !NOT_LANGUAGE.has(token.text)) {
-        const diagnostic = tokens[i - 1]?.text === "(" && DIAGNOSTICS.has(tokens[i - 2]?.text) && tokens[i - 3]?.text === "new";
-        if (!diagnostic) problems.push(`${where}: prose ${JSON.stringify(token.text)}`);
+  const tokens = tokenize(source);
+  const withLetters = (candidate) => isLiteral(candidate) && LETTER.test(candidate.text.replace(/\u0000/g, ""));
+  tokens.forEach((token, i) => {
+    const where = `${path}:${token.line}`;
+    if (isLiteral(token) && PROSE.test(token.text) && !NOT_LANGUAGE.has(token.text) && !STYLE_SHEET.test(token.text) && !isClassList(tokens, i)) {
+      const diagnostic = tokens[i - 1]?.text === "(" && DIAGNOSTICS.has(tokens[i - 2]?.text) && tokens[i - 3]?.text === "new";
+      if (!diagnostic) problems.push(`${where}: prose ${JSON.stringify(token.text)}`);
+    }
+    const next = tokens[i + 1];
+    const after = tokens[i + 2];
+    if (token.type === "word" && SINK_CALLS.has(token.text) && next?.text === "(" && withLetters(after)) problems.push(`${where}: ${token.text}(${JSON.stringify(after.text)})`);
+    if (token.type === "word" && SINK_PROPERTIES.has(token.text) && (next?.text === "=" || next?.text === ":") && withLetters(after)) {
+      problems.push(`${where}: ${token.text} ${next.text} ${JSON.stringify(after.text)}`);
+    }
+    if (token.type === "string" && token.text === "notify" && next?.text === "," && withLetters(after)) problems.push(`${where}: notify ${JSON.stringify(after.text)}`);
+    // content/dom.js build(doc, tag, attributes, ...children): a child is text the page shows.
+    if (token.type === "word" && token.text === "build" && next?.text === "(" && tokens[i - 1]?.text !== "function") {
+      for (const child of callArguments(tokens, i + 1).slice(3)) {
+        if (child.length === 1 && withLetters(child[0])) problems.push(`${where}: build(…, ${JSON.stringify(child[0].text)})`);
       }
-      const next = tokens[i + 1];
-      const after = tokens[i + 2];
-      const withLetters = (candidate) => isLiteral(candidate) && LETTER.test(candidate.text.replace(/\u0000/g, ""));
-      if (token.type === "word" && SINK_CALLS.has(token.text) && next?.text === "(" && withLetters(after)) problems.push(`${where}: ${token.text}(${JSON.stringify(after.text)})`);
-      if (token.type === "word" && SINK_PROPERTIES.has(token.text) && (next?.text === "=" || next?.text === ":") && withLetters(after)) {
-        problems.push(`${where}: ${token.text} ${next.text} ${JSON.stringify(after.text)}`);
-      }
-      if (token.type === "string" && token.text === "notify" && next?.text === "," && withLetters(after)) problems.push(`${where}: notify ${JSON.stringify(after.text)}`);
-    });
-  }
-  assert.deepEqual(problems, []);
+    }
+  });
+  return problems;
+}
+
+test("the scripts hold no UI text of their own", () => {
+  assert.ok(SCRIPTS.includes("content/panel.js") && SCRIPTS.includes("content/text-overlay.js"), "the page agent's scripts are checked");
+  assert.deepEqual(SCRIPTS.flatMap((path) => uiTextProblems(path, read(path))), []);
 });
 
 test("the UI-text check sees what it should, and only that", () => {
@@ -366,6 +381,12 @@ test("the UI-text check sees what it should, and only that", () => {
     "word:m", "punct:)", "punct:)", "word:f", "punct:(", "string:it's", "punct:)"]);
   assert.deepEqual(kinds("x = `a ${b ? `c d` : \"e f\"} g`"), ["word:x", "punct:=", "template:a \u0000 g", "word:b", "punct:?", "template:c d", "punct::", "string:e f"]);
   assert.deepEqual(kinds("n = a / b / c"), ["word:n", "punct:=", "word:a", "punct:/", "word:b", "punct:/", "word:c"]);
+  const problems = (source) => uiTextProblems("x.js", source).map((problem) => problem.replace(/^x\.js:\d+: /, ""));
+  assert.deepEqual(problems('const CSS = `.panel { font: 13px system-ui, sans-serif; text-decoration: underline dotted; }`;'), []);
+  assert.deepEqual(problems('build(doc, "div", { class: "panel hidden", title: message("k") }, message("k"), "\\n")'), []);
+  assert.deepEqual(problems('build(doc, "span", { class: "verdict" }, "Cannot")'), ['build(…, "Cannot")']);
+  assert.deepEqual(problems('build(doc, "button", { title: "Copy" }, label)'), ['title : "Copy"']);
+  assert.deepEqual(problems('this.panel.notify("Copied"); x = "class hidden"'), ['notify("Copied")', 'prose "class hidden"']);
   const page = parseHtml('<p data-i18n="k"><code>make run</code></p><!-- a "comment" --><input placeholder="auto">');
   assert.deepEqual([...walk(page)].filter(({ node }) => "text" in node).map(({ node }) => node.text), ["make run"]);
 });

@@ -2,6 +2,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { panelView } from "../../extension/content/panel-view.js";
 import { summary, regionLabel } from "../../extension/content/messages.js";
+import { useLocale } from "./chrome-i18n.mjs";
+
+useLocale("en");
 
 const idle = { sharpened: 0, revealed: 0, showingOriginal: false, canReveal: false, isTop: true };
 
@@ -37,4 +40,19 @@ test("texts: counts and region labels", () => {
   assert.equal(summary(0, 0), "");
   assert.equal(summary(0, 3), "Anti-aging: 3 showing the page\u2019s own text.");
   assert.equal(regionLabel(199.6, 40.2), "200\u00d740 region");
+});
+
+test("the panel speaks the user's language", () => {
+  try {
+    useLocale("ko");
+    const view = panelView({ ...idle, sharpened: 2, revealed: 1, showingOriginal: true });
+    assert.equal(view.text, "Anti-aging: 선명하게 만든 요소 2개 / 페이지 원래 글자를 보여 주는 요소 1개");
+    assert.deepEqual([view.toggleLabel, view.restoreLabel], ["선명한 글자 보기", "원래대로"]);
+    assert.equal(panelView(idle).restoreLabel, "닫기");
+    assert.equal(regionLabel(320, 120), "320\u00d7120 영역");
+    useLocale("zh_CN");
+    assert.equal(summary(1, 0), "Anti-aging：已变清晰 1 个。");
+  } finally {
+    useLocale("en");
+  }
 });

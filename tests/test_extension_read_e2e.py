@@ -1,0 +1,401 @@
+"""End to end "Read text" (issue 15 item 7): the unpacked extension in Debian's Chromium, a page
+with blurred pictures of text, a thumbnail and live text under a CSS blur, and the real server
+with a tiny reader on loopback; plus a stub server answering a fixed reading, for the marks.
+
+The tiny reader is untrained, its classifier biased so that it reads every line as a confident
+"x": the line finder and the boxes are the real server's, the words are not. So these tests
+check where the text goes, that it can be selected and copied, the toggle, Escape and how each
+verdict is shown; not what is read. The stub's fixed reading checks the uncertain characters.
+Menu items are run through `antiAging.handleMenuClick`, as in test_extension_e2e.py.
+"""
+import io
+import json
+import os
+import subprocess
+import sys
+import threading
+from functools import partial
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+from test_extension_e2e import (CHROMIUM, ROOT, BLIND_MARGIN_CSS, ExtensionBrowser, QuietFileHandler, free_port, playwright,  # noqa: F401
+                                snap, test_build, wait_for_health)
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium (/usr/bin/chromium) is not installed"),
+]
+
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+PAGE = """<!doctype html><meta charset="utf-8"><title>read</title>
+<style>
+  body { margin: 0; padding: 40px; font: 16px "Liberation Sans", sans-serif; background: #fff; }
+  .box { position: relative; width: 420px; margin-bottom: 40px; }
+  img { display: block; }
+  /* a link lying under the text layer's background, beside the card's second line; no ink, so no line of text over it */
+  #link { position: absolute; right: 4px; bottom: 4px; width: 60px; height: 20px; }
+  #live { width: 420px; filter: blur(2px); }
+</style>
+<div class="box"><img id="card" src="card.png" alt="a card"><a id="link" href="#followed" aria-label="more"></a></div>
+<div class="box"><img id="thumb" src="thumb.png" alt="a thumbnail" width="32" height="10"></div>
+<p id="live">Live words the page itself holds under a blur.</p>
+<script>document.getElementById('link').addEventListener('click', () => { document.body.dataset.linkClicked = 'yes'; });</script>
+"""
+# The stub's reading: posted-image pixels, one character below 0.9 in the first line.
+STUB_LINES = [{"text": "Invoice 42", "box": [14, 14, 160, 16], "confidence": [0.99, 0.98, 0.97, 0.5, 0.99, 0.99, 0.99, 0.99, 0.95, 0.3]},
+              {"text": "Total due", "box": [14, 50, 130, 16], "confidence": [0.99] * 9}]
+
+
+def card():
+    font = ImageFont.truetype(FONT, 22)
+    image = Image.new("RGB", (420, 90), "white")
+    draw = ImageDraw.Draw(image)
+    draw.text((12, 12), "pictures of words", font=font, fill="black")
+    draw.text((12, 52), "a second line", font=font, fill="black")
+    return image.filter(ImageFilter.GaussianBlur(2.5))
+
+
+def thumbnail():
+    """A line of text too small to read: the server's line finder boxes its ink (ascenders and
+    descenders since the connected-ink finder) 5 px tall at DPR 1, under the reader's MIN_LINE_PX.
+    (At 40x12 that box is 7 px: the x reader would read it.)"""
+    image = Image.new("RGB", (240, 72), "white")
+    ImageDraw.Draw(image).text((10, 16), "Invoice 42", fill="black", font=ImageFont.truetype(FONT, 40))
+    return image.resize((32, 10), Image.LANCZOS)
+
+
+@pytest.fixture(scope="module")
+def read_site(tmp_path_factory):
+    root = tmp_path_factory.mktemp("read-site")
+    (root / "read.html").write_text(PAGE)
+    card().save(root / "card.png")
+    thumbnail().save(root / "thumb.png")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietFileHandler, directory=str(root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/read.html"
+    server.shutdown()
+
+
+def save_x_reader(path):
+    """A tiny untrained reader whose classifier always says "x", confidently: every line found reads "x"."""
+    import torch
+
+    from models import save_checkpoint
+    from models.reading.recognizer import READER_CHARSET, build_recognizer
+
+    model = build_recognizer(channels=(8, 8, 8, 8), hidden=8, charset=READER_CHARSET, sigma_input=True)
+    with torch.no_grad():
+        model.classifier.weight.zero_()
+        model.classifier.bias.fill_(-20)
+        model.classifier.bias[READER_CHARSET.index("x") + 1] = 20  # class 0 is CTC's blank
+    save_checkpoint(path, model)
+    return path
+
+
+@pytest.fixture(scope="module")
+def read_server(tmp_path_factory):
+    """The real server (`python -m server serve --reader`) with a tiny sharpening model and the "x" reader."""
+    import torch
+
+    from models import build_model, save_checkpoint
+    folder = tmp_path_factory.mktemp("read-server")
+    torch.manual_seed(0)
+    save_checkpoint(folder / "tiny.pt", build_model("nafunet", width=8))
+    save_x_reader(folder / "reader.pt")
+    port = free_port()
+    log = folder / "server.log"
+    with log.open("w") as output:
+        process = subprocess.Popen([sys.executable, "-m", "server", "serve", "--port", str(port), "--checkpoint", str(folder / "tiny.pt"),
+                                    "--reader", str(folder / "reader.pt"), "--torch-threads", "1"],
+                                   cwd=ROOT, env=dict(os.environ), stdout=output, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_health(url, process, log)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+class StubReadHandler(BaseHTTPRequestHandler):
+    """A server that answers every read with STUB_LINES and sharpens by sending the image back."""
+
+    def _json(self, body):
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        self._json({"status": "ok", "model": "nafunet", "device": "cpu", "version": "stub", "reader": True})
+
+    def do_POST(self):
+        images = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["images"]
+        if self.path == "/v1/read/batch":
+            text = "\n".join(line["text"] for line in STUB_LINES)
+            self._json({"results": [{"text": text, "lines": STUB_LINES, "verdict": "partly"} for _ in images]})
+        else:
+            self._json({"results": [{"image": image["image"]} for image in images]})
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def stub_server():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), StubReadHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def read_browsers(playwright, test_build, read_server, read_site, tmp_path_factory):  # noqa: F811
+    started = {}
+
+    def get(dpr):
+        if dpr not in started:
+            browser = ExtensionBrowser(playwright, test_build, tmp_path_factory.mktemp(f"read-profile-dpr{dpr}"), dpr)
+            browser.set_server(read_server)
+            origin = read_site.rsplit("/", 1)[0]
+            browser.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=origin)
+            started[dpr] = browser
+        return started[dpr]
+
+    yield get
+    for browser in started.values():
+        browser.close()
+
+
+LAYER_JS = """() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => {
+    const root = document.getElementById('anti-aging-layer')?.shadowRoot;
+    if (!root) return resolve(null);
+    const rect = (node) => { const r = node.getBoundingClientRect(); return { x: r.x, y: r.y, width: r.width, height: r.height }; };
+    resolve({
+      layers: [...root.querySelectorAll('.text-layer')].map((layer) => ({
+        target: layer.dataset.target, verdict: layer.dataset.verdict, showing: layer.dataset.showing, rect: rect(layer),
+        background: getComputedStyle(layer).backgroundColor, visible: getComputedStyle(layer).display !== 'none',
+        bar: layer.querySelector('.bar')?.textContent ?? '',
+        pixelsShown: !!layer.querySelector('.pixels') && getComputedStyle(layer.querySelector('.pixels')).display !== 'none',
+        lines: [...layer.querySelectorAll('.line')].map((line) => ({
+          text: line.textContent, rect: rect(line), shown: getComputedStyle(line).display !== 'none' && line.offsetParent !== null,
+          pointerEvents: getComputedStyle(line).pointerEvents, userSelect: getComputedStyle(line).userSelect,
+          font: getComputedStyle(line).fontFamily,
+          uncertain: [...line.querySelectorAll('.uncertain')].map((mark) => ({ text: mark.textContent, title: mark.title,
+            opacity: Number(getComputedStyle(mark).opacity), decoration: getComputedStyle(mark).textDecorationStyle })) })),
+      })),
+      panel: root.querySelector('.panel')?.textContent.trim() ?? '',
+    });
+})))"""
+
+
+def layer(browser):
+    return browser.page.evaluate(LAYER_JS)
+
+
+def menu(browser, item, element_id):
+    """Hover the element and run the context menu item's code path, as a right-click would."""
+    browser.page.evaluate("(id) => document.getElementById(id).scrollIntoView({ block: 'nearest' })", element_id)
+    rect = browser.rect(element_id)
+    browser.page.mouse.move(rect["x"] + rect["width"] / 2, rect["y"] + rect["height"] / 2)
+    return browser.worker.evaluate(
+        "async (item) => { const [tab] = await chrome.tabs.query({ active: true, lastFocusedWindow: true });"
+        " return antiAging.handleMenuClick({ menuItemId: item, pageUrl: tab.url }, tab); }", item)
+
+
+def blind_crop(browser, element_id, dpr, size):
+    """The crop the extension posts for a picture (blind: the box in device px widened by BLIND_MARGIN_CSS)."""
+    x0, y0, x1, y1 = snap(browser.rect(element_id), dpr)
+    margin = int(np.ceil(BLIND_MARGIN_CSS * dpr))
+    return max(0, x0 - margin), max(0, y0 - margin), min(size[0], x1 + margin), min(size[1], y1 + margin)
+
+
+def read_via_server(server_url, image):
+    import urllib.request
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    request = urllib.request.Request(f"{server_url}/v1/read", data=buffer.getvalue(), headers={"Content-Type": "image/png"}, method="POST")
+    with urllib.request.urlopen(request, timeout=120) as response:
+        return json.load(response)
+
+
+def expected_boxes(lines, crop, dpr):
+    return [{"x": (crop[0] + x) / dpr, "y": (crop[1] + y) / dpr, "width": w / dpr, "height": h / dpr} for x, y, w, h in (line["box"] for line in lines)]
+
+
+def within(rect, expected, tolerance=2):
+    return all(abs(rect[k] - expected[k]) <= tolerance for k in ("x", "y", "width", "height"))
+
+
+@pytest.mark.parametrize("dpr", [1, 2])
+def test_read_text_lays_selectable_copyable_text_over_a_blurred_picture(read_browsers, read_site, read_server, dpr):
+    browser = read_browsers(dpr)
+    browser.open(read_site)
+    shot = browser.screenshot()
+    crop = blind_crop(browser, "card", dpr, shot.size)
+    expected = read_via_server(read_server, shot.crop(crop))
+    assert expected["verdict"] == "readable" and len(expected["lines"]) == 2, expected
+
+    result = menu(browser, "read-text", "card")
+    assert result["ok"], result
+    print(f"\nRead text on a 420x90 card at DPR {dpr}: {result['elapsedMs']} ms ({result['timings']})")
+    assert result["read"] == 1 and result["revealed"] == 0
+    [reading] = result["readings"]
+    assert reading["verdict"] == expected["verdict"] and reading["text"] == expected["text"]
+    [text_layer] = layer(browser)["layers"]
+    assert text_layer["visible"] and text_layer["showing"] == "text"
+    # opaque: the blurred pixels beneath do not show through; the card is white
+    assert text_layer["background"] == "rgb(255, 255, 255)", text_layer["background"]
+    # one line per line box, each within 2 CSS px of it
+    boxes = expected_boxes(expected["lines"], crop, dpr)
+    assert [line["text"].rstrip("\n") for line in text_layer["lines"]] == [line["text"] for line in expected["lines"]]
+    for line, box in zip(text_layer["lines"], boxes):
+        assert within(line["rect"], box), (line["rect"], box)
+        assert line["pointerEvents"] == "auto" and line["userSelect"] == "text"
+        assert line["uncertain"] == []
+        assert "sans-serif" in line["font"]  # a picture: the page does not say its font
+
+    # selectable: selecting the layer's lines gives the text, line by line
+    selected = browser.page.evaluate("""() => { const root = document.getElementById('anti-aging-layer').shadowRoot;
+        getSelection().selectAllChildren(root.querySelector('.text-layer .lines')); return getSelection().toString(); }""")
+    assert selected == expected["text"]
+    # and with the mouse: a drag across the first line selects it
+    browser.page.evaluate("getSelection().removeAllRanges()")
+    first = text_layer["lines"][0]["rect"]
+    browser.page.mouse.move(first["x"] + 1, first["y"] + first["height"] / 2)
+    browser.page.mouse.down()
+    browser.page.mouse.move(first["x"] + first["width"] - 1, first["y"] + first["height"] / 2, steps=5)
+    browser.page.mouse.up()
+    assert browser.page.evaluate("getSelection().toString()").strip() == expected["lines"][0]["text"]
+
+    # a link under the layer's background still takes the click
+    link = browser.rect("link")
+    browser.page.mouse.click(link["x"] + link["width"] / 2, link["y"] + link["height"] / 2)
+    assert browser.page.evaluate("document.body.dataset.linkClicked") == "yes"
+
+    # Copy text puts the reading on the clipboard
+    browser.page.locator("#anti-aging-layer .text-layer .copy").click()
+    assert browser.page.evaluate("navigator.clipboard.readText()") == expected["text"]
+    # the toggle shows the sharpened pixels instead, and the text again
+    show = browser.page.locator("#anti-aging-layer .text-layer .show")
+    show.click()
+    [text_layer] = layer(browser)["layers"]
+    assert text_layer["showing"] == "pixels" and text_layer["pixelsShown"]
+    assert not any(line["shown"] for line in text_layer["lines"])
+    assert show.text_content() == "Show text"
+    show.click()
+    assert layer(browser)["layers"][0]["showing"] == "text"
+
+    browser.page.keyboard.press("Escape")
+    assert layer(browser) is None
+
+
+def test_an_unreadable_thumbnail_says_so_and_paints_no_letters(read_browsers, read_site):
+    browser = read_browsers(1)
+    browser.open(read_site)
+    result = menu(browser, "read-text", "thumb")
+    assert result["ok"], result
+    assert (result["read"], result["unreadable"]) == (0, 1)
+    assert result["readings"][0]["verdict"] == "unreadable" and result["readings"][0]["text"] == ""
+    state = layer(browser)
+    [text_layer] = state["layers"]
+    assert text_layer["lines"] == []
+    assert text_layer["bar"] == "This text cannot be read"
+    assert not text_layer["pixelsShown"]
+    assert "This text cannot be read" in state["panel"]
+    browser.page.keyboard.press("Escape")
+    assert layer(browser) is None
+
+
+def test_read_text_on_live_text_under_a_blur_reveals_it(read_browsers, read_site):
+    browser = read_browsers(1)
+    browser.open(read_site)
+    result = menu(browser, "read-text", "live")
+    assert result["ok"], result
+    assert (result["revealed"], result["read"]) == (1, 0)
+    assert "in the page itself" in result["message"]
+    assert browser.page.evaluate("getComputedStyle(document.getElementById('live')).filter") == "none"
+    assert "in the page itself" in layer(browser)["panel"]
+    assert layer(browser)["layers"] == []
+    browser.page.keyboard.press("Escape")
+    assert browser.page.evaluate("getComputedStyle(document.getElementById('live')).filter") == "blur(2px)"
+
+
+@pytest.mark.parametrize("dpr", [1, 2])
+def test_uncertain_characters_are_marked_and_lines_fill_their_boxes(read_browsers, read_site, stub_server, read_server, dpr):
+    browser = read_browsers(dpr)
+    browser.open(read_site)
+    crop = blind_crop(browser, "card", dpr, browser.screenshot().size)
+    browser.set_server(stub_server)
+    try:
+        result = menu(browser, "read-text", "card")
+    finally:
+        browser.set_server(read_server)
+    assert result["ok"], result
+    assert result["partly"] == 1 and result["readings"][0]["uncertain"] == 2
+    state = layer(browser)
+    [text_layer] = state["layers"]
+    assert text_layer["verdict"] == "partly"
+    assert "Some characters are uncertain" in text_layer["bar"] and "Some characters are uncertain" in state["panel"]
+    for line, box in zip(text_layer["lines"], expected_boxes(STUB_LINES, crop, dpr)):
+        assert within(line["rect"], box), (line["text"], line["rect"], box)
+    first, second = text_layer["lines"]
+    assert first["text"] == "Invoice 42\n" and second["text"] == "Total due"
+    assert [mark["text"] for mark in first["uncertain"]] == ["o", "2"]
+    for mark in first["uncertain"]:
+        assert mark["title"] == "uncertain" and mark["opacity"] < 1 and mark["decoration"] == "dotted"
+    assert second["uncertain"] == []
+    browser.page.keyboard.press("Escape")
+    assert layer(browser) is None
+
+
+def test_read_a_region_reads_the_dragged_rectangle_and_says_what_it_read(read_browsers, read_site):
+    """"Read a region…" from the context menu: the picker says it is for reading, the drag over the
+    blurred card lays a text layer over the rectangle (or, were it unreadable, the bar says so), and
+    Escape while picking cancels."""
+    browser = read_browsers(1)
+    browser.open(read_site)
+    start_region = ("async () => { const [tab] = await chrome.tabs.query({ active: true, lastFocusedWindow: true });"
+                    " globalThis.regionRun = antiAging.handleMenuClick({ menuItemId: 'read-region', pageUrl: tab.url }, tab); return true; }")
+    picker_hint = "() => document.getElementById('anti-aging-layer')?.shadowRoot.querySelector('.picker .hint')?.textContent ?? null"
+
+    browser.worker.evaluate(start_region)
+    browser.page.wait_for_function(picker_hint)
+    assert browser.page.evaluate(picker_hint) == "Drag over the text to read \u00b7 Esc cancels"
+    browser.page.keyboard.press("Escape")
+    result = browser.worker.evaluate("globalThis.regionRun")
+    assert result["ok"] and result["cancelled"], result
+
+    box = browser.rect("card")
+    region = {"x": box["x"] - 4, "y": box["y"] - 4, "width": box["width"] + 8, "height": box["height"] + 8}
+    browser.worker.evaluate(start_region)
+    browser.page.wait_for_function(picker_hint)
+    browser.page.mouse.move(region["x"], region["y"])
+    browser.page.mouse.down()
+    browser.page.mouse.move(region["x"] + 50, region["y"] + 30, steps=4)
+    browser.page.mouse.move(region["x"] + region["width"], region["y"] + region["height"], steps=4)
+    browser.page.mouse.up()
+    result = browser.worker.evaluate("globalThis.regionRun")
+    assert result["ok"], result
+    assert result["read"] + result["unreadable"] == 1 and result["revealed"] == 0, result
+    assert browser.page.evaluate(picker_hint) is None
+    state = layer(browser)
+    [text_layer] = state["layers"]
+    rect = text_layer["rect"]
+    # the layer covers the dragged rectangle (the overlay may reach a little past it: the blur's halo)
+    assert rect["x"] <= region["x"] + 2 and rect["y"] <= region["y"] + 2, (rect, region)
+    assert rect["x"] + rect["width"] >= region["x"] + region["width"] - 2 and rect["y"] + rect["height"] >= region["y"] + region["height"] - 2
+    if text_layer["verdict"] == "unreadable":
+        assert text_layer["lines"] == [] and text_layer["bar"] == "This text cannot be read"
+    else:
+        [reading] = result["readings"]
+        assert [line["text"].rstrip("\n") for line in text_layer["lines"]] == reading["text"].split("\n")
+        assert "Copy text" in text_layer["bar"] and "Show pixels" in text_layer["bar"]
+        assert "1 element read as text" in state["panel"]
+    browser.page.keyboard.press("Escape")
+    assert layer(browser) is None
