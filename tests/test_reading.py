@@ -12,7 +12,7 @@ from models.data.blur import gaussian_blur
 from models.data.lexicon import load_lexicon
 from models.data.lines import ReadingLineConfig, make_reading_line
 from models.reading import decode
-from models.reading.line_finder import LineBox, find_lines, reading_window
+from models.reading.line_finder import LineBox, find_lines, reading_window, text_box
 from models.reading.pipeline import Reader, ReadLine, verdict
 from models.reading.prior import WordPrior
 from models.reading.recognizer import READER_CHARSET, build_recognizer, encode, line_input
@@ -66,6 +66,17 @@ def test_reading_window_adds_the_blur_spread_and_stays_inside_the_image():
     top, bottom, left, right = reading_window(box, (100, 200), sigma=8.0)
     assert (top, left) == (8, 0) and bottom == 48 and right == 122
     assert reading_window(LineBox(0, 0, 30, 10), (12, 30), sigma=4.0) == (0, 12, 0, 30)
+
+
+def test_text_box_takes_a_known_blur_s_spread_off_the_found_box():
+    image, truth = paragraph()
+    x, y, w, h = sorted(truth, key=lambda b: (b[1], b[0]))[0]
+    found = find_lines(blur(image, 4.0))[0]
+    assert found.h > h + 4  # the blurred band reaches past the sharp line
+    sharp = text_box(found, 4.0)
+    assert abs(sharp.y - y) <= 2 and abs(sharp.y + sharp.h - (y + h)) <= 2
+    assert text_box(found, None) == found
+    assert text_box(LineBox(0, 0, 5, 3), 10.0).h >= 1
 
 
 def test_line_input_scales_sigma_with_the_crop():

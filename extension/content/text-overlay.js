@@ -36,13 +36,16 @@ const MEASURE_PX = 100;
 const BAR_ROOM = 24;
 const COPIED_MS = 1500;
 
-/** The font's ascent, descent and the text's advance width per px of font size, from a canvas. */
+/** The font's ascent and descent, the text's ink above and below the baseline and its advance
+ * width, per px of font size, from a canvas. */
 function measure(context, family, line) {
   context.font = `${MEASURE_PX}px ${family}`;
   const metrics = context.measureText(line);
   return {
     ascent: (metrics.fontBoundingBoxAscent ?? MEASURE_PX * 0.8) / MEASURE_PX,
     descent: (metrics.fontBoundingBoxDescent ?? MEASURE_PX * 0.2) / MEASURE_PX,
+    inkAscent: (metrics.actualBoundingBoxAscent ?? 0) / MEASURE_PX,
+    inkDescent: (metrics.actualBoundingBoxDescent ?? 0) / MEASURE_PX,
     width: metrics.width / MEASURE_PX,
   };
 }

@@ -5,10 +5,10 @@
 // Characters the reader is less sure of than this are marked (issue 15: of the characters at or
 // above it, at most 1 % may be wrong).
 export const UNCERTAIN_BELOW = 0.9;
-// The server's line finder boxes the band where a line's ink is dense: about the x-height, from
-// the baseline up. Measured with it on rendered lines: 0.50 to 0.62 of the font size (DejaVu Sans
-// and Liberation Serif, 16 and 28 px, sharp and Gaussian-blurred).
-export const BOX_HEIGHT_PER_EM = 0.58;
+// The server's line box is the line's ink, from the tops of its tall letters to the bottoms of its
+// hanging ones (when it knows sigma it takes the blur's spread off). A line without ink metrics
+// (an old browser) is taken to be this tall per px of font size.
+export const INK_HEIGHT_PER_EM = 0.9;
 // Letter-spacing closes a width difference up to this share of the font size per character
 // (glyphs keep their shape); a horizontal scale does the rest, within these bounds.
 export const MAX_LETTER_SPACING_EM = 0.08;
@@ -82,14 +82,16 @@ export function layoutReading(parts, offset) {
 }
 
 /**
- * Fit a line of text to its box. metrics: the font's ascent, descent and the line's advance width
- * at a font size of 1 px (canvas measureText at any size, divided by it); chars: how many
- * characters the line has. Returns the font size, letter-spacing and horizontal scale (px) that
- * make the text as wide as the box, and where the baseline sits: shift moves the glyphs down from
- * a line box of `height` px so that the baseline lies on the box's bottom edge.
+ * Fit a line of text to its box. metrics: the font's ascent and descent, this text's ink above and
+ * below the baseline (inkAscent, inkDescent) and its advance width, all at a font size of 1 px
+ * (canvas measureText at any size, divided by it); chars: how many characters the line has.
+ * Returns the font size that makes the text's ink as tall as the box, the letter-spacing and
+ * horizontal scale (px) that make it as wide, and shift: how far to move the glyphs down from a
+ * line box of `height` px so that the ink's top lies on the box's top edge.
  */
 export function fitLine(box, metrics, chars) {
-  const fontSize = box.height / BOX_HEIGHT_PER_EM;
+  const inkHeight = (metrics.inkAscent ?? 0) + (metrics.inkDescent ?? 0);
+  const fontSize = box.height / (inkHeight > 0 ? inkHeight : INK_HEIGHT_PER_EM);
   const natural = metrics.width * fontSize;
   const count = Math.max(1, chars);
   const limit = MAX_LETTER_SPACING_EM * fontSize;
@@ -100,7 +102,8 @@ export function fitLine(box, metrics, chars) {
   const descent = metrics.descent * fontSize;
   // CSS puts the glyphs' ascent + descent in the middle of the line box (half-leading each side).
   const baseline = (box.height - (ascent + descent)) / 2 + ascent;
-  return { fontSize, letterSpacing, scaleX, height: box.height, shift: box.height - baseline };
+  const wanted = inkHeight > 0 ? metrics.inkAscent * fontSize : box.height;
+  return { fontSize, letterSpacing, scaleX, height: box.height, shift: wanted - baseline };
 }
 
 const luma = ([r, g, b]) => 0.299 * r + 0.587 * g + 0.114 * b;

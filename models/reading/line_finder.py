@@ -22,6 +22,7 @@ NARROW_PEAKS = 0.55       # two peaks narrower than this share of their distance
 FILLED_VALLEY = 0.45      # ... with ink between them of at least this share: one sharp line
 WIDTH_PER_FILL = 1.5      # how much wider the peaks may be per share of ink between them
 LIKE_HEIGHTS = 0.6        # bands split out of one piece are lines only if none is below this share of the tallest
+BLUR_SPREAD = 1.0         # sigmas a found box reaches past a blurred line's sharp edge (measured: 0.9-1.3)
 SAME_ROW = 0.5            # boxes sharing this share of the lower one's height are in one row
 
 
@@ -182,3 +183,13 @@ def reading_window(box, shape, sigma=None):
     pad_x = int(round(max(0.5 * box.h, spread)))
     return (max(0, box.y - pad_y), min(shape[0], box.y + box.h + pad_y),
             max(0, box.x - pad_x), min(shape[1], box.x + box.w + pad_x))
+
+
+def text_box(box, sigma=None):
+    """Where the sharp text of a found line lies: its box less the spread of a known blur (the
+    finder's thresholds sit about one sigma outside a blurred edge), never thinner than a pixel."""
+    if not sigma or sigma <= 0:
+        return box
+    spread = int(round(BLUR_SPREAD * sigma))
+    dx, dy = min(spread, (box.w - 1) // 2), min(spread, (box.h - 1) // 2)
+    return LineBox(box.x + dx, box.y + dy, box.w - 2 * dx, box.h - 2 * dy)

@@ -15,7 +15,7 @@ import torch
 
 from models import CheckpointError, read_checkpoint
 from models.reading.decode import align, beam_search, character_confidences
-from models.reading.line_finder import LineBox, find_lines
+from models.reading.line_finder import LineBox, find_lines, text_box
 from models.reading.prior import WordPrior
 from models.reading.recognizer import DEFAULT_READER, collate_lines, encode, line_input, load_recognizer
 
@@ -119,5 +119,5 @@ class Reader:
         for box, log_probs in zip(boxes, self.log_probs(image, boxes, sigma) if boxes else []):
             text, confidences = self.read_line(log_probs)
             if text:
-                lines.append(ReadLine(text, box, confidences))
+                lines.append(ReadLine(text, text_box(box, sigma), confidences))
         return Reading(lines, verdict(lines, too_small=len(found) - len(boxes)))

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  BOX_HEIGHT_PER_EM, combineVerdicts, fitLine, layoutReading, linesOnElement, markRuns, MAX_SCALE_X, sampleColors, uncertainCount,
+  combineVerdicts, INK_HEIGHT_PER_EM, fitLine, layoutReading, linesOnElement, markRuns, MAX_SCALE_X, sampleColors, uncertainCount,
 } from "../../extension/lib/reading.js";
 import { nothingToRead, readSummary } from "../../extension/content/messages.js";
 import { panelView } from "../../extension/content/panel-view.js";
@@ -65,21 +65,26 @@ test("layoutReading moves lines onto the overlay and paints no letters for an un
   assert.deepEqual(unreadable, { verdict: "unreadable", text: "", lines: [], uncertain: 0 });
 });
 
-test("fitLine sizes the font from the box height and fills the box's width", () => {
-  const metrics = { ascent: 0.9, descent: 0.25, width: 5 }; // a 10-character line 5 em wide
-  const fit = fitLine({ x: 0, y: 0, width: 100, height: 11.6 }, metrics, 10);
-  assert.ok(Math.abs(fit.fontSize - 11.6 / BOX_HEIGHT_PER_EM) < 1e-9);
+test("fitLine makes the text's ink as tall as the box and fills the box's width", () => {
+  // a 10-character line 5 em wide whose ink reaches 0.72 em up and 0.2 em down
+  const metrics = { ascent: 0.9, descent: 0.25, inkAscent: 0.72, inkDescent: 0.2, width: 5 };
+  const fit = fitLine({ x: 0, y: 0, width: 70, height: 11.6 }, metrics, 10);
+  assert.ok(Math.abs(fit.fontSize - 11.6 / 0.92) < 1e-9);
+  const { inkAscent, inkDescent, ...noInk } = metrics;
+  assert.ok(Math.abs(fitLine({ x: 0, y: 0, width: 100, height: 9 }, noInk, 10).fontSize - 9 / INK_HEIGHT_PER_EM) < 1e-9);
   const drawn = (metrics.width * fit.fontSize + fit.letterSpacing * 10) * fit.scaleX;
-  assert.ok(Math.abs(drawn - 100) < 1e-9, drawn);
+  assert.ok(Math.abs(drawn - 70) < 1e-9, drawn);
   // close widths are met by letter-spacing alone, far ones by scaling too
   assert.equal(fit.scaleX, 1);
-  const wide = fitLine({ x: 0, y: 0, width: 180, height: 11.6 }, metrics, 10);
-  assert.ok(wide.scaleX > 1 && Math.abs((metrics.width * wide.fontSize + wide.letterSpacing * 10) * wide.scaleX - 180) < 1e-9);
+  const wide = fitLine({ x: 0, y: 0, width: 130, height: 11.6 }, metrics, 10);
+  assert.ok(wide.scaleX > 1 && Math.abs((metrics.width * wide.fontSize + wide.letterSpacing * 10) * wide.scaleX - 130) < 1e-9);
   assert.equal(fitLine({ x: 0, y: 0, width: 1e4, height: 10 }, metrics, 10).scaleX, MAX_SCALE_X);
-  // the baseline lands on the box's bottom edge: line box top + half-leading + ascent + shift
+  // the ink's top lands on the box's top edge: baseline (line box top + half-leading + ascent + shift) - ink ascent
   const ascent = metrics.ascent * fit.fontSize;
   const descent = metrics.descent * fit.fontSize;
-  assert.ok(Math.abs((fit.height - ascent - descent) / 2 + ascent + fit.shift - fit.height) < 1e-9);
+  const baseline = (fit.height - ascent - descent) / 2 + ascent + fit.shift;
+  assert.ok(Math.abs(baseline - metrics.inkAscent * fit.fontSize) < 1e-9);
+  assert.ok(Math.abs(baseline + metrics.inkDescent * fit.fontSize - fit.height) < 1e-9);
   assert.equal(fitLine({ x: 0, y: 0, width: 10, height: 10 }, metrics, 1).letterSpacing, 0);
 });
 
