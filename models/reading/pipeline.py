@@ -20,7 +20,7 @@ from models.reading.prior import WordPrior
 from models.reading.recognizer import DEFAULT_READER, collate_lines, encode, line_input, load_recognizer
 
 CONFIDENT = 0.9            # a character at or above this is shown as read; below it, marked uncertain
-MIN_LINE_PX = 6            # a line band thinner than this (a thumbnail's) holds no readable letters
+MIN_LINE_PX = 8            # a line whose ink (tall letters to hanging ones) is shorter than this: a thumbnail, no readable letters
 READABLE_SHARE = 0.85      # verdict readable: at least this share of the characters confident
 UNREADABLE_SHARE = 0.25    # verdict unreadable: fewer than this share confident
 
