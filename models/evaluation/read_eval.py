@@ -161,7 +161,7 @@ def reliability_plot(table, path, title):
         draw.text((x - 8, y + 4), f"{tick:g}", fill="black", font=font)
         x, y = point(0, tick)
         draw.text((x - 28, y - 6), f"{tick:g}", fill="black", font=font)
-    draw.text((margin, 12), title, fill="black", font=font)
+    draw.text((margin + size / 2 - 60, 12), title, fill="black", font=font)
     draw.text((margin + size / 2 - 40, size + margin + 22), "confidence", fill="black", font=font)
     draw.text((6, margin - 30), "accuracy", fill="black", font=font)
     canvas.save(path, optimize=True)
