@@ -198,12 +198,17 @@ class FailingSharpenHandler(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="module")
-def failing_server():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FailingSharpenHandler)
+def serve_stub(handler):
+    """A stand-in HTTP server on a free loopback port for as long as the generator runs: yields its URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def failing_server():
+    yield from serve_stub(FailingSharpenHandler)
 
 
 @pytest.fixture(scope="module")

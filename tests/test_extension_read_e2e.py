@@ -22,7 +22,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from test_extension_e2e import (CHROMIUM, ROOT, BLIND_MARGIN_CSS, ExtensionBrowser, QuietFileHandler, free_port, playwright,  # noqa: F401
-                                snap, test_build, wait_for_health)
+                                serve_stub, snap, test_build, wait_for_health)
 
 pytestmark = [
     pytest.mark.browser,
@@ -148,10 +148,7 @@ class StubReadHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def stub_server():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), StubReadHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    yield from serve_stub(StubReadHandler)
 
 
 @pytest.fixture(scope="module")

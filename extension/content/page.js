@@ -125,6 +125,11 @@ export class PageAgent {
   async showOverlays(items) {
     this.ensureLayer();
     const overlays = await Promise.all(items.map((item) => imageOverlay(this.doc, item)));
+    return this.placeOverlays(items, overlays);
+  }
+
+  /** Lay each item's overlay over its element (still on the page), in place of any reveal. */
+  placeOverlays(items, overlays) {
     items.forEach((item, i) => {
       const element = this.targets.element(item.id);
       if (!element?.isConnected) return;
@@ -146,16 +151,7 @@ export class PageAgent {
     this.ensureLayer();
     const notify = (message) => this.panel.notify(message);
     const overlays = await Promise.all(items.map((item) => textOverlay(this.doc, item, this.fontOf(item.id), notify)));
-    items.forEach((item, i) => {
-      const element = this.targets.element(item.id);
-      if (!element?.isConnected) return;
-      this.reveal.drop(item.id);
-      this.layer.add(item.id, element, overlays[i]);
-    });
-    this.showingOriginal = false;
-    this.layer.reposition();
-    this.panel.update();
-    return this.status();
+    return this.placeOverlays(items, overlays);
   }
 
   fontOf(id) {
