@@ -226,14 +226,19 @@ def sharpen_server(tmp_path_factory):
                 parameter.add_(torch.randn_like(parameter) * 0.05)
         checkpoint = tmp_path_factory.mktemp("checkpoint") / "tiny.pt"
         save_checkpoint(checkpoint, model)
-    port = free_port()
     env = dict(os.environ)
     if TCMALLOC.exists():  # as `make run` does: a faster allocator for CPU inference
         env["LD_PRELOAD"] = str(TCMALLOC)
-    log = tmp_path_factory.mktemp("server") / "server.log"
+    yield from serve_real(["--checkpoint", str(checkpoint)], tmp_path_factory.mktemp("server") / "server.log", env)
+
+
+def serve_real(arguments, log, env=None):
+    """`python -m server serve ARGUMENTS` on a free loopback port for as long as the generator runs:
+    yields its URL once /healthz answers; its output goes to ``log``."""
+    port = free_port()
     with log.open("w") as output:
-        process = subprocess.Popen([sys.executable, "-m", "server", "serve", "--port", str(port), "--checkpoint", str(checkpoint)],
-                                   cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+        process = subprocess.Popen([sys.executable, "-m", "server", "serve", "--port", str(port), *arguments],
+                                   cwd=ROOT, env=env or dict(os.environ), stdout=output, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_health(url, process, log)

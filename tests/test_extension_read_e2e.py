@@ -10,9 +10,6 @@ Menu items are run through `antiAging.handleMenuClick`, as in test_extension_e2e
 """
 import io
 import json
-import os
-import subprocess
-import sys
 import threading
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,8 +18,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from test_extension_e2e import (CHROMIUM, ROOT, BLIND_MARGIN_CSS, ExtensionBrowser, QuietFileHandler, free_port, playwright,  # noqa: F401
-                                serve_stub, snap, test_build, wait_for_health)
+from test_extension_e2e import (CHROMIUM, BLIND_MARGIN_CSS, ExtensionBrowser, QuietFileHandler, playwright,  # noqa: F401
+                                serve_real, serve_stub, snap, test_build)
 
 pytestmark = [
     pytest.mark.browser,
@@ -105,19 +102,8 @@ def read_server(tmp_path_factory):
     torch.manual_seed(0)
     save_checkpoint(folder / "tiny.pt", build_model("nafunet", width=8))
     save_x_reader(folder / "reader.pt")
-    port = free_port()
-    log = folder / "server.log"
-    with log.open("w") as output:
-        process = subprocess.Popen([sys.executable, "-m", "server", "serve", "--port", str(port), "--checkpoint", str(folder / "tiny.pt"),
-                                    "--reader", str(folder / "reader.pt"), "--torch-threads", "1"],
-                                   cwd=ROOT, env=dict(os.environ), stdout=output, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_health(url, process, log)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    yield from serve_real(["--checkpoint", str(folder / "tiny.pt"), "--reader", str(folder / "reader.pt"),
+                           "--torch-threads", "1"], folder / "server.log")
 
 
 class StubReadHandler(BaseHTTPRequestHandler):

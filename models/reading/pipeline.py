@@ -17,7 +17,7 @@ from models import CheckpointError, read_checkpoint
 from models.reading.decode import align, beam_search, character_confidences
 from models.reading.line_finder import LineBox, find_lines, text_box
 from models.reading.prior import WordPrior
-from models.reading.recognizer import DEFAULT_READER, collate_lines, encode, line_input, load_recognizer
+from models.reading.recognizer import DEFAULT_READER, collate_lines, encode, line_input, recognizer_from_payload
 
 CONFIDENT = 0.9            # a character at or above this is shown as read; below it, marked uncertain
 MIN_LINE_PX = 8            # a line whose ink (tall letters to hanging ones) is shorter than this: a thumbnail, no readable letters
@@ -72,27 +72,32 @@ class Reader:
     """The reading pipeline around one reader checkpoint."""
 
     def __init__(self, checkpoint=DEFAULT_READER, device="cpu", prior=None, beam_width=8, max_lines=200):
-        self.model = load_recognizer(checkpoint, device)
+        payload = read_checkpoint(checkpoint)
+        self.model = recognizer_from_payload(payload, checkpoint, device)
         if not self.model.config.sigma_input:
             raise CheckpointError(f"{checkpoint} is a sharp-text recogniser, not a reader")
         # confidence ** power maps the network's probabilities to measured accuracy (calibrate_reader)
-        self.confidence_power = float(read_checkpoint(checkpoint)["extra"].get("calibration", {}).get("power", 1.0))
+        self.confidence_power = float(payload["extra"].get("calibration", {}).get("power", 1.0))
         self.device = device
         self.prior = WordPrior() if prior is None else prior
         self.beam_width = beam_width
         self.max_lines = max_lines
 
-    @torch.no_grad()
     def log_probs(self, image, boxes, sigma=None):
         """Per-line (T_i, C) log-probabilities of the reader for ``boxes`` of ``image``."""
         inputs = [line_input(image, box, sigma) for box in boxes]
-        order = sorted(range(len(inputs)), key=lambda i: inputs[i][0].shape[-1])
-        results = [None] * len(inputs)
+        return self.lines_log_probs([line for line, _ in inputs], [s for _, s in inputs])
+
+    @torch.no_grad()
+    def lines_log_probs(self, lines, sigmas):
+        """Per-line (T_i, C) log-probabilities of normalised lines (``line_input``'s) and their sigmas."""
+        order = sorted(range(len(lines)), key=lambda i: lines[i].shape[-1])
+        results = [None] * len(lines)
         for start in range(0, len(order), 16):  # lines of similar width together: little padding
             chunk = order[start:start + 16]
-            batch, lengths = collate_lines([inputs[i][0] for i in chunk])
-            sigmas = torch.tensor([inputs[i][1] for i in chunk], dtype=torch.float32)
-            logits = self.model(batch.to(self.device), sigmas.to(self.device)).float().log_softmax(-1).cpu().numpy()
+            batch, lengths = collate_lines([lines[i] for i in chunk])
+            told = torch.tensor([float(sigmas[i]) for i in chunk], dtype=torch.float32)
+            logits = self.model(batch.to(self.device), told.to(self.device)).float().log_softmax(-1).cpu().numpy()
             for row, i, n in zip(logits, chunk, lengths.tolist()):
                 results[i] = row[:n]
         return results

@@ -130,7 +130,11 @@ def build_recognizer(**overrides):
 
 def load_recognizer(path=DEFAULT_RECOGNIZER, device="cpu"):
     """Rebuild a recogniser from its checkpoint, in eval mode, fp32."""
-    payload = read_checkpoint(path)
+    return recognizer_from_payload(read_checkpoint(path), path, device)
+
+
+def recognizer_from_payload(payload, path, device="cpu"):
+    """A recogniser from a checkpoint already read (``path`` names it in errors)."""
     config = dict(payload["config"])
     if config.pop("name", None) != TextRecognizerConfig.name:
         raise CheckpointError(f"{path} is not a text recogniser checkpoint")
