@@ -17,7 +17,7 @@ import torch
 from models import read_checkpoint
 from models.evaluation.read_eval import character_outcomes
 from models.reading.pipeline import CONFIDENT, Reader
-from models.reading.recognizer import READER_CHARSET, collate_lines
+from models.reading.recognizer import READER_CHARSET
 from models.training.train_recognizer import OCR_LANG, reader_batch
 
 CALIBRATION_SEED = 9_191_919
@@ -29,14 +29,9 @@ def outcomes_on_synthetic_lines(reader, count, seed=CALIBRATION_SEED):
     half of them blind."""
     lines, sigmas, texts, langs, _ = reader_batch(seed, 0, count, sigma_dropout=0.5)
     outcomes = []
-    with torch.no_grad():
-        for start in range(0, count, 32):
-            chunk = slice(start, start + 32)
-            batch, lengths = collate_lines(lines[chunk])
-            logits = reader.model(batch, sigmas[chunk]).float().log_softmax(-1).numpy()
-            for row, n, text, lang in zip(logits, lengths.tolist(), texts[chunk], langs[chunk]):
-                reading, confidences = reader.read_line(row[:n])
-                outcomes += character_outcomes(reading, confidences, text, OCR_LANG[lang])
+    for log_probs, text, lang in zip(reader.lines_log_probs(lines, sigmas.tolist()), texts, langs):
+        reading, confidences = reader.read_line(log_probs)
+        outcomes += character_outcomes(reading, confidences, text, OCR_LANG[lang])
     return outcomes
 
 
