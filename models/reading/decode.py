@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from models.reading.recognizer import decode as collapse
+
 NEG_INF = -math.inf
 
 
@@ -25,13 +27,7 @@ def _logsumexp(a, b):
 
 def greedy(log_probs, charset):
     """Best class per column, repeats merged, blanks dropped."""
-    best = np.asarray(log_probs).argmax(-1)
-    out, previous = [], 0
-    for k in best:
-        if k != previous and k != 0:
-            out.append(charset[k - 1])
-        previous = int(k)
-    return "".join(out)
+    return collapse(np.asarray(log_probs).argmax(-1), charset)
 
 
 @dataclass
