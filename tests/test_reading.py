@@ -15,8 +15,9 @@ from models.reading import decode
 from models.reading.line_finder import LineBox, find_lines, reading_window, text_box
 from models.reading.pipeline import Reader, ReadLine, verdict
 from models.reading.prior import WordPrior
-from models.reading.recognizer import READER_CHARSET, build_recognizer, encode, line_input
+from models.reading.recognizer import READER_CHARSET, SYMBOLS, build_recognizer, encode, line_input
 from models.training import train_recognizer
+from models.training.train_recognizer import located_box
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
@@ -51,6 +52,54 @@ def test_line_finder_finds_each_line_of_a_two_column_paragraph(ratio):
         centre_found, centre_true = box.y + box.h / 2, y + h / 2
         assert abs(centre_found - centre_true) < 0.4 * 16
         assert abs(box.x - x) < 0.5 * 16 + 2 and abs((box.x + box.w) - (x + w)) < 0.5 * 16 + 2
+
+
+def filled_shape(lines, px=16, pad=(10, 14), margin=20, underline=False, fill=(220, 60, 70), ink=(255, 255, 255)):
+    """Lines of text in a filled rounded shape (a button, a badge, a card) on a page; returns
+    (uint8 image, the text lines' boxes as (x, y, w, h))."""
+    font = ImageFont.truetype(FONT, px)
+    widths = [font.getbbox(text)[2] for text in lines]
+    width, height = max(widths) + 2 * (margin + pad[1]), int(len(lines) * px * 1.5) + 2 * (margin + pad[0])
+    image = Image.new("RGB", (width, height), (246, 244, 240))
+    draw = ImageDraw.Draw(image)
+    draw.rounded_rectangle([margin, margin, width - margin, height - margin], radius=px // 2, fill=fill)
+    boxes = []
+    for row, text in enumerate(lines):
+        x, y = margin + pad[1], margin + pad[0] + row * px * 1.5
+        draw.text((x, y), text, font=font, fill=ink)
+        left, top, right, bottom = draw.textbbox((x, y), text, font=font)
+        if underline:
+            draw.line([left, bottom + 1, right, bottom + 1], fill=ink, width=1)
+        boxes.append((left, top, right - left, bottom - top))
+    return np.asarray(image), boxes
+
+
+def assert_found(found, truth, px=16):
+    assert len(found) == len(truth)
+    for box, (x, y, w, h) in zip(found, truth):
+        assert abs((box.y + box.h / 2) - (y + h / 2)) < 0.4 * px
+        assert abs(box.x - x) < 0.5 * px + 2 and abs((box.x + box.w) - (x + w)) < 0.5 * px + 2
+
+
+@pytest.mark.parametrize("ratio, pad", [(0.0, (6, 10)), (0.1, (10, 14)), (0.2, (16, 20))])
+def test_line_finder_reads_the_text_inside_a_button_not_the_button(ratio, pad):
+    """Wherever the blur leaves some of the button's fill flat around its text."""
+    image, truth = filled_shape(["Download now"], pad=pad)
+    assert_found(find_lines(blur(image, ratio * 16) if ratio else image), truth)
+
+
+def test_line_finder_splits_the_lines_of_a_card_that_fills_most_of_its_capture():
+    image, truth = filled_shape(["Results are updated every", "fifteen minutes. Bring a", "valid photo ID"],
+                                margin=6, fill=(240, 130, 30))
+    assert_found(find_lines(image), truth)
+
+
+@pytest.mark.parametrize("ratio", [0.0, 0.1])
+def test_line_finder_keeps_underlined_lines_apart(ratio):
+    image, truth = filled_shape(["We use cookies to improve your", "experience. Your order has shipped",
+                                 "and will arrive Tuesday."], pad=(4, 4), underline=True,
+                                fill=(246, 244, 240), ink=(40, 40, 160))
+    assert_found(find_lines(blur(image, ratio * 16) if ratio else image), truth)
 
 
 def test_line_finder_sees_nothing_on_a_blank_or_faint_image():
@@ -204,6 +253,23 @@ def test_reading_lines_are_pure_functions_of_seed_and_index_and_blurred_relative
         assert line.blurred.shape == line.sharp.shape
         top, bottom, left, right = line.box
         assert 0 < top < bottom <= line.blurred.shape[0] and 0 < left < right <= line.blurred.shape[1]
+
+
+def test_reading_lines_on_filled_shapes_are_cropped_at_their_text_and_spell_within_the_charset():
+    chars = frozenset(READER_CHARSET)
+    config = ReadingLineConfig(p_rescale=0.0, p_sharp=1.0, p_shape=1.0, p_jpeg=0.0, p_noise=0.0)
+    symbols, at_text = set(), 0
+    for index in range(40):
+        line = make_reading_line(3, index, chars, config)
+        encode(line.text, READER_CHARSET)
+        symbols |= set(line.text) & set(SYMBOLS)
+        top, bottom, left, right = line.box
+        found = located_box(line)
+        # the box found is the text's, not its button's: no wider than the text and a few pixels
+        at_text += (found.x >= left - 0.5 * line.px - 2 and found.x + found.w <= right + 0.5 * line.px + 2
+                    and found.y >= top - 0.3 * line.px - 2 and found.y + found.h <= bottom + 0.3 * line.px + 2)
+    assert at_text >= 36, "a button whose padding is thinner than a few pixels may still be read whole"
+    assert symbols, "amounts and typography bring the reader's currency and punctuation symbols"
 
 
 def test_two_step_reader_training_warm_starts_and_exports_a_reader(tmp_path, capsys):

@@ -105,11 +105,15 @@ class ReadingLineConfig:
     max_px: int = 36
     max_ems: float = 16.0
     max_ratio: float = 0.5        # sigma / font size; FACTS: letters stay decidable to about 0.4
-    p_sharp: float = 0.12         # sigma / font size below 0.06: the reader must read sharp text too
+    p_sharp: float = 0.2          # sigma / font size below 0.06: the reader must read sharp text too
+    mild_ratio: float = 0.3       # the rest: most below this (the blurs where reading pays most) ...
+    p_mild: float = 0.65          # ... this share of them
     p_box3: float = 0.4           # Chromium's software raster path
     p_rescale: float = 0.25       # a picture of text shown smaller than it was drawn
     p_jpeg: float = 0.3
     p_noise: float = 0.2
+    p_shape: float = 0.25         # the line sits on a filled shape (a button, a badge, a card) on the page
+    p_underline: float = 0.06     # Latin lines underlined, as links are
 
 
 def _lexicon_words(rng, lang, count, charset):
@@ -123,6 +127,42 @@ def _lexicon_words(rng, lang, count, charset):
     return picked
 
 
+CURRENCIES = ("$", "€", "£", "¥", "₩", "¢")
+
+
+def _amount(rng):
+    """A price, a change or a count as pages print them, in several currencies and conventions."""
+    value = float(np.exp(rng.uniform(0, np.log(1e6))))
+    whole, cents = int(value), int(rng.integers(0, 100))
+    grouped = f"{whole:,}" if rng.random() < 0.6 else str(whole)
+    if rng.random() < 0.3:  # 1.234,56 (most of Europe)
+        grouped = grouped.replace(",", ".")
+        number = f"{grouped},{cents:02d}"
+    else:
+        number = f"{grouped}.{cents:02d}" if rng.random() < 0.7 else grouped
+    currency = str(rng.choice(CURRENCIES))
+    forms = (f"{currency}{number}", f"{currency} {number}", f"{number} {currency}", f"{number}{currency}",
+             f"{'+-'[int(rng.integers(0, 2))]}{rng.uniform(0, 100):.1f}%", f"#{rng.integers(100, 9_999_999)}",
+             f"{rng.integers(1, 99)}×{rng.integers(1, 99)}", f"{rng.integers(2, 4000)}×{rng.integers(2, 4000)}",
+             f"{rng.uniform(-40, 45):.0f}°C", f"±{rng.uniform(0, 10):.1f}")
+    return forms[int(rng.integers(len(forms)))]
+
+
+def _typeset(rng, words):
+    """Typography pages print around words: quotes, dashes, ellipses, bullets, separators."""
+    choice = rng.random()
+    if choice < 0.08 and len(words) > 1:
+        i = int(rng.integers(0, len(words)))
+        words[i] = ("“" + words[i] + "”") if rng.random() < 0.6 else ("‘" + words[i] + "’")
+    elif choice < 0.14 and len(words) > 2:
+        words.insert(int(rng.integers(1, len(words))), str(rng.choice(["—", "–", "·", "•", "→", "|", "/"])))
+    elif choice < 0.18:
+        words[0] = str(rng.choice(["•", "·", "→", "©", "§"])) + " " + words[0]
+    elif choice < 0.22:
+        words[-1] += str(rng.choice(["…", "’s", "®", "™"]))
+    return words
+
+
 def _english_line(rng, charset):
     words = _lexicon_words(rng, "latin", int(rng.integers(1, 9)), charset)
     style = rng.random()
@@ -134,6 +174,9 @@ def _english_line(rng, charset):
         words = [w.upper() for w in words]
     if rng.random() < 0.2:  # a number somewhere in the line
         words.insert(int(rng.integers(0, len(words) + 1)), _latin_text(rng, "number"))
+    if rng.random() < 0.15:  # an amount somewhere in the line
+        words.insert(int(rng.integers(0, len(words) + 1)), _amount(rng))
+    words = _typeset(rng, words)
     for i in range(len(words) - 1):
         if rng.random() < 0.08:
             words[i] += str(rng.choice([",", ":", ";"]))
@@ -144,8 +187,11 @@ def reading_text(rng, lang, charset):
     """(text, is_code) of one line for the reader: mostly words of the language's packaged list,
     some UI labels, code, numbers and identifiers from synth's pools."""
     if lang == "latin":
-        if rng.random() < 0.3:
+        draw = rng.random()
+        if draw < 0.3:
             return random_text(rng, "latin")
+        if draw < 0.38:  # an amount alone: a price tag, a badge
+            return _amount(rng), False
         return _english_line(rng, charset), False
     if lang == "ko":
         return " ".join(_lexicon_words(rng, "ko", int(rng.integers(1, 7)), charset)), False
@@ -156,6 +202,15 @@ def reading_text(rng, lang, charset):
         if rng.random() < 0.06:
             text += str(rng.choice(["、", "。", "，"] if lang == "zh" else ["、", "。"]))
     return text, False
+
+
+def _blur_ratio(rng, config):
+    """sigma / font size: sharp, mild (most) or strong."""
+    if rng.random() < config.p_sharp:
+        return float(rng.uniform(0.0, 0.06))
+    if rng.random() < config.p_mild:
+        return float(rng.uniform(0.06, config.mild_ratio))
+    return float(rng.uniform(config.mild_ratio, config.max_ratio))
 
 
 def make_reading_line(seed, index, charset, config=ReadingLineConfig()):
@@ -175,17 +230,29 @@ def make_reading_line(seed, index, charset, config=ReadingLineConfig()):
     font = random_font(rng, lang, is_code, draw_px)
     text = _shorten(text, lang, font, config.max_ems * draw_px)
     bg, fg = _colors(rng)
-    ratio = float(rng.uniform(0.0, 0.06) if rng.random() < config.p_sharp else rng.uniform(0.06, config.max_ratio))
+    ratio = _blur_ratio(rng, config)
     sigma = ratio * draw_px
     kind = "box3" if rng.random() < config.p_box3 else "gaussian"
     dx, dy = rng.uniform(0, 1, size=2)
 
+    shape = rng.random() < config.p_shape
+    underline = lang == "latin" and rng.random() < config.p_underline
+    pad = (rng.uniform(0.25, 1.0) * draw_px, rng.uniform(0.3, 1.2) * draw_px) if shape else (0.0, 0.0)
+    page = _colors(rng)[0] if shape else bg
+
     ascent, descent = font.getmetrics()
     left, _, right, _ = font.getbbox(text)
-    margin = int(math.ceil(3 * sigma)) + int(math.ceil(0.3 * draw_px)) + 2
+    margin = int(math.ceil(3 * sigma)) + int(math.ceil(0.3 * draw_px)) + 2 + int(math.ceil(max(pad)))
     box_h, box_w = ascent + descent, (right - left) + 1
-    canvas = Image.new("RGB", (box_w + 2 * margin, box_h + 2 * margin), bg)
-    ImageDraw.Draw(canvas).text((margin - left + dx, margin + dy), text, font=font, fill=fg)
+    canvas = Image.new("RGB", (box_w + 2 * margin, box_h + 2 * margin), page)
+    draw = ImageDraw.Draw(canvas)
+    if shape:
+        draw.rounded_rectangle([margin - pad[1], margin - pad[0], margin + box_w + pad[1], margin + box_h + pad[0]],
+                               radius=float(rng.uniform(0, 0.5)) * (box_h + 2 * pad[0]), fill=bg)
+    draw.text((margin - left + dx, margin + dy), text, font=font, fill=fg)
+    if underline:
+        baseline = margin + dy + ascent + max(1.0, 0.1 * draw_px)
+        draw.line([margin + dx, baseline, margin + box_w + dx, baseline], fill=fg, width=max(1, round(draw_px / 14)))
     sharp = torch.from_numpy(np.asarray(canvas).copy()).permute(2, 0, 1)[None].float().div(255)
     blurred = chromium_blur(sharp, sigma, kind) if sigma > 0 else sharp
     box = (margin, margin + box_h, margin, margin + box_w)

@@ -1,6 +1,8 @@
 """Line finding in blurred captures: where the text lines are, as boxes, from the ink alone.
 
-Ink is how far each pixel lies from the background. Connected ink is a word of sharp text, or a
+Ink is how far each pixel lies from the surface it is drawn on: the page, or a filled shape on it
+(a button, a badge, a card), each a flat area of its own grey level. Underlines and rules are not
+ink. Connected ink is a word of sharp text, or a
 whole line, or at strong blur several lines whose bands touch; those are split at the valleys of
 their row profile of ink, not at empty rows. Pieces that share most of their height and lie
 near each other form one line; a horizontal gap of several line heights separates columns and
@@ -24,6 +26,15 @@ WIDTH_PER_FILL = 1.5      # how much wider the peaks may be per share of ink bet
 LIKE_HEIGHTS = 0.6        # bands split out of one piece are lines only if none is below this share of the tallest
 BLUR_SPREAD = 1.0         # sigmas a found box reaches past a blurred line's sharp edge (measured: 0.9-1.3)
 SAME_ROW = 0.5            # boxes sharing this share of the lower one's height are in one row
+FLAT_RANGE = 4.0          # grey levels a surface's 5x5 neighbourhood spans at most (more where the capture is noisy)
+SURFACE_SHARE = 0.01      # of the capture: a smaller flat area is a letter's counter or a blurred blob's core
+HOLE_SHARE = 0.1          # a flat area inside the capture is a filled shape only if it holds this much else
+EDGE_RATIO, EDGE_SLACK = 1.5, 4.0  # a pixel no farther from another surface than this times its own distance, plus this (px): an edge
+EDGE_SHARE = 0.5          # connected ink this much on such edges is a shape's edge
+HOLLOW = 3.5              # ink whose filled outline is this many times its area is a shape's edge, not text
+RULE_LENGTH = 31          # px: a horizontal run of ink this long and ...
+RULE_THICKNESS = 3        # ... thinner than this many rows is an underline or a rule ...
+RULE_ALONE = 0.15         # ... where ink lies along less than this share of it on one side
 
 
 @dataclass(frozen=True)
@@ -42,11 +53,77 @@ def to_grey(image):
     return image[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
 
 
+def surface_map(grey):
+    """(the grey level of the surface under each pixel, where two surfaces meet), or None where the
+    capture has no flat area.
+
+    Surfaces are flat areas (the page, a filled shape) that either reach the capture's edge or hold
+    something (text makes holes in its button's fill); each pixel lies on the nearest one. A pixel
+    about as near another surface as its own lies on the edge between them, not on text."""
+    smooth = ndimage.uniform_filter(grey, 3)
+    spread = ndimage.maximum_filter(smooth, 5) - ndimage.minimum_filter(smooth, 5)
+    labels, _ = ndimage.label(spread <= max(FLAT_RANGE, 2.0 * float(np.percentile(spread, 25))))
+    height, width = grey.shape
+    levels = {}
+    for index, window in enumerate(ndimage.find_objects(labels), start=1):
+        own = labels[window] == index
+        area = int(own.sum())
+        if area < max(64, SURFACE_SHARE * grey.size):
+            continue
+        at_edge = window[0].start == 0 or window[1].start == 0 or window[0].stop == height or window[1].stop == width
+        if at_edge or ndimage.binary_fill_holes(own).sum() - area >= HOLE_SHARE * area:
+            levels[index] = float(np.median(grey[window][own]))
+    if not levels:
+        return None
+    surface = np.isin(labels, list(levels))
+    # chessboard distances: a third of the Euclidean transform's time, and near enough for a ratio
+    distance, (rows, cols) = ndimage.distance_transform_cdt(~surface, metric="chessboard", return_indices=True)
+    nearest = labels[rows, cols]
+    level_of = np.zeros(labels.max() + 1, np.float32)
+    level_of[list(levels)] = list(levels.values())
+    between = np.zeros(grey.shape, bool)
+    if len(levels) > 1:
+        for index in levels:
+            to_others = ndimage.distance_transform_cdt(~(surface & (labels != index)), metric="chessboard")
+            between |= (nearest == index) & (to_others <= EDGE_RATIO * distance + EDGE_SLACK)
+    return level_of[nearest], between & ~surface
+
+
 def ink_map(grey):
-    """How far each pixel lies from the background (the most common grey level), in grey levels."""
-    histogram = np.bincount(np.clip(grey, 0, 255).astype(np.int64).ravel(), minlength=256)
-    background = float(np.argmax(ndimage.uniform_filter1d(histogram.astype(np.float64), 5)))
-    return np.abs(grey - background)
+    """(how far each pixel lies from its surface in grey levels, where two surfaces meet); from the
+    most common grey level, with no edges, where the capture has no flat area."""
+    surfaces = surface_map(grey)
+    if surfaces is None:
+        histogram = np.bincount(np.clip(grey, 0, 255).astype(np.int64).ravel(), minlength=256)
+        background = float(np.argmax(ndimage.uniform_filter1d(histogram.astype(np.float64), 5)))
+        return np.abs(grey - background), np.zeros(grey.shape, bool)
+    background, between = surfaces
+    return np.abs(grey - background), between
+
+
+def _opening(mask, rows, columns):
+    """Binary opening by a rows x columns box (odd sizes), as separable min/max filters: fast for long boxes."""
+    def along(filter1d, image, size, axis):  # outside the image is no ink, as in binary_opening
+        return filter1d(image, size, axis=axis, mode="constant", cval=0)
+    eroded = along(ndimage.minimum_filter1d, along(ndimage.minimum_filter1d, mask.view(np.uint8), columns, 1), rows, 0)
+    return along(ndimage.maximum_filter1d, along(ndimage.maximum_filter1d, eroded, columns, 1), rows, 0).astype(bool)
+
+
+def _rules(inked):
+    """Underlines and rules: horizontal runs of ink, long, thin and with little ink along them just
+    above or below (thick long runs are blurred lines; a run along the bottoms of touching letters
+    has the letters above it)."""
+    long_runs = _opening(inked, 1, RULE_LENGTH)
+    thin = long_runs & ~_opening(inked, RULE_THICKNESS, RULE_LENGTH)
+    labels, _ = ndimage.label(thin)
+    rules = np.zeros(inked.shape, bool)
+    for index, window in enumerate(ndimage.find_objects(labels), start=1):
+        top, bottom, columns = window[0].start, window[0].stop, window[1]
+        above = inked[max(0, top - RULE_THICKNESS):top, columns].any(0).mean() if top else 0.0
+        below = inked[bottom:bottom + RULE_THICKNESS, columns].any(0).mean() if bottom < inked.shape[0] else 0.0
+        if min(above, below) < RULE_ALONE:
+            rules[window] |= labels[window] == index
+    return rules
 
 
 def _runs(mask):
@@ -112,6 +189,19 @@ def _pieces(ink):
             if (s[0].stop - s[0].start) * (s[1].stop - s[1].start) >= 4]
 
 
+def _shape_edges(inked, edges):
+    """Connected ink that is a filled shape's edge, not text: mostly where two surfaces meet, or
+    hollow (an outline around the text, enclosing nothing of itself)."""
+    labels, _ = ndimage.label(inked, structure=np.ones((3, 3), bool))
+    found = np.zeros(inked.shape, bool)
+    for index, window in enumerate(ndimage.find_objects(labels), start=1):
+        own = labels[window] == index
+        area = own.sum()
+        if edges[window][own].sum() >= EDGE_SHARE * area or ndimage.binary_fill_holes(own).sum() >= HOLLOW * area:
+            found[window] |= own
+    return found
+
+
 def _bands_of_piece(ink, piece):
     """A piece split into the lines blur merged into it, or the piece itself. A split counts only
     when its bands are of like height: the x-height and descender bands of one sharp word, or the
@@ -163,11 +253,14 @@ def find_lines(image, min_contrast=6.0):
     Connected ink (a word of sharp text, a whole line or paragraph of blurred text) is split at
     the row-profile valleys of the lines blur merged, then grouped into lines by shared height.
     ``min_contrast``: ink fainter than this many grey levels is not text (JPEG noise, gradients)."""
-    ink = ink_map(to_grey(image))
+    ink, edges = ink_map(to_grey(image))
     strong = np.percentile(ink, 99.5)
     if strong < min_contrast:
         return []
-    ink = np.where(ink >= max(min_contrast, 0.15 * strong), ink, 0.0)
+    inked = ink >= max(min_contrast, 0.15 * strong)
+    inked &= ~_shape_edges(inked, edges)
+    inked &= ~_rules(inked)
+    ink = np.where(inked, ink, 0.0)
     bands = [band for piece in _pieces(ink) for band in _bands_of_piece(ink, piece)]
     boxes = [LineBox(int(left), int(top), int(right - left), int(bottom - top))
              for top, bottom, left, right in _group_into_lines(bands)

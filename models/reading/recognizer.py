@@ -42,7 +42,11 @@ CHARSET = _derive_charset()  # class k >= 1 is CHARSET[k - 1]; class 0 is the CT
 # The reader's: the recogniser's, then the CJK characters of the packaged word lists (appended, so a
 # reader warm-started from the recogniser keeps every class it had).
 CJK_PUNCTUATION = "、。，・「」（）！？："
-READER_CHARSET = CHARSET + "".join(dict.fromkeys(ch for ch in CJK_PUNCTUATION + reader_characters() if ch not in CHARSET))
+# Currency and typography pages print (stage 4 on): appended after the CJK characters, so readers
+# trained before them keep every class.
+SYMBOLS = "€£¥₩¢·•…–—“”‘’×±→←©®™§"
+READER_CHARSET = CHARSET + "".join(dict.fromkeys(ch for ch in CJK_PUNCTUATION + reader_characters() + SYMBOLS
+                                                 if ch not in CHARSET))
 
 
 @lru_cache(maxsize=8)
