@@ -291,14 +291,15 @@ def sharpen(args):
 
 
 def mark_uncertain(text, confidences, confident):
-    """``text`` with each run of characters read with confidence below ``confident`` wrapped in [ ]."""
+    """``text`` with each run of characters read with confidence below ``confident`` wrapped in [ ];
+    a bracket or backslash the reader read is escaped with a backslash, so the marks stay unambiguous."""
     out, open_run = [], False
     for ch, confidence in zip(text, confidences):
         uncertain = confidence < confident
         if uncertain != open_run:
             out.append("[" if uncertain else "]")
             open_run = uncertain
-        out.append(ch)
+        out.append("\\" + ch if ch in "[]\\" else ch)
     return "".join(out) + ("]" if open_run else "")
 
 
@@ -310,7 +311,7 @@ def format_reading(source, reading, confident):
     lines = reading["lines"]
     share = f"{reading['confident_share']:.0%} of the characters read with confidence"
     uncertain = any(c < confident for line in lines for c in line["confidence"])
-    legend = "; [brackets] mark the uncertain ones" if uncertain else ""
+    legend = "; [brackets] mark the uncertain ones, \\[ and \\] are brackets read" if uncertain else ""
     verdict = "readable" if reading["verdict"] == "readable" else "partly readable"
     return "\n".join([f"{source}: {verdict} ({share}{legend})",
                       *(mark_uncertain(line["text"], line["confidence"], confident) for line in lines)])

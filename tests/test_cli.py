@@ -417,11 +417,17 @@ def test_uncertain_characters_are_bracketed_in_runs():
     assert mark_uncertain("ab", [0.1, 0.1], 0.9) == "[ab]"
 
 
+def test_brackets_and_backslashes_read_are_escaped_so_the_marks_stay_unambiguous():
+    assert mark_uncertain("a[1]", [0.99, 0.99, 0.2, 0.99], 0.9) == "a\\[[1]\\]"
+    assert mark_uncertain("C:\\x", [0.99] * 4, 0.9) == "C:\\\\x"
+
+
 def test_plain_output_gives_the_verdict_in_words_and_a_legend_only_when_needed():
     line = {"text": "Total due", "box": [0, 0, 90, 12], "confidence": [0.99] * 6 + [0.4, 0.4, 0.99]}
     partly = {"text": "Total due", "lines": [line], "verdict": "partly", "confident_share": 0.78}
     assert format_reading("a.png", partly, 0.9) == (
-        "a.png: partly readable (78% of the characters read with confidence; [brackets] mark the uncertain ones)\n"
+        "a.png: partly readable (78% of the characters read with confidence; [brackets] mark the uncertain ones, "
+        "\\[ and \\] are brackets read)\n"
         "Total [du]e")
     sure = {**line, "confidence": [0.99] * 9}
     readable = {"text": "Total due", "lines": [sure, sure], "verdict": "readable", "confident_share": 1.0}
