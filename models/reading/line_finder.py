@@ -26,7 +26,8 @@ WIDTH_PER_FILL = 1.5      # how much wider the peaks may be per share of ink bet
 LIKE_HEIGHTS = 0.6        # bands split out of one piece are lines only if none is below this share of the tallest
 BLUR_SPREAD = 1.0         # sigmas a found box reaches past a blurred line's sharp edge (measured: 0.9-1.3)
 SAME_ROW = 0.5            # boxes sharing this share of the lower one's height are in one row
-FLAT_RANGE = 4.0          # grey levels a surface's 5x5 neighbourhood spans at most (more where the capture is noisy)
+FLAT_RANGE = 4.0          # grey levels a surface's neighbourhood spans at most (more where the capture is noisy)
+FLAT_WINDOW = 3           # px: the neighbourhood that must be flat
 SURFACE_SHARE = 0.01      # of the capture: a smaller flat area is a letter's counter or a blurred blob's core
 HOLE_SHARE = 0.1          # a flat area inside the capture is a filled shape only if it holds this much else
 EDGE_RATIO, EDGE_SLACK = 1.5, 4.0  # a pixel no farther from another surface than this times its own distance, plus this (px): an edge
@@ -61,7 +62,7 @@ def surface_map(grey):
     something (text makes holes in its button's fill); each pixel lies on the nearest one. A pixel
     about as near another surface as its own lies on the edge between them, not on text."""
     smooth = ndimage.uniform_filter(grey, 3)
-    spread = ndimage.maximum_filter(smooth, 5) - ndimage.minimum_filter(smooth, 5)
+    spread = ndimage.maximum_filter(smooth, FLAT_WINDOW) - ndimage.minimum_filter(smooth, FLAT_WINDOW)
     labels, _ = ndimage.label(spread <= max(FLAT_RANGE, 2.0 * float(np.percentile(spread, 25))))
     height, width = grey.shape
     levels = {}
