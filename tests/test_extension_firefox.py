@@ -99,6 +99,9 @@ class Firefox:
         self.command("goto", url=url)
         self.url = url
 
+    def set_server(self, url):
+        self.ext("(url) => chrome.storage.sync.set({ serverUrl: url }).then(() => true)", url)
+
     def page(self, fn, arg=None):
         return self.command("page", fn=fn, arg=arg)
 
@@ -151,16 +154,22 @@ def firefox_build(tmp_path_factory):
     return build
 
 
-@pytest.fixture(scope="module")
-def firefox(firefox_build, sharpen_server, tmp_path_factory):
+def launch_firefox(build, server_url, tmp_path_factory):
+    """firefox-esr with `build` installed and set to use the server at `server_url`, for as long as
+    the generator runs: yields the Firefox."""
     # puppeteer makes the Firefox profile under TMPDIR: it goes with the test's other temporary files.
     env = {**os.environ, "TMPDIR": str(tmp_path_factory.mktemp("firefox-profile"))}
-    browser = Firefox(firefox_build, env)
+    browser = Firefox(build, env)
     try:
-        browser.ext("(url) => chrome.storage.sync.set({ serverUrl: url }).then(() => true)", sharpen_server)
+        browser.set_server(server_url)
         yield browser
     finally:
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def firefox(firefox_build, sharpen_server, tmp_path_factory):
+    yield from launch_firefox(firefox_build, sharpen_server, tmp_path_factory)
 
 
 def test_firefox_sharpen_all_covers_every_blurred_element(firefox, site):
