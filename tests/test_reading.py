@@ -1,6 +1,7 @@
 """The reading pipeline's stages: line finding, CTC decoding with and without the prior, confidences,
 the verdict, reading lines for training, and the reader's training entry point."""
 import math
+from functools import partial
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from models.data.lines import ReadingLineConfig, make_reading_line
 from models.reading import decode
 from models.reading.line_finder import LineBox, find_lines, reading_window, text_box
 from models.reading.pipeline import Reader, ReadLine, verdict
-from models.reading.prior import WordPrior
+from models.reading.prior import WordPrior, nearby_words
 from models.reading.recognizer import READER_CHARSET, SYMBOLS, build_recognizer, encode, line_input
 from models.training import train_recognizer
 from models.training.train_recognizer import located_box
@@ -191,6 +192,39 @@ def test_align_puts_a_blank_between_a_repeated_character_and_never_skips_it():
     assert decode.align(columns(a, a, blank, a), encode("aa", TOY)) == [(0, 1), (3, 3)]
     assert decode.align(columns(a, a), encode("aa", TOY)) is None  # "aa" needs a blank column between
     assert decode.align(columns(a, [0, 0, 1, 0, 0]), encode("ab", TOY)) == [(0, 0), (1, 1)]  # no blank needed
+
+
+def spelled(text, charset, doubt=None):
+    """Log-probabilities of columns that spell ``text`` (a blank after each character); ``doubt``
+    maps a position to the (character, probability) the network half-believes instead."""
+    rows = []
+    for position, ch in enumerate(text):
+        row = [0.0] * (len(charset) + 1)
+        row[charset.index(ch) + 1] = 1.0
+        if doubt and position in doubt:
+            other, p = doubt[position]
+            row[charset.index(ch) + 1], row[charset.index(other) + 1] = 1.0 - p, p
+        rows += [row, [1.0] + [0.0] * len(charset)]
+    return columns(*rows)
+
+
+def test_nearby_words_reach_two_edits_keep_the_case_and_skip_codes():
+    assert "between" in nearby_words("betveen") and "Results" in nearby_words("Resolts")
+    assert nearby_words("SETINGS")[0] == "SETTINGS"
+    assert nearby_words("A1B2") == [] and "betveen" not in nearby_words("betveen")
+
+
+def test_refine_words_replaces_an_uncertain_word_by_a_near_frequent_one_and_leaves_sure_words():
+    charset = "abcdefghijklmnopqrstuvwxyz "
+    encode_toy = partial(encode, charset=charset)
+    # the network half-sees "w" where it reads "v": between is 0.45 likely by the pixels, and a word
+    log_probs = spelled("betveen here", charset, doubt={3: ("w", 0.45)})
+    confidences = [1.0] * 12
+    confidences[3] = 0.55
+    assert decode.refine_words(log_probs, "betveen here", confidences, encode_toy, WordPrior()) == "between here"
+    # without a prior the pixels decide, and a word read with confidence is never touched
+    assert decode.refine_words(log_probs, "betveen here", confidences, encode_toy, None) == "betveen here"
+    assert decode.refine_words(log_probs, "betveen here", [1.0] * 12, encode_toy, WordPrior()) == "betveen here"
 
 
 def test_word_prior_prefers_frequent_words_and_leaves_codes_and_numbers_alone():

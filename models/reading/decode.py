@@ -1,16 +1,19 @@
 """CTC decoding as pure functions over one line's (T, C) log-probabilities (class 0 is the blank).
 
 ``greedy`` takes the best class per column; ``beam_search`` keeps the best prefixes and, given a
-language prior (``models.reading.prior``), scores whole words as they complete; ``align`` finds
-the columns each character of a chosen text occupies, so that every character gets the model's
-own probability as its confidence.
+language prior (``models.reading.prior``), scores whole words as they complete; ``refine_words``
+looks past the beam, at the lexicon words near each uncertain word; ``align`` finds the columns
+each character of a chosen text occupies, so that every character gets the model's own
+probability as its confidence.
 """
 import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
+from models.reading.prior import EDGE_PUNCTUATION, nearby_words
 from models.reading.recognizer import decode as collapse
 
 NEG_INF = -math.inf
@@ -149,3 +152,44 @@ def character_confidences(probs, labels, spans):
     """Each character's confidence: the highest probability the model gave its class over the
     columns aligned to it."""
     return [float(probs[first:last + 1, k].max()) for k, (first, last) in zip(labels, spans)]
+
+
+def line_log_likelihood(log_probs, labels):
+    """log P(labels | a line's (T, C) CTC log-probabilities), summed over every path; -inf when
+    the line has too few columns for them."""
+    log_probs = torch.as_tensor(np.asarray(log_probs), dtype=torch.float32)[:, None]
+    targets = torch.as_tensor(labels, dtype=torch.long)[None]
+    loss = F.ctc_loss(log_probs, targets, torch.tensor([log_probs.shape[0]]), torch.tensor([targets.shape[1]]),
+                      blank=0, reduction="sum", zero_infinity=False)
+    return -float(loss)
+
+
+def refine_words(log_probs, text, confidences, encode, prior=None, confident=0.9):
+    """``text`` with each uncertain word (a character below ``confident``) replaced by whichever of
+    it and the English words within two edits of it the line's log-probabilities and the prior
+    like best, over the whole line. The beam keeps a few prefixes column by column; the words a
+    blurred letter or two away ("betveen", "Resolts") are often not among them.
+
+    ``encode(text)``: the class labels of a text, ValueError for a character outside the charset."""
+    words = text.split(" ")
+    starts = np.cumsum([0] + [len(word) + 1 for word in words])
+
+    def score(candidate):
+        line = " ".join(candidate)
+        try:
+            labels = encode(line)
+        except ValueError:
+            return NEG_INF
+        return line_log_likelihood(log_probs, labels) + (prior(line, final=True) if prior is not None else 0.0)
+
+    for position, word in enumerate(words):
+        if min(confidences[starts[position]:starts[position] + len(word)], default=1.0) >= confident:
+            continue
+        core = word.strip(EDGE_PUNCTUATION)
+        neighbours = nearby_words(core) if len(core) >= 2 else []
+        if not neighbours:
+            continue
+        head, tail = word[:word.index(core)], word[word.index(core) + len(core):]
+        options = [words[:position] + [head + other + tail] + words[position + 1:] for other in [core] + neighbours]
+        words = max(options, key=score)
+    return " ".join(words)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from models import CheckpointError, read_checkpoint
-from models.reading.decode import align, beam_search, character_confidences
+from models.reading.decode import align, beam_search, character_confidences, refine_words
 from models.reading.line_finder import LineBox, find_lines, text_box
 from models.reading.prior import WordPrior
 from models.reading.recognizer import DEFAULT_READER, collate_lines, encode, line_input, recognizer_from_payload
@@ -71,7 +71,8 @@ def verdict(lines, too_small=0):
 class Reader:
     """The reading pipeline around one reader checkpoint."""
 
-    def __init__(self, checkpoint=DEFAULT_READER, device="cpu", prior=None, beam_width=8, max_lines=200):
+    def __init__(self, checkpoint=DEFAULT_READER, device="cpu", prior=None, beam_width=8, max_lines=200,
+                 refine=True):
         payload = read_checkpoint(checkpoint)
         self.model = recognizer_from_payload(payload, checkpoint, device)
         if not self.model.config.sigma_input:
@@ -82,6 +83,7 @@ class Reader:
         self.prior = WordPrior() if prior is None else prior
         self.beam_width = beam_width
         self.max_lines = max_lines
+        self.refine = refine  # uncertain words weighed against the lexicon words near them (decode.refine_words)
 
     def log_probs(self, image, boxes, sigma=None):
         """Per-line (T_i, C) log-probabilities of the reader for ``boxes`` of ``image``."""
@@ -106,12 +108,20 @@ class Reader:
         """(text, confidences) of one line from its log-probabilities."""
         charset = self.model.config.charset
         text = beam_search(log_probs, charset, self.prior, self.beam_width)[0][0].strip()
-        labels = encode(text, charset)
+        confidences = self.confidences(log_probs, text)
+        if self.refine and text:
+            refined = refine_words(log_probs, text, confidences, lambda t: encode(t, charset), self.prior, CONFIDENT)
+            if refined != text:
+                text, confidences = refined, self.confidences(log_probs, refined)
+        return text, confidences
+
+    def confidences(self, log_probs, text):
+        """Each character's calibrated confidence: the network's probability at its aligned columns."""
+        labels = encode(text, self.model.config.charset)
         spans = align(log_probs, labels)
         if spans is None:
-            return text, [0.0] * len(text)
-        confidences = character_confidences(np.exp(log_probs), labels, spans)
-        return text, [c ** self.confidence_power for c in confidences]
+            return [0.0] * len(text)
+        return [c ** self.confidence_power for c in character_confidences(np.exp(log_probs), labels, spans)]
 
     def read(self, image, sigma=None):
         """Read every line of ``image`` (uint8 (H, W, 3)); ``sigma`` is the blur in image pixels."""

@@ -10,6 +10,8 @@ import math
 import re
 from functools import lru_cache
 
+import numpy as np
+
 from models.data.lexicon import load_lexicon
 
 LN10 = math.log(10)
@@ -62,3 +64,63 @@ class WordPrior:
 
     def __hash__(self):
         return id(self)
+
+
+# --- the words near a misread one: what the decoder may put in its place ---
+
+NEIGHBOUR_WORDS = 30_000   # the most frequent English words are the candidates
+MAX_NEIGHBOURS = 30
+
+
+@lru_cache(maxsize=None)
+def _words_by_length(lang="en", count=NEIGHBOUR_WORDS):
+    """{length: (uint8 (N, length) letter codes, [words], most frequent first)} of the lexicon's
+    most frequent lowercase ASCII words."""
+    groups = {}
+    for word, _ in load_lexicon(lang)[:count]:
+        if word.isascii() and word.isalpha() and word.islower():
+            groups.setdefault(len(word), []).append(word)
+    return {length: (np.frombuffer("".join(words).encode(), np.uint8).reshape(len(words), length), words)
+            for length, words in groups.items()}
+
+
+def _edit_distances(token, codes):
+    """Levenshtein distance from ``token`` to every row of ``codes``, all rows at once."""
+    count, length = codes.shape
+    previous = np.tile(np.arange(length + 1), (count, 1))
+    for i, ch in enumerate(token.encode(), start=1):
+        current = np.empty_like(previous)
+        current[:, 0] = i
+        differs = codes != ch
+        for j in range(1, length + 1):
+            current[:, j] = np.minimum(np.minimum(previous[:, j], current[:, j - 1]) + 1,
+                                       previous[:, j - 1] + differs[:, j - 1])
+        previous = current
+    return previous[:, -1]
+
+
+def nearby_words(token, limit=MAX_NEIGHBOURS):
+    """English words within two edits of ``token`` (one for tokens under five letters), cased as
+    it is: the nearest first, then the most frequent."""
+    lower = token.lower()
+    if not (lower.isascii() and lower.isalpha()):
+        return []
+    reach = 2 if len(lower) >= 5 else 1
+    found = []
+    for length in range(len(lower) - reach, len(lower) + reach + 1):
+        if length not in _words_by_length():
+            continue
+        codes, words = _words_by_length()[length]
+        distances = _edit_distances(lower, codes)
+        found += [(int(d), rank, words[rank]) for rank in np.flatnonzero(distances <= reach)
+                  for d in [distances[rank]] if words[rank] != lower]
+    found.sort(key=lambda item: (item[0], item[1]))
+    return [_cased_like(word, token) for _, _, word in found[:limit]]
+
+
+def _cased_like(word, model):
+    if model.isupper() and len(model) > 1:
+        return word.upper()
+    if model[:1].isupper():
+        return word.capitalize()
+    return word
