@@ -1,10 +1,10 @@
 """Line finding in blurred captures: where the text lines are, as boxes, from the ink alone.
 
 Ink is how far each pixel lies from the surface it is drawn on: the page, or a filled shape on it
-(a button, a badge, a card), each a flat area of its own grey level. Underlines and rules are not
-ink. Connected ink is a word of sharp text, or a
-whole line, or at strong blur several lines whose bands touch; those are split at the valleys of
-their row profile of ink, not at empty rows. Pieces that share most of their height and lie
+(a button, a badge, a card), each a flat area of its own grey level. The edges between surfaces,
+outlines, underlines and rules are not text. Connected ink is a word of sharp text, or a whole
+line, or at strong blur several lines whose bands touch; those are split at the valleys of their
+row profile of ink, not at empty rows. Pieces that share most of their height and lie
 near each other form one line; a horizontal gap of several line heights separates columns and
 table cells.
 A line's box is where its row profile stays above a quarter of its peak: the ascenders and
