@@ -49,7 +49,8 @@ train: setup
 train-reader: setup
 	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.train_recognizer --task reader \
 		--init-from models/checkpoints/recognizer.pt --workers 1 --precision bf16 --batch-size 32 \
-		--lr 1e-3 --warmup 300 --steps 5000 --out runs/reader --export models/checkpoints/reader.pt $(ARGS)
+		--lr 1e-3 --warmup 300 --steps 18000 --out runs/reader --export models/checkpoints/reader.pt $(ARGS)
+	$(RUN_ENV) $(PY) -m models.training.calibrate_reader models/checkpoints/reader.pt --target 0.002
 
 evaluate: setup
 	$(RUN_ENV) $(PY) -m models.evaluation.evaluate $(ARGS)
