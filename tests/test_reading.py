@@ -89,6 +89,12 @@ def test_line_finder_reads_the_text_inside_a_button_not_the_button(ratio, pad):
     assert_found(find_lines(blur(image, ratio * 16) if ratio else image), truth)
 
 
+@pytest.mark.parametrize("ratio", [0.0, 0.05])
+def test_line_finder_reads_inside_a_pill_padded_too_thinly_for_a_flat_fill(ratio):
+    image, truth = filled_shape(["balance due"], px=13, pad=(3, 8), margin=18)
+    assert_found(find_lines(blur(image, ratio * 13) if ratio else image), truth, px=13)
+
+
 def test_line_finder_splits_the_lines_of_a_card_that_fills_most_of_its_capture():
     image, truth = filled_shape(["Results are updated every", "fifteen minutes. Bring a", "valid photo ID"],
                                 margin=6, fill=(240, 130, 30))

@@ -248,25 +248,71 @@ def _group_once(boxes):
     return lines
 
 
-def find_lines(image, min_contrast=6.0):
+def find_lines(image, min_contrast=6.0, fill=None):
     """Text lines of a capture (uint8 (H, W, 3)), top to bottom and left to right, as LineBoxes.
 
     Connected ink (a word of sharp text, a whole line or paragraph of blurred text) is split at
     the row-profile valleys of the lines blur merged, then grouped into lines by shared height.
     ``min_contrast``: ink fainter than this many grey levels is not text (JPEG noise, gradients)."""
-    ink, edges = ink_map(to_grey(image))
+    grey = to_grey(image)
+    ink, edges = ink_map(grey) if fill is None else (np.abs(grey - fill), np.zeros(grey.shape, bool))
     strong = np.percentile(ink, 99.5)
     if strong < min_contrast:
         return []
     inked = ink >= max(min_contrast, 0.15 * strong)
     inked &= ~_shape_edges(inked, edges)
+    if fill is not None:  # inside a filled shape: ink reaching the crop's border is the shape's own edge
+        inked &= ~_touching_border(inked)
     inked &= ~_rules(inked)
     ink = np.where(inked, ink, 0.0)
-    bands = [band for piece in _pieces(ink) for band in _bands_of_piece(ink, piece)]
+    bands = []
+    for piece in _pieces(ink):
+        inside = None if fill is not None else _lines_inside_fill(image, grey, piece, strong, min_contrast)
+        bands += inside if inside else _bands_of_piece(ink, piece)
     boxes = [LineBox(int(left), int(top), int(right - left), int(bottom - top))
              for top, bottom, left, right in _group_into_lines(bands)
              if bottom - top >= MIN_LINE_PX and right - left >= MIN_LINE_PX]
     return sorted(boxes, key=lambda b: (b.y, b.x))
+
+
+def _touching_border(inked):
+    labels, _ = ndimage.label(inked, structure=np.ones((3, 3), bool))
+    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    return np.isin(labels, border[border > 0])
+
+
+FILL_SHARE = 0.35   # a piece this much one grey level (unlike the page around it) ...
+FILL_RING = 0.5     # ... and this much of it all round just inside its outline is a filled shape
+
+
+def _lines_inside_fill(image, grey, piece, strong, min_contrast):
+    """The lines inside a piece that is a filled shape the surfaces missed (a pill padded too thinly
+    for a flat fill to show), as bands; None for a piece that is not one or holds no smaller line."""
+    top, bottom, left, right = piece
+    if bottom - top < 3 * MIN_LINE_PX or right - left < 2 * (bottom - top):  # a glyph is no pill
+        return None
+    inside = grey[top:bottom, left:right]
+    histogram = ndimage.uniform_filter1d(np.bincount(np.clip(inside, 0, 255).astype(np.int64).ravel(),
+                                                     minlength=256).astype(np.float64), 7) * 7
+    level = int(np.argmax(histogram))
+    around = grey[max(0, top - 2):bottom + 2, max(0, left - 2):right + 2].copy()
+    around[top - max(0, top - 2):top - max(0, top - 2) + bottom - top,
+           left - max(0, left - 2):left - max(0, left - 2) + right - left] = np.nan
+    page = np.nanmedian(around) if np.isfinite(around).any() else None
+    if histogram[level] < FILL_SHARE * inside.size or page is None or abs(level - page) < 0.5 * strong:
+        return None
+    # a shape's fill runs all round just inside its outline; bold text's strokes touch it here and there
+    inset = max(2, (bottom - top) // 5)  # past a blurred outline's ramp
+    ring = np.concatenate([inside[inset, inset:-inset], inside[-inset - 1, inset:-inset],
+                           inside[inset:-inset, inset], inside[inset:-inset, -inset - 1]])
+    if np.mean(np.abs(ring - level) <= 12) < FILL_RING:
+        return None
+    lines = find_lines(image[top:bottom, left:right], min_contrast, fill=float(level))
+    # a bold glyph is mostly one level too: what it "holds" are its counters, small beside it
+    if (not lines or any(line.h >= 0.8 * (bottom - top) for line in lines)
+            or max(line.x + line.w for line in lines) - min(line.x for line in lines) < 0.5 * (right - left)):
+        return None
+    return [[top + line.y, top + line.y + line.h, left + line.x, left + line.x + line.w] for line in lines]
 
 
 def reading_window(box, shape, sigma=None):
