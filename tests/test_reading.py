@@ -217,7 +217,7 @@ def spelled(text, charset, doubt=None):
 def test_nearby_words_reach_two_edits_keep_the_case_and_skip_codes():
     assert "between" in nearby_words("betveen") and "Results" in nearby_words("Resolts")
     assert nearby_words("SETINGS")[0] == "SETTINGS"
-    assert nearby_words("A1B2") == [] and "betveen" not in nearby_words("betveen")
+    assert nearby_words("A1B2") == () and "betveen" not in nearby_words("betveen")
 
 
 def test_refine_words_replaces_an_uncertain_word_by_a_near_frequent_one_and_leaves_sure_words():

@@ -154,14 +154,21 @@ def character_confidences(probs, labels, spans):
     return [float(probs[first:last + 1, k].max()) for k, (first, last) in zip(labels, spans)]
 
 
-def line_log_likelihood(log_probs, labels):
-    """log P(labels | a line's (T, C) CTC log-probabilities), summed over every path; -inf when
-    the line has too few columns for them."""
-    log_probs = torch.as_tensor(np.asarray(log_probs), dtype=torch.float32)[:, None]
-    targets = torch.as_tensor(labels, dtype=torch.long)[None]
-    loss = F.ctc_loss(log_probs, targets, torch.tensor([log_probs.shape[0]]), torch.tensor([targets.shape[1]]),
-                      blank=0, reduction="sum", zero_infinity=False)
-    return -float(loss)
+def line_log_likelihoods(log_probs, label_lists):
+    """log P(labels | a line's (T, C) CTC log-probabilities), summed over every path, for each of
+    ``label_lists`` at once; -inf where the line has too few columns for them. Only the blank's
+    and the labels' own columns enter CTC, so the batch carries just those."""
+    classes = sorted({0, *(k for labels in label_lists for k in labels)})
+    remap = {k: i for i, k in enumerate(classes)}
+    used = torch.as_tensor(np.asarray(log_probs)[:, classes], dtype=torch.float32)
+    count = len(label_lists)
+    targets = torch.zeros((count, max(1, max(len(labels) for labels in label_lists))), dtype=torch.long)
+    for row, labels in enumerate(label_lists):
+        targets[row, :len(labels)] = torch.tensor([remap[k] for k in labels], dtype=torch.long)
+    losses = F.ctc_loss(used[:, None].expand(-1, count, -1), targets, torch.full((count,), used.shape[0]),
+                        torch.tensor([len(labels) for labels in label_lists]), blank=0, reduction="none",
+                        zero_infinity=False)
+    return (-losses).tolist()
 
 
 def refine_words(log_probs, text, confidences, encode, prior=None, confident=0.9):
@@ -173,23 +180,23 @@ def refine_words(log_probs, text, confidences, encode, prior=None, confident=0.9
     ``encode(text)``: the class labels of a text, ValueError for a character outside the charset."""
     words = text.split(" ")
     starts = np.cumsum([0] + [len(word) + 1 for word in words])
-
-    def score(candidate):
-        line = " ".join(candidate)
-        try:
-            labels = encode(line)
-        except ValueError:
-            return NEG_INF
-        return line_log_likelihood(log_probs, labels) + (prior(line, final=True) if prior is not None else 0.0)
-
     for position, word in enumerate(words):
         if min(confidences[starts[position]:starts[position] + len(word)], default=1.0) >= confident:
             continue
         core = word.strip(EDGE_PUNCTUATION)
-        neighbours = nearby_words(core) if len(core) >= 2 else []
+        neighbours = list(nearby_words(core)) if len(core) >= 2 else []
         if not neighbours:
             continue
         head, tail = word[:word.index(core)], word[word.index(core) + len(core):]
-        options = [words[:position] + [head + other + tail] + words[position + 1:] for other in [core] + neighbours]
-        words = max(options, key=score)
+        lines, label_lists = [], []
+        for other in [core] + neighbours:
+            line = " ".join(words[:position] + [head + other + tail] + words[position + 1:])
+            try:
+                label_lists.append(encode(line))
+            except ValueError:
+                continue
+            lines.append(line)
+        scores = [likelihood + (prior(line, final=True) if prior is not None else 0.0)
+                  for line, likelihood in zip(lines, line_log_likelihoods(log_probs, label_lists))]
+        words = lines[int(np.argmax(scores))].split(" ")
     return " ".join(words)

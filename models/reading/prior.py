@@ -99,12 +99,13 @@ def _edit_distances(token, codes):
     return previous[:, -1]
 
 
+@lru_cache(maxsize=4096)  # a page repeats its words
 def nearby_words(token, limit=MAX_NEIGHBOURS):
     """English words within two edits of ``token`` (one for tokens under five letters), cased as
     it is: the nearest first, then the most frequent."""
     lower = token.lower()
     if not (lower.isascii() and lower.isalpha()):
-        return []
+        return ()
     reach = 2 if len(lower) >= 5 else 1
     found = []
     for length in range(len(lower) - reach, len(lower) + reach + 1):
@@ -115,7 +116,7 @@ def nearby_words(token, limit=MAX_NEIGHBOURS):
         found += [(int(d), rank, words[rank]) for rank in np.flatnonzero(distances <= reach)
                   for d in [distances[rank]] if words[rank] != lower]
     found.sort(key=lambda item: (item[0], item[1]))
-    return [_cased_like(word, token) for _, _, word in found[:limit]]
+    return tuple(_cased_like(word, token) for _, _, word in found[:limit])
 
 
 def _cased_like(word, model):
