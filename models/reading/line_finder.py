@@ -253,7 +253,8 @@ def find_lines(image, min_contrast=6.0, fill=None):
 
     Connected ink (a word of sharp text, a whole line or paragraph of blurred text) is split at
     the row-profile valleys of the lines blur merged, then grouped into lines by shared height.
-    ``min_contrast``: ink fainter than this many grey levels is not text (JPEG noise, gradients)."""
+    ``min_contrast``: ink fainter than this many grey levels is not text (JPEG noise, gradients).
+    ``fill``: the grey level every pixel lies on (inside a filled shape), instead of the surfaces."""
     grey = to_grey(image)
     ink, edges = ink_map(grey) if fill is None else (np.abs(grey - fill), np.zeros(grey.shape, bool))
     strong = np.percentile(ink, 99.5)
@@ -295,11 +296,12 @@ def _lines_inside_fill(image, grey, piece, strong, min_contrast):
     histogram = ndimage.uniform_filter1d(np.bincount(np.clip(inside, 0, 255).astype(np.int64).ravel(),
                                                      minlength=256).astype(np.float64), 7) * 7
     level = int(np.argmax(histogram))
-    around = grey[max(0, top - 2):bottom + 2, max(0, left - 2):right + 2].copy()
-    around[top - max(0, top - 2):top - max(0, top - 2) + bottom - top,
-           left - max(0, left - 2):left - max(0, left - 2) + right - left] = np.nan
-    page = np.nanmedian(around) if np.isfinite(around).any() else None
-    if histogram[level] < FILL_SHARE * inside.size or page is None or abs(level - page) < 0.5 * strong:
+    y0, x0 = max(0, top - 2), max(0, left - 2)
+    around = grey[y0:bottom + 2, x0:right + 2]
+    outside = np.ones(around.shape, bool)
+    outside[top - y0:bottom - y0, left - x0:right - x0] = False
+    if histogram[level] < FILL_SHARE * inside.size or not outside.any() \
+            or abs(level - float(np.median(around[outside]))) < 0.5 * strong:
         return None
     # a shape's fill runs all round just inside its outline; bold text's strokes touch it here and there
     inset = max(2, (bottom - top) // 5)  # past a blurred outline's ramp
