@@ -108,9 +108,9 @@ class ReadService:
             raise ReaderUnavailable(f"the reader checkpoint cannot be used: {exc}; {HOW_TO_GET_A_READER}") from None
 
     def warmup(self):
-        """Load the reader, the English word list and the network's kernels before the first request."""
+        """Load the reader, the word lists and the network's kernels before the first request."""
         reader = self.load()
-        reader.prior("warm up", final=True)
+        reader.prior("warm up 준비 完了", final=True)
         image = np.full((40, 160, 3), 255, np.uint8)
         image[14:26, 10:150] = 0  # one dark bar: found as a line, so the network and the decoder run
         reader.read(image)

@@ -15,7 +15,7 @@ from models.data.lines import ReadingLineConfig, make_reading_line
 from models.reading import decode
 from models.reading.line_finder import LineBox, find_lines, reading_window, text_box
 from models.reading.pipeline import Reader, ReadLine, verdict
-from models.reading.prior import WordPrior, nearby_words
+from models.reading.prior import CharacterPrior, LanguagePrior, WordPrior, nearby_words
 from models.reading.recognizer import READER_CHARSET, SYMBOLS, build_recognizer, encode, line_input
 from models.training import train_recognizer
 from models.training.train_recognizer import located_box
@@ -173,6 +173,10 @@ class ToyPrior:
         words = text.split(" ") if final else text.split(" ")[:-1]
         return sum(2.0 if w == "tab" else -2.0 for w in words if w)
 
+    @staticmethod
+    def settles(ch):
+        return ch == " "
+
 
 def test_the_prior_decides_where_the_pixels_leave_a_character_open():
     # "t a ?" where the third character is "b" or "t" with nearly equal probability
@@ -241,6 +245,27 @@ def test_word_prior_prefers_frequent_words_and_leaves_codes_and_numbers_alone():
     assert prior("the acount", final=False) == prior.word_score("the")
     assert prior("the acount", final=True) == prior.word_score("the") + prior.word_score("acount")
     assert len(load_lexicon("en")) > 10_000
+
+
+def test_character_prior_prefers_the_pairs_cjk_words_hold_and_leaves_latin_alone():
+    prior = CharacterPrior(weight=1.0)
+    assert prior("다릅니다") > prior("다름니다") + 2  # 릅니 (as in 다릅니다) is common, 름니 is not
+    assert prior("地区") > prior("地匹") + 2 and prior("查看答案") > prior("青看基来") + 2
+    assert prior("price 12.99") == 0.0 and not prior.settles("a") and prior.settles("区") and prior.settles("다")
+    assert prior("地区", final=True) == prior("地区") == pytest.approx(prior.character_score("", "地")
+                                                                   + prior.character_score("地", "区"))
+    both = LanguagePrior(WordPrior(), prior)
+    assert both("the 地区", final=True) == both.words("the 地区", final=True) + prior("the 地区")
+    assert both.settles(" ") and both.settles("区") and not both.settles("x")
+
+
+def test_the_character_prior_decides_between_cjk_characters_the_pixels_leave_open():
+    charset = "地区匹"
+    # "地" clear, then "匹" a little likelier than "区" by the pixels
+    log_probs = np.log(np.array([[0.001, 0.997, 0.001, 0.001], [0.997, 0.001, 0.001, 0.001],
+                                 [0.001, 0.001, 0.45, 0.548]]))
+    assert decode.beam_search(log_probs, charset)[0][0] == "地匹"
+    assert decode.beam_search(log_probs, charset, prior=CharacterPrior())[0][0] == "地区"
 
 
 def test_verdict_from_confident_shares():

@@ -221,6 +221,8 @@ def main(argv=None):
     parser.add_argument("--limit", type=int, default=None, help="evaluate N evenly spaced samples")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--prior-weight", type=float, default=None, help="override the word prior's weight (0: none)")
+    parser.add_argument("--char-prior-weight", type=float, default=None,
+                        help="override the CJK character prior's weight (0: none)")
     parser.add_argument("--no-refine", action="store_true", help="keep the beam's words (no lexicon refinement)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -228,7 +230,9 @@ def main(argv=None):
     try:
         reader = Reader(args.reader, refine=not args.no_refine)
         if args.prior_weight is not None:
-            reader.prior.weight = args.prior_weight
+            reader.prior.words.weight = args.prior_weight
+        if args.char_prior_weight is not None:
+            reader.prior.characters.weight = args.char_prior_weight
         records, manifest = evaluate_reading(args.devset, reader, args.limit, log=lambda m: print(m, file=sys.stderr))
     except (ValueError, OSError, CheckpointError) as exc:
         sys.exit(f"error: {exc}")
@@ -236,7 +240,8 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     results = {
         "devset": str(args.devset), "samples": len(records), "reader": str(args.reader),
-        "prior_weight": reader.prior.weight, "refine": reader.refine, "confident": CONFIDENT,
+        "prior_weight": reader.prior.words.weight,
+        "char_prior_weight": reader.prior.characters.weight, "refine": reader.refine, "confident": CONFIDENT,
         "summary": summarize(records, load_baselines(out / "results.json")),
         "reliability": reliability(records),
         "timing": {"wall_seconds": round(time.time() - started, 1),

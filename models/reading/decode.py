@@ -1,7 +1,8 @@
 """CTC decoding as pure functions over one line's (T, C) log-probabilities (class 0 is the blank).
 
 ``greedy`` takes the best class per column; ``beam_search`` keeps the best prefixes and, given a
-language prior (``models.reading.prior``), scores whole words as they complete; ``refine_words``
+language prior (``models.reading.prior``), scores words as they complete and CJK characters as
+they come; ``refine_words``
 looks past the beam, at the lexicon words near each uncertain word; ``align`` finds the columns
 each character of a chosen text occupies, so that every character gets the model's own
 probability as its confidence.
@@ -52,8 +53,9 @@ class Beam:
 def beam_search(log_probs, charset, prior=None, beam_width=8, candidates_per_column=5, min_log_prob=-9.0):
     """CTC prefix beam search -> [(text, acoustic log-prob, prior log-score)], best first.
 
-    ``prior(text, final)``: the language prior's log-score of the words ``text`` has completed
-    (all of them when ``final``); it is added whenever a word ends, so prefixes compete on the
+    ``prior(text, final)``: the language prior's log-score of what ``text`` has settled (its
+    completed words, all of them when ``final``; its CJK characters); it is rescored whenever an
+    appended character settles something (``prior.settles(ch)``), so prefixes compete on the
     words they spell. Without a prior this is plain prefix beam search.
     """
     log_probs = np.asarray(log_probs, dtype=np.float64)
@@ -90,7 +92,7 @@ def beam_search(log_probs, charset, prior=None, beam_width=8, candidates_per_col
                     extended_from = beam.acoustic
                 text = beam.text + ch
                 prior_score = beam.prior
-                if prior is not None and ch == " ":  # a word just ended
+                if prior is not None and prior.settles(ch):
                     prior_score = prior(text, final=False)
                 target = entry(text, prior_score)
                 target.label = _logsumexp(target.label, extended_from + p)

@@ -16,7 +16,7 @@ import torch
 from models import CheckpointError, read_checkpoint
 from models.reading.decode import align, beam_search, character_confidences, refine_words
 from models.reading.line_finder import LineBox, find_lines, text_box
-from models.reading.prior import WordPrior
+from models.reading.prior import LanguagePrior
 from models.reading.recognizer import DEFAULT_READER, collate_lines, encode, line_input, recognizer_from_payload
 
 CONFIDENT = 0.9            # a character at or above this is shown as read; below it, marked uncertain
@@ -80,7 +80,7 @@ class Reader:
         # confidence ** power maps the network's probabilities to measured accuracy (calibrate_reader)
         self.confidence_power = float(payload["extra"].get("calibration", {}).get("power", 1.0))
         self.device = device
-        self.prior = WordPrior() if prior is None else prior
+        self.prior = LanguagePrior() if prior is None else prior
         self.beam_width = beam_width
         self.max_lines = max_lines
         self.refine = refine  # uncertain words weighed against the lexicon words near them (decode.refine_words)

@@ -3,8 +3,13 @@
 A word's log-probability comes from its wordfreq frequency; a word outside the list costs a
 fixed penalty, so the beam prefers a frequent word over a near-identical non-word only when the
 pixels leave the choice open. Tokens with digits or symbols (prices, codes, e-mail addresses) are
-not words and get no prior, nor do Chinese and Japanese, which are written without spaces and
-read character by character. ``weight`` scales the whole prior against the network's evidence.
+not words and get no word prior. Chinese and Japanese are written without spaces, and Korean
+words carry their particles: CJK characters are scored one by one instead, by the character
+before them (``CharacterPrior``). ``LanguagePrior`` is both, what the reader decodes with.
+
+A prior is called as ``prior(text, final)``: the log-score of what ``text`` has settled (its
+completed words; all of them when ``final``), and says which appended characters settle
+something (``prior.settles(ch)``), so that the beam rescores only then.
 """
 import math
 import re
@@ -62,8 +67,113 @@ class WordPrior:
             words = words[:-1]
         return sum(self.word_score(w) for w in words if w)
 
+    @staticmethod
+    def settles(ch):
+        return ch == " "
+
     def __hash__(self):
         return id(self)
+
+
+# --- CJK characters, each scored by the one before it ---
+
+CJK_CHARACTER = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7a3]")  # kana, Han, Hangul
+CJK_LANGS = ("ko", "ja", "zh")
+UNSEEN_SHARE = 1e-7  # a character no CJK word holds: this share of the unigram mass
+BIGRAM_SHARE = 0.7   # P(b | a): this much the pairs inside words, the rest the unigram
+
+
+@lru_cache(maxsize=None)
+def _character_statistics(langs=CJK_LANGS):
+    """(log P(b | a) for pairs seen inside words, log P(b), log P of an unseen character, the mean
+    score of a character of real text) from the CJK word lists, each language weighing the same
+    and each word by its frequency. Pairs across a word boundary are not in the lists: the
+    bigram is interpolated with the unigram (``BIGRAM_SHARE``)."""
+    unigram, bigram = {}, {}
+    for lang in langs:
+        words = [(word, 10.0 ** zipf) for word, zipf in load_lexicon(lang) if CJK_CHARACTER.search(word)]
+        total = sum(frequency for _, frequency in words)
+        for word, frequency in words:
+            share = frequency / total
+            for i, ch in enumerate(word):
+                unigram[ch] = unigram.get(ch, 0.0) + share
+                if i:
+                    following = bigram.setdefault(word[i - 1], {})
+                    following[ch] = following.get(ch, 0.0) + share
+    mass = sum(unigram.values())
+    unigram_log = {ch: math.log(count / mass) for ch, count in unigram.items()}
+    unseen_log = math.log(UNSEEN_SHARE)
+    pair_log = {}
+    for first, following in bigram.items():
+        row_mass = sum(following.values())
+        for ch, count in following.items():
+            pair_log[first + ch] = math.log(BIGRAM_SHARE * count / row_mass
+                                            + (1 - BIGRAM_SHARE) * math.exp(unigram_log[ch]))
+    # the reference: the characters of real words score zero on average, so length is not rewarded
+    total, count = 0.0, 0.0
+    for lang in langs:
+        for word, zipf in load_lexicon(lang):
+            if CJK_CHARACTER.fullmatch(word[0]):
+                share = 10.0 ** zipf
+                total += share * sum(_pair_log_p(pair_log, unigram_log, unseen_log, word[i - 1] if i else "", ch)
+                                     for i, ch in enumerate(word))
+                count += share * len(word)
+    return pair_log, unigram_log, unseen_log, total / count
+
+
+def _pair_log_p(pair_log, unigram_log, unseen_log, previous, ch):
+    """log P(ch | previous): the interpolated pair where seen; the unigram's share after another
+    CJK character; the unigram at a line's or a word's start."""
+    log_p = pair_log.get(previous + ch) if previous else None
+    if log_p is not None:
+        return log_p
+    unigram = unigram_log.get(ch, unseen_log)
+    return unigram + math.log(1 - BIGRAM_SHARE) if previous and CJK_CHARACTER.match(previous) else unigram
+
+
+class CharacterPrior:
+    """``prior(text, final)`` -> weighted log-score of the CJK characters of ``text``, each given
+    the character before it, relative to a typical character of real text; other characters
+    score nothing."""
+
+    def __init__(self, weight=0.5):
+        self.weight = weight
+
+    def character_score(self, previous, ch):
+        if not CJK_CHARACTER.match(ch):
+            return 0.0
+        pair_log, unigram_log, unseen_log, reference = _character_statistics()
+        return self.weight * (_pair_log_p(pair_log, unigram_log, unseen_log, previous, ch) - reference)
+
+    @lru_cache(maxsize=200_000)  # the beam extends prefixes it scored a column before
+    def _score(self, text):
+        if not text:
+            return 0.0
+        return self._score(text[:-1]) + self.character_score(text[-2] if len(text) > 1 else "", text[-1])
+
+    def __call__(self, text, final=False):
+        return self._score(text)
+
+    @staticmethod
+    def settles(ch):
+        return bool(CJK_CHARACTER.match(ch))
+
+    def __hash__(self):
+        return id(self)
+
+
+class LanguagePrior:
+    """The word prior and the character prior together: what the reader decodes with."""
+
+    def __init__(self, words=None, characters=None):
+        self.words = WordPrior() if words is None else words
+        self.characters = CharacterPrior() if characters is None else characters
+
+    def __call__(self, text, final=False):
+        return self.words(text, final) + self.characters(text, final)
+
+    def settles(self, ch):
+        return self.words.settles(ch) or self.characters.settles(ch)
 
 
 # --- the words near a misread one: what the decoder may put in its place ---
