@@ -2,6 +2,7 @@
 the verdict, reading lines for training, and the reader's training entry point."""
 import math
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -245,6 +246,14 @@ def test_word_prior_prefers_frequent_words_and_leaves_codes_and_numbers_alone():
     assert prior("the acount", final=False) == prior.word_score("the")
     assert prior("the acount", final=True) == prior.word_score("the") + prior.word_score("acount")
     assert len(load_lexicon("en")) > 10_000
+
+
+def test_the_stroke_rows_of_one_large_line_stay_one_line():
+    # Chromium's pixels (dev set): '<div class="card">' in 64 px monospace under sigma 2 px. Its row
+    # profile has a valley between the x-height and the brackets' tails, but the rows above and
+    # below it lie over the same letters
+    image = np.asarray(Image.open(Path(__file__).resolve().parents[1] / "models/devset/003_d2_gpu_r1.png").convert("RGB"))
+    assert any(box.y <= 50 and box.y + box.h >= 90 for box in find_lines(image))
 
 
 def test_character_prior_prefers_the_pairs_cjk_words_hold_and_leaves_latin_alone():

@@ -4,7 +4,8 @@ Ink is how far each pixel lies from the surface it is drawn on: the page, or a f
 (a button, a badge, a card), each a flat area of its own grey level. The edges between surfaces,
 outlines, underlines and rules are not text. Connected ink is a word of sharp text, or a whole
 line, or at strong blur several lines whose bands touch; those are split at the valleys of their
-row profile of ink, not at empty rows. Pieces that share most of their height and lie
+row profile of ink, not at empty rows, unless the bands' letters line up (the stroke rows of one
+large line). Pieces that share most of their height and lie
 near each other form one line; a horizontal gap of several line heights separates columns and
 table cells.
 A line's box is where its row profile stays above a quarter of its peak: the ascenders and
@@ -24,6 +25,7 @@ NARROW_PEAKS = 0.55       # two peaks narrower than this share of their distance
 FILLED_VALLEY = 0.45      # ... with ink between them of at least this share: one sharp line
 WIDTH_PER_FILL = 1.5      # how much wider the peaks may be per share of ink between them
 LIKE_HEIGHTS = 0.6        # bands split out of one piece are lines only if none is below this share of the tallest
+SAME_LINE_COLUMNS = 0.7   # neighbouring bands whose column profiles correlate this well are one line's stroke rows
 BLUR_SPREAD = 1.0         # sigmas a found box reaches past a blurred line's sharp edge (measured: 0.9-1.3)
 SAME_ROW = 0.5            # boxes sharing this share of the lower one's height are in one row
 FLAT_RANGE = 4.0          # grey levels a surface's neighbourhood spans at most (more where the capture is noisy)
@@ -214,6 +216,19 @@ def _bands_of_piece(ink, piece):
     heights = [b - a for a, b in bands]
     if len(bands) < 2 or min(heights) < max(LIKE_HEIGHTS * max(heights), 2 * MIN_LINE_PX):
         return [piece]
+    # the stroke rows of one large line (the bars of "5", a CJK glyph's strokes) lie over the same
+    # letters; two lines' letters do not line up
+    merged = [bands[0]]
+    for a, b in bands[1:]:
+        upper = ink[top + merged[-1][0]:top + merged[-1][1], left:right].sum(0)
+        lower = ink[top + a:top + b, left:right].sum(0)
+        if np.corrcoef(upper, lower)[0, 1] >= SAME_LINE_COLUMNS:
+            merged[-1] = (merged[-1][0], b)
+        else:
+            merged.append((a, b))
+    if len(merged) < 2:
+        return [piece]
+    bands = merged
     split = []
     for a, b in bands:  # each line as wide as its own ink: a short last line is short
         columns = ink[top + a:top + b, left:right].sum(0)
