@@ -131,6 +131,22 @@ def _pair_log_p(pair_log, unigram_log, unseen_log, previous, ch):
     return unigram + math.log(1 - BIGRAM_SHARE) if previous and CJK_CHARACTER.match(previous) else unigram
 
 
+def _character_log_score(previous, ch):
+    """log P(ch | previous) less the reference for a CJK character, 0 for any other."""
+    if not CJK_CHARACTER.match(ch):
+        return 0.0
+    pair_log, unigram_log, unseen_log, reference = _character_statistics()
+    return _pair_log_p(pair_log, unigram_log, unseen_log, previous, ch) - reference
+
+
+@lru_cache(maxsize=200_000)  # the beam extends prefixes it scored a column before
+def _text_log_score(text):
+    """The unweighted character score of ``text``; recursion depth is the text's length."""
+    if not text:
+        return 0.0
+    return _text_log_score(text[:-1]) + _character_log_score(text[-2:-1], text[-1])
+
+
 class CharacterPrior:
     """``prior(text, final)`` -> weighted log-score of the CJK characters of ``text``, each given
     the character before it, relative to a typical character of real text; other characters
@@ -140,26 +156,14 @@ class CharacterPrior:
         self.weight = weight
 
     def character_score(self, previous, ch):
-        if not CJK_CHARACTER.match(ch):
-            return 0.0
-        pair_log, unigram_log, unseen_log, reference = _character_statistics()
-        return self.weight * (_pair_log_p(pair_log, unigram_log, unseen_log, previous, ch) - reference)
-
-    @lru_cache(maxsize=200_000)  # the beam extends prefixes it scored a column before
-    def _score(self, text):
-        if not text:
-            return 0.0
-        return self._score(text[:-1]) + self.character_score(text[-2] if len(text) > 1 else "", text[-1])
+        return self.weight * _character_log_score(previous, ch)
 
     def __call__(self, text, final=False):
-        return self._score(text)
+        return self.weight * _text_log_score(text)
 
     @staticmethod
     def settles(ch):
         return bool(CJK_CHARACTER.match(ch))
-
-    def __hash__(self):
-        return id(self)
 
 
 class LanguagePrior:
