@@ -65,6 +65,33 @@ def test_recognizer_shapes_and_fp16_checkpoint_round_trip(tmp_path):
         rec.load_recognizer(tmp_path / "naf.pt")
 
 
+def test_a_widened_reader_computes_what_the_narrow_one_did_and_its_new_units_learn():
+    torch.manual_seed(0)
+    narrow = rec.build_recognizer(channels=(4, 6, 6, 8), hidden=5, sigma_input=True)
+    with torch.no_grad():  # trained-looking batch-norm statistics, so that copying them matters
+        for module in narrow.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 2.0)
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.uniform_(-0.2, 0.2)
+    narrow.eval()
+    wide = rec.build_recognizer(channels=(6, 8, 10, 12), hidden=9, sigma_input=True)
+    grown = rec.load_widened(wide, narrow.state_dict())
+    assert "sequence.weight_hh_l0" in grown and "classifier.weight" in grown
+    lines = torch.randn(2, 1, rec.HEIGHT, 40)
+    sigmas = torch.tensor([1.5, -1.0])
+    assert torch.allclose(wide.eval()(lines, sigmas), narrow(lines, sigmas), atol=1e-5)
+    wide.train()
+    wide(lines, sigmas).logsumexp(-1).sum().backward()
+    new_channels = wide.features[0].weight.grad[4:]
+    assert new_channels.abs().sum() == 0  # into the classifier only through zero weights: their turn comes next
+    assert wide.features[4].weight.grad[:, 4:].abs().sum() > 0  # the old units' new inputs learn at once
+    assert wide.sequence.weight_hh_l0.grad[:, 5:].abs().sum() > 0
+    with pytest.raises(CheckpointError, match="cannot widen"):
+        rec.load_widened(narrow, wide.state_dict())
+
+
 def test_normalized_lines_do_not_depend_on_text_polarity():
     line = line_data.to_tensor(line_data.make_line(2, 0).sharp)
     assert torch.allclose(rec.normalize_line(line), rec.normalize_line(1 - line), atol=1e-4)

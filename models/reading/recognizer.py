@@ -132,6 +132,50 @@ def build_recognizer(**overrides):
                                                   for k, v in overrides.items()}))
 
 
+GRU_GATES = 3      # a GRU stacks its reset, update and new gates along the rows of each weight and bias
+GRU_DIRECTIONS = 2  # the classifier reads [forward units | backward units]
+
+
+def _blocked(tensor, key):
+    """``tensor`` viewed as (output blocks, outputs, input blocks, inputs, ...) so that widening
+    grows every gate and every direction of the GRU in place. Biases have no input dims."""
+    out_blocks = GRU_GATES if key.startswith("sequence.") else 1
+    in_blocks = GRU_DIRECTIONS if key == "classifier.weight" else 1
+    shape = (out_blocks, tensor.shape[0] // out_blocks)
+    if tensor.dim() > 1:
+        shape += (in_blocks, tensor.shape[1] // in_blocks, *tensor.shape[2:])
+    return tensor.reshape(shape)
+
+
+def load_widened(model, state):
+    """Load a narrower recogniser's ``state`` into ``model`` so that the wider net computes exactly
+    what the narrow one did, and its new units can still learn.
+
+    Each tensor keeps the old values in its leading block (per gate and per direction for the
+    GRU's). New output units (conv channels, GRU hidden units, classes) keep their own fresh
+    initialisation; the weights that carry them into an old unit start at zero, so they change
+    nothing until training uses them. (``models.load_grown`` zeroes both sides, which leaves new
+    units without a gradient.) Returns the keys that grew."""
+    own, merged, grown = model.state_dict(), {}, []
+    for key, target in own.items():
+        if key not in state:
+            raise CheckpointError(f"the checkpoint lacks {key}")
+        old = state[key].to(target.dtype) if state[key].is_floating_point() else state[key]
+        if old.shape == target.shape:
+            merged[key] = old
+            continue
+        if old.dim() != target.dim() or any(a > b for a, b in zip(old.shape, target.shape)):
+            raise CheckpointError(f"{key}: cannot widen {tuple(old.shape)} into {tuple(target.shape)}")
+        new, old = _blocked(target.clone(), key), _blocked(old, key)
+        if new.dim() > 2:  # a weight: inputs the old units never saw contribute nothing to them
+            new[:, :old.shape[1], :, old.shape[3]:] = 0
+        new[tuple(slice(0, n) for n in old.shape)] = old
+        merged[key] = new.reshape(target.shape)
+        grown.append(key)
+    model.load_state_dict(merged)
+    return grown
+
+
 def load_recognizer(path=DEFAULT_RECOGNIZER, device="cpu"):
     """Rebuild a recogniser from its checkpoint, in eval mode, fp32."""
     return recognizer_from_payload(read_checkpoint(path), path, device)

@@ -18,11 +18,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from models import load_grown, read_checkpoint, save_checkpoint
+from models import read_checkpoint, save_checkpoint
 from models.data.lines import LineConfig, ReadingLineConfig, make_line, make_reading_line, to_tensor
 from models.evaluation.ocr import cer
 from models.reading.line_finder import LineBox, find_lines
-from models.reading.recognizer import (READER_CHARSET, build_recognizer, collate_lines, ctc_loss, decode,
+from models.reading.recognizer import (READER_CHARSET, build_recognizer, collate_lines, ctc_loss, decode, load_widened,
                                        line_input, normalize_line)
 from models.training.train import lr_at, parse_config
 
@@ -149,8 +149,8 @@ def build_or_resume(config):
         optimizer.load_state_dict(payload["optimizer"])
         return model, optimizer, int(payload["step"])
     if config.init_from:
-        grown, new = load_grown(model, read_checkpoint(config.init_from)["model"])
-        print(f"warm start from {config.init_from}: {len(grown)} tensors grown, {len(new)} new", flush=True)
+        grown = load_widened(model, read_checkpoint(config.init_from)["model"])
+        print(f"warm start from {config.init_from}: {len(grown)} tensors widened", flush=True)
     return model, optimizer, 0
 
 
