@@ -14,7 +14,7 @@ from models.data.blur import gaussian_blur
 from models.data.lexicon import load_lexicon
 from models.data.lines import ReadingLineConfig, make_reading_line
 from models.reading import decode
-from models.reading.line_finder import LineBox, find_lines, reading_window, text_box
+from models.reading.line_finder import LineBox, find_lines, reading_order, reading_window, text_box
 from models.reading.pipeline import Reader, ReadLine, verdict
 from models.reading.prior import CharacterPrior, LanguagePrior, WordPrior, nearby_words
 from models.reading.recognizer import READER_CHARSET, SYMBOLS, build_recognizer, encode, line_input
@@ -115,6 +115,15 @@ def test_line_finder_sees_nothing_on_a_blank_or_faint_image():
     faint = np.full((60, 200, 3), 240, np.uint8)
     faint[20:30, 20:120] = 237  # three grey levels: JPEG noise, not text
     assert find_lines(faint) == []
+
+
+def test_lines_come_row_by_row_even_where_a_taller_box_on_the_row_starts_higher():
+    total, amount = LineBox(25, 186, 45, 12), LineBox(210, 185, 54, 15)  # a receipt's bold total row
+    title, thanks = LineBox(90, 37, 100, 18), LineBox(36, 205, 214, 15)
+    assert reading_order([thanks, amount, title, total]) == [title, total, amount, thanks]
+    upper, lower = LineBox(20, 100, 80, 15), LineBox(120, 108, 80, 15)  # half a line apart: two rows
+    assert reading_order([lower, upper]) == [upper, lower]
+    assert reading_order([]) == []
 
 
 def test_reading_window_adds_the_blur_spread_and_stays_inside_the_image():

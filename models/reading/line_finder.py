@@ -288,7 +288,23 @@ def find_lines(image, min_contrast=6.0, fill=None):
     boxes = [LineBox(int(left), int(top), int(right - left), int(bottom - top))
              for top, bottom, left, right in _group_into_lines(bands)
              if bottom - top >= MIN_LINE_PX and right - left >= MIN_LINE_PX]
-    return sorted(boxes, key=lambda b: (b.y, b.x))
+    return reading_order(boxes)
+
+
+def reading_order(boxes):
+    """Line boxes row by row, top to bottom, and left to right within a row. A row is the boxes
+    sharing most of their height: a receipt's bold "TOTAL" one pixel below its taller amount
+    still comes first (sorting by top edge alone read the amount first)."""
+    rows = []
+    for box in sorted(boxes, key=lambda b: b.y + b.h / 2):
+        row = rows[-1] if rows else None
+        if row is not None:
+            top, bottom = min(b.y for b in row), max(b.y + b.h for b in row)
+            if min(bottom, box.y + box.h) - max(top, box.y) >= SAME_ROW * min(box.h, min(b.h for b in row)):
+                row.append(box)
+                continue
+        rows.append([box])
+    return [box for row in rows for box in sorted(row, key=lambda b: (b.x, b.y))]
 
 
 def _touching_border(inked):
