@@ -265,6 +265,15 @@ def test_the_stroke_rows_of_one_large_line_stay_one_line():
     assert any(box.y <= 50 and box.y + box.h >= 90 for box in find_lines(image))
 
 
+def test_a_pill_whose_blurred_text_covers_most_of_its_fill_is_searched_inside():
+    # Chromium's pixels (dev set): white Korean text on a blue pill at DPR 2 under sigma 3 px; so
+    # little of the fill stays one grey level that only its ring tells it is a shape. The sharp
+    # twin's text box is (52, 43, 263, 21); the pill spans (28, 29, 310, 50)
+    image = np.asarray(Image.open(Path(__file__).resolve().parents[1] / "models/devset/036_d2_gpu_r1p5.png").convert("RGB"))
+    (box,) = find_lines(image)
+    assert 45 <= box.x <= 56 and 36 <= box.y <= 46 and box.h <= 30 and 250 <= box.w <= 275
+
+
 def test_character_prior_prefers_the_pairs_cjk_words_hold_and_leaves_latin_alone():
     prior = CharacterPrior(weight=1.0)
     assert prior("다릅니다") > prior("다름니다") + 2  # 릅니 (as in 다릅니다) is common, 름니 is not

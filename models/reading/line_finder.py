@@ -314,7 +314,9 @@ def _touching_border(inked):
 
 
 FILL_SHARE = 0.35   # a piece this much one grey level (unlike the page around it) ...
-FILL_RING = 0.5     # ... and this much of it all round just inside its outline is a filled shape
+FILL_RING = 0.5     # ... and this much of it all round just inside its outline is a filled shape;
+FILL_SHARE_BLURRED = 0.12  # a blurred pill's text spreads over its fill: less of it, but ...
+FILL_RING_BLURRED = 0.85   # ... then nearly all of the ring must be the fill
 
 
 def _lines_inside_fill(image, grey, piece, strong, min_contrast):
@@ -331,14 +333,15 @@ def _lines_inside_fill(image, grey, piece, strong, min_contrast):
     around = grey[y0:bottom + 2, x0:right + 2]
     outside = np.ones(around.shape, bool)
     outside[top - y0:bottom - y0, left - x0:right - x0] = False
-    if histogram[level] < FILL_SHARE * inside.size or not outside.any() \
+    share = histogram[level] / inside.size
+    if share < FILL_SHARE_BLURRED or not outside.any() \
             or abs(level - float(np.median(around[outside]))) < 0.5 * strong:
         return None
     # a shape's fill runs all round just inside its outline; bold text's strokes touch it here and there
     inset = max(2, (bottom - top) // 5)  # past a blurred outline's ramp
     ring = np.concatenate([inside[inset, inset:-inset], inside[-inset - 1, inset:-inset],
                            inside[inset:-inset, inset], inside[inset:-inset, -inset - 1]])
-    if np.mean(np.abs(ring - level) <= 12) < FILL_RING:
+    if np.mean(np.abs(ring - level) <= 12) < (FILL_RING if share >= FILL_SHARE else FILL_RING_BLURRED):
         return None
     lines = find_lines(image[top:bottom, left:right], min_contrast, fill=float(level))
     # a bold glyph is mostly one level too: what it "holds" are its counters, small beside it
