@@ -274,6 +274,14 @@ def test_a_pill_whose_blurred_text_covers_most_of_its_fill_is_searched_inside():
     assert 45 <= box.x <= 56 and 36 <= box.y <= 46 and box.h <= 30 and 250 <= box.w <= 275
 
 
+def test_a_blurred_outlined_button_is_not_a_line_but_its_label_is():
+    # pixels-only set: a filled and an outlined button side by side (시작하기, 취소) under sigma / font
+    # 0.19; the outline, thickened by the blur into a wide ring around its label, joined both labels
+    # into one box the height of the buttons. The labels' boxes: (47, 27, 95, 37) and (225, 27, 48, 37)
+    image = np.asarray(Image.open(Path(__file__).resolve().parents[1] / "models/pixset/px061_blurred.png").convert("RGB"))
+    assert_found(find_lines(image), [(47, 27, 95, 37), (225, 27, 48, 37)], px=25)
+
+
 def test_character_prior_prefers_the_pairs_cjk_words_hold_and_leaves_latin_alone():
     prior = CharacterPrior(weight=1.0)
     assert prior("다릅니다") > prior("다름니다") + 2  # 릅니 (as in 다릅니다) is common, 름니 is not
@@ -377,8 +385,9 @@ def test_two_step_reader_training_warm_starts_and_exports_a_reader(tmp_path, cap
     assert payload["step"] == 2 and "all" in payload["extra"]["val_cer"]
     train_recognizer.main(["--task", "reader", "--steps", "3", "--batch-size", "3", "--val-lines", "4",
                            "--log-every", "1", "--warmup", "1", "--out", str(tmp_path), "--resume",
-                           str(tmp_path / "last.pt"), "--model-overrides", '{"channels": [8, 8, 8, 8], "hidden": 8}'])
-    assert read_checkpoint(tmp_path / "last.pt")["step"] == 3
+                           str(tmp_path / "last.pt")])
+    resumed = read_checkpoint(tmp_path / "last.pt")  # the run's own shape, not the reader's default
+    assert resumed["step"] == 3 and tuple(resumed["config"]["channels"]) == (8, 8, 8, 8)
 
 
 def test_calibration_picks_the_smallest_power_that_keeps_confident_characters_right():

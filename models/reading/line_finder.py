@@ -35,6 +35,8 @@ HOLE_SHARE = 0.1          # a flat area inside the capture is a filled shape onl
 EDGE_RATIO, EDGE_SLACK = 1.5, 4.0  # a pixel no farther from another surface than this times its own distance, plus this (px): an edge
 EDGE_SHARE = 0.5          # connected ink this much on such edges is a shape's edge
 HOLLOW = 3.5              # ink whose filled outline is this many times its area is a shape's edge, not text
+OUTLINE_HOLLOW = 1.5      # ... or this many, if it is this much wider than tall and holds other ink
+OUTLINE_WIDE = 1.5
 RULE_LENGTH = 31          # px: a horizontal run of ink this long and ...
 RULE_THICKNESS = 3        # ... thinner than this many rows is an underline or a rule ...
 RULE_ALONE = 0.15         # ... where ink lies along less than this share of it on one side
@@ -194,13 +196,18 @@ def _pieces(ink):
 
 def _shape_edges(inked, edges):
     """Connected ink that is a filled shape's edge, not text: mostly where two surfaces meet, or
-    hollow (an outline around the text, enclosing nothing of itself)."""
+    hollow (an outline around the text, enclosing nothing of itself), or a blurred outlined
+    button: a wide ring, thickened by the blur, holding other ink (its label)."""
     labels, _ = ndimage.label(inked, structure=np.ones((3, 3), bool))
     found = np.zeros(inked.shape, bool)
     for index, window in enumerate(ndimage.find_objects(labels), start=1):
         own = labels[window] == index
         area = own.sum()
-        if edges[window][own].sum() >= EDGE_SHARE * area or ndimage.binary_fill_holes(own).sum() >= HOLLOW * area:
+        filled = ndimage.binary_fill_holes(own)
+        if edges[window][own].sum() >= EDGE_SHARE * area or filled.sum() >= HOLLOW * area:
+            found[window] |= own
+        elif (filled.sum() >= OUTLINE_HOLLOW * area and own.shape[1] >= OUTLINE_WIDE * own.shape[0]
+              and inked[window][filled & ~own].any()):  # a glyph such as 国 holds ink too, but is not wide
             found[window] |= own
     return found
 

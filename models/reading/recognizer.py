@@ -48,6 +48,9 @@ SYMBOLS = "€£¥₩¢·•…–—“”‘’×±→←©®™§"
 READER_CHARSET = CHARSET + "".join(dict.fromkeys(ch for ch in CJK_PUNCTUATION + reader_characters() + SYMBOLS
                                                  if ch not in CHARSET))
 
+# The reader's shape (session 9: the stage-5 net widened, ``load_widened``); ``--model-overrides`` changes it
+READER_DEFAULTS = {"charset": READER_CHARSET, "sigma_input": True, "channels": (32, 64, 96, 160), "hidden": 128}
+
 
 @lru_cache(maxsize=8)
 def _class_index(charset):

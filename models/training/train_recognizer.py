@@ -22,7 +22,7 @@ from models import read_checkpoint, save_checkpoint
 from models.data.lines import LineConfig, ReadingLineConfig, make_line, make_reading_line, to_tensor
 from models.evaluation.ocr import cer
 from models.reading.line_finder import LineBox, find_lines
-from models.reading.recognizer import (READER_CHARSET, build_recognizer, collate_lines, ctc_loss, decode, load_widened,
+from models.reading.recognizer import (READER_CHARSET, READER_DEFAULTS, build_recognizer, collate_lines, ctc_loss, decode, load_widened,
                                        line_input, normalize_line)
 from models.training.train import lr_at, parse_config
 
@@ -137,14 +137,16 @@ def evaluate_lines(model, lines, sigmas, texts, langs, ratios=None):
 
 
 def build_or_resume(config):
-    """(model, optimizer, first step) from nothing, a warm start or a resumed run."""
-    overrides = dict(config.model_overrides)
-    if config.task == "reader":
-        overrides = {"charset": READER_CHARSET, "sigma_input": True, **overrides}
-    model = build_recognizer(**overrides)
+    """(model, optimizer, first step) from nothing, a warm start or a resumed run (which rebuilds
+    the run's own net from its checkpoint, whatever the reader's default shape is now)."""
+    payload = read_checkpoint(config.resume) if config.resume else None
+    if payload is not None:
+        model = build_recognizer(**{k: v for k, v in payload["config"].items() if k != "name"})
+    else:
+        defaults = READER_DEFAULTS if config.task == "reader" else {}
+        model = build_recognizer(**{**defaults, **config.model_overrides})
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    if config.resume:
-        payload = read_checkpoint(config.resume)
+    if payload is not None:
         model.load_state_dict(payload["model"])
         optimizer.load_state_dict(payload["optimizer"])
         return model, optimizer, int(payload["step"])
