@@ -282,6 +282,22 @@ def test_a_blurred_outlined_button_is_not_a_line_but_its_label_is():
     assert_found(find_lines(image), [(47, 27, 95, 37), (225, 27, 48, 37)], px=25)
 
 
+def test_a_rule_or_shadow_thickened_by_blur_is_not_a_line():
+    devset, pixset = (Path(__file__).resolve().parents[1] / "models" / name for name in ("devset", "pixset"))
+    # a DPR-2 link's underline under sigma 2 px, 10 rows thick, below its 64 px code line
+    underlined = np.asarray(Image.open(devset / "003_d2_gpu_r1.png").convert("RGB"))
+    assert [box.y for box in find_lines(underlined)] == [44]
+    # a profile card's three lines, and the shadow along its bottom edge (y 264, 732 px long)
+    card = find_lines(np.asarray(Image.open(pixset / "px008_blurred.png").convert("RGB")))
+    assert len(card) == 4 and all(box.y < 240 for box in card)
+    # a line of text 30 times longer than tall, blurred to 0.35 of its size, is uneven enough
+    long_line = Image.new("RGB", (560, 40), (250, 250, 245))
+    ImageDraw.Draw(long_line).text((10, 14), "jumps over the lazy dog and reads it again " * 2,
+                                   font=ImageFont.truetype(FONT, 10), fill=(20, 20, 30))
+    (box,) = find_lines(blur(np.asarray(long_line), 3.5))
+    assert box.w >= 20 * box.h
+
+
 def test_character_prior_prefers_the_pairs_cjk_words_hold_and_leaves_latin_alone():
     prior = CharacterPrior(weight=1.0)
     assert prior("다릅니다") > prior("다름니다") + 2  # 릅니 (as in 다릅니다) is common, 름니 is not

@@ -40,6 +40,8 @@ OUTLINE_WIDE = 1.5
 RULE_LENGTH = 31          # px: a horizontal run of ink this long and ...
 RULE_THICKNESS = 3        # ... thinner than this many rows is an underline or a rule ...
 RULE_ALONE = 0.15         # ... where ink lies along less than this share of it on one side
+RULE_ASPECT = 20          # a found box this many times wider than tall ...
+RULE_EVENNESS = 0.05      # ... whose column profile varies less than this (std / mean) is a blurred rule
 
 
 @dataclass(frozen=True)
@@ -287,7 +289,7 @@ def find_lines(image, min_contrast=6.0, fill=None):
     if fill is not None:  # inside a filled shape: ink reaching the crop's border is the shape's own edge
         inked &= ~_touching_border(inked)
     inked &= ~_rules(inked)
-    ink = np.where(inked, ink, 0.0)
+    contrast, ink = ink, np.where(inked, ink, 0.0)
     bands = []
     for piece in _pieces(ink):
         inside = None if fill is not None else _lines_inside_fill(image, grey, piece, strong, min_contrast)
@@ -295,7 +297,18 @@ def find_lines(image, min_contrast=6.0, fill=None):
     boxes = [LineBox(int(left), int(top), int(right - left), int(bottom - top))
              for top, bottom, left, right in _group_into_lines(bands)
              if bottom - top >= MIN_LINE_PX and right - left >= MIN_LINE_PX]
-    return reading_order(boxes)
+    return reading_order([box for box in boxes if not _is_blurred_rule(contrast, box)])
+
+
+def _is_blurred_rule(ink, box):
+    """A long thin box whose ink (every pixel's contrast, not only what counts as inked: a
+    rounded end fades) is even along its length: a rule, an underline or a card's shadow that
+    blur made too thick for ``_rules``; letters and the gaps between words make a line's column
+    profile uneven however blurred."""
+    if box.w < RULE_ASPECT * box.h:
+        return False
+    columns = ink[box.y:box.y + box.h, box.x:box.x + box.w].sum(0)
+    return float(columns.std()) < RULE_EVENNESS * float(columns.mean())
 
 
 def reading_order(boxes):
