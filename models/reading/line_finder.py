@@ -205,11 +205,14 @@ def _shape_edges(inked, edges):
     for index, window in enumerate(ndimage.find_objects(labels), start=1):
         own = labels[window] == index
         area = own.sum()
-        filled = ndimage.binary_fill_holes(own)
-        if edges[window][own].sum() >= EDGE_SHARE * area or filled.sum() >= HOLLOW * area:
+        if edges[window][own].sum() >= EDGE_SHARE * area:
             found[window] |= own
-        elif (filled.sum() >= OUTLINE_HOLLOW * area and own.shape[1] >= OUTLINE_WIDE * own.shape[0]
-              and inked[window][filled & ~own].any()):  # a glyph such as 国 holds ink too, but is not wide
+            continue
+        filled = ndimage.binary_fill_holes(own)
+        enclosed = filled.sum()
+        wide_ring = (enclosed >= OUTLINE_HOLLOW * area and own.shape[1] >= OUTLINE_WIDE * own.shape[0]
+                     and inked[window][filled & ~own].any())  # a glyph such as 国 holds ink too, but is not wide
+        if enclosed >= HOLLOW * area or wide_ring:
             found[window] |= own
     return found
 

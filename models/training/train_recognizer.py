@@ -22,8 +22,8 @@ from models import read_checkpoint, save_checkpoint
 from models.data.lines import LineConfig, ReadingLineConfig, make_line, make_reading_line, to_tensor
 from models.evaluation.ocr import cer
 from models.reading.line_finder import LineBox, find_lines
-from models.reading.recognizer import (READER_CHARSET, READER_DEFAULTS, build_recognizer, collate_lines, ctc_loss, decode, load_widened,
-                                       line_input, normalize_line)
+from models.reading.recognizer import (READER_CHARSET, READER_DEFAULTS, build_recognizer, collate_lines, ctc_loss,
+                                       decode, line_input, load_widened, normalize_line)
 from models.training.train import lr_at, parse_config
 
 OCR_LANG = {"latin": "en", "ko": "ko", "zh": "zh", "ja": "ja"}  # synth's language names -> models.evaluation.ocr's
