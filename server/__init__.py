@@ -68,7 +68,7 @@ def create_app(test_config=None):
 
     app.before_request(_start_clock)
     app.before_request(security.check_request)
-    app.after_request(security.add_cors_headers)
+    security.enable_cors(app)
     app.after_request(_log_request)
     app.register_error_handler(ServerError, _server_error)
     app.register_error_handler(HTTPException, _http_error)

@@ -6,10 +6,14 @@
   (chrome-extension://, and Firefox's moz-extension://) are allowed (only the listed ones, when
   some are pinned), and so is the server's own origin, which the demo page uses.
 - With a token configured, /v1/* also needs ``Authorization: Bearer <token>``.
+- flask-cors answers the allowed cross-origin callers (extensions, pinned origins) with CORS
+  headers, from the same allow-list; the refusals above are this module's, not flask-cors's.
 """
 import hmac
+import re
 
 from flask import current_app, request
+from flask_cors import CORS
 
 from .errors import Forbidden
 
@@ -62,15 +66,40 @@ def check_request():
         raise Forbidden("missing or wrong bearer token (Authorization: Bearer <token>)")
 
 
-def add_cors_headers(response):
-    """after_request hook: let allowed cross-origin callers (extensions) read responses."""
-    origin = request.headers.get("Origin")
-    host_header = request.headers.get("Host", "").lower()
-    if origin and origin != f"http://{host_header}" \
-            and origin_allowed(origin, host_header, current_app.config["ALLOWED_ORIGINS"]):
-        response.headers["Access-Control-Allow-Origin"] = origin
-        response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
-        response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
-        response.headers["Access-Control-Max-Age"] = "600"
-        response.headers.add("Vary", "Origin")
+CORS_METHODS = ("GET", "POST", "OPTIONS")
+CORS_HEADERS = ("Authorization", "Content-Type")
+CORS_MAX_AGE_S = 600
+
+
+def cors_origins(allowed_origins):
+    """The origins flask-cors answers: the pinned ones, and every extension while none is pinned.
+
+    Compiled patterns, because flask-cors compares plain strings case-insensitively and
+    origin_allowed does not: a refused origin must not get CORS headers on its 403.
+    """
+    patterns = [re.compile(re.escape(origin) + r"\Z") for origin in allowed_origins]
+    if not any(origin.startswith(EXTENSION_SCHEMES) for origin in allowed_origins):
+        patterns += [re.compile(re.escape(scheme)) for scheme in EXTENSION_SCHEMES]
+    return patterns
+
+
+def enable_cors(app):
+    """Let allowed cross-origin callers (extensions) read responses; configured from ALLOWED_ORIGINS."""
+    # Registered before flask-cors's hook so that it runs after it (Flask runs them in reverse).
+    app.after_request(state_allowed_headers)
+    CORS(app, origins=cors_origins(app.config["ALLOWED_ORIGINS"]), methods=CORS_METHODS,
+         allow_headers=CORS_HEADERS, max_age=CORS_MAX_AGE_S,
+         always_send=False,  # no Origin, no CORS headers (else it lists the pinned origins to anyone)
+         intercept_exceptions=False)  # error answers pass through after_request already
+
+
+def state_allowed_headers(response):
+    """after_request hook: name the allowed request headers on a preflight that asked for none.
+
+    flask-cors only echoes the headers a preflight lists in Access-Control-Request-Headers; the
+    contract is that an accepted preflight always names Authorization and Content-Type.
+    """
+    if request.method == "OPTIONS" and "Access-Control-Allow-Methods" in response.headers \
+            and "Access-Control-Allow-Headers" not in response.headers:
+        response.headers["Access-Control-Allow-Headers"] = ", ".join(CORS_HEADERS)
     return response
