@@ -24,6 +24,11 @@ export function countMessage(key, count, ...substitutions) {
   return message(`${key}_${count === 1 ? "one" : "other"}`, count, ...substitutions);
 }
 
+/** Parts already in words, as one list in the user's language ("a / b" in Korean, "a; b" in English). */
+export function listOf(parts) {
+  return parts.join(message("list_separator"));
+}
+
 /**
  * A message whose placeholders $1, $2… stand for an element's child elements (a link, a <code>),
  * split around them: text pieces and the children's indexes, in the translation's order.

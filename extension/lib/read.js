@@ -2,11 +2,11 @@
 // (/v1/read/batch) and laid over their elements as selectable text (content/text-overlay.js).
 // Where the page has the text itself under a CSS blur or the text-shadow trick, its blur comes
 // off instead: that is exact, and no model is needed.
-import { nothingToRead, readRegionHint, readSummary } from "../content/messages.js";
 import { tabToFrame } from "./geometry.js";
 import { message } from "./i18n.js";
 import { decodeDataUrl, pixelsOf } from "./imaging.js";
 import { callFrame, TOP_FRAME } from "./page-calls.js";
+import { nothingToRead, readRegionHint, readSummary } from "./read-notices.js";
 import { layoutReading, linesOnElement, sampleColors } from "./reading.js";
 import { checkHealth, readImages, sharpenImages } from "./requests.js";
 import {

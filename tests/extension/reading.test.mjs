@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import {
   combineVerdicts, INK_HEIGHT_PER_EM, fitLine, layoutReading, linesOnElement, markRuns, MAX_SCALE_X, sampleColors, uncertainCount,
 } from "../../extension/lib/reading.js";
-import { nothingToRead, readSummary } from "../../extension/content/messages.js";
 import { panelView } from "../../extension/content/panel-view.js";
+import { nothingToRead, readSummary } from "../../extension/lib/read-notices.js";
 import { readImages } from "../../extension/lib/requests.js";
 import { useLocale } from "./chrome-i18n.mjs";
 
