@@ -351,9 +351,16 @@ def test_reader_answers_one_entry_per_found_line_with_a_confidence_per_character
         tiny_reader.read(np.zeros((10, 10), np.uint8))
 
 
-def test_a_thumbnail_whose_lines_are_a_few_pixels_tall_is_unreadable(tiny_reader):
+def test_a_thumbnail_whose_lines_are_a_few_pixels_tall_is_unreadable(tiny_reader, monkeypatch):
+    from models.reading.pipeline import MIN_LINE_PX
+
     image, _ = paragraph()
     thumbnail = np.asarray(Image.fromarray(image).resize((image.shape[1] // 5, image.shape[0] // 5), Image.BILINEAR))
+    found = find_lines(thumbnail)
+    assert found and all(box.h < MIN_LINE_PX for box in found)  # the text is there, too small to read
+    # A reader sure of every line it is handed: only the size rule can leave the thumbnail unread.
+    monkeypatch.setattr(tiny_reader, "read_line", lambda *_: ("text", [1.0] * 4))
+    assert tiny_reader.read(image).verdict == "readable"
     assert tiny_reader.read(thumbnail).verdict == "unreadable"
 
 
