@@ -682,7 +682,13 @@ def test_tesseract_reads_the_overlay_better_than_the_blurred_text(browsers, site
     mean_before = statistics.mean(r["blurred"] for r in rates.values())
     mean_after = statistics.mean(r["sharpened"] for r in rates.values())
     print(f"\nDPR {dpr}: mean character error rate {mean_before:.3f} blurred -> {mean_after:.3f} sharpened")
-    assert mean_after < mean_before
+    # The figures README.md quotes, held both ways so that the README changes with them. Tolerances:
+    # a few characters Tesseract reads differently in one of the five elements move the mean by a
+    # few hundredths (the sharpened pixels differ with the CPU's precision, the blurred ones with
+    # Chromium's and Tesseract's versions). Measured: 0.672 -> 0.059 at DPR 1, 0.622 -> 0.039 at DPR 2.
+    quoted_before, quoted_after = {1: (0.67, 0.06), 2: (0.62, 0.04)}[dpr]
+    assert abs(mean_before - quoted_before) <= 0.05, f"blurred: CER {mean_before:.3f}, README says {quoted_before}"
+    assert abs(mean_after - quoted_after) <= 0.03, f"sharpened: CER {mean_after:.3f}, README says {quoted_after}"
 
     if dpr == 2 and os.environ.get("ANTI_AGING_SAVE_SCREENSHOTS") == "1":
         # Full resolution (downscaling would hide the blur), around the first four elements.
