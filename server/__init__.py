@@ -16,7 +16,7 @@ from models import DEFAULT_MODEL, default_checkpoint
 
 from . import imaging, security
 from .errors import ServerError, body_too_large_message
-from .reading import ReadService, resolve_reader
+from .reading import ReadService, resolve_reader, resolve_svtr
 
 __version__ = "0.1.0"
 
@@ -50,6 +50,7 @@ def create_app(test_config=None):
         PRECISION="auto",
         ENGINE=None,
         READER_CHECKPOINT=None,  # else $ANTI_AGING_READER, else the shipped models/checkpoints/reader.pt
+        SVTR_CHECKPOINT=None,  # else $ANTI_AGING_SVTR, else the shipped svtr_reader.pt beside the shipped reader
         READER=None,  # a ReadService (serve's, or a test's); else one over READER_CHECKPOINT, loaded on first use
     )
     if test_config:
@@ -63,8 +64,9 @@ def create_app(test_config=None):
             resolve_checkpoint(app.config["CHECKPOINT"], app.config["MODEL"]),
             device=app.config["DEVICE"], precision=app.config["PRECISION"])
     app.extensions["engine"] = engine
+    reader = resolve_reader(app.config["READER_CHECKPOINT"])
     app.extensions["reader"] = app.config["READER"] or ReadService(
-        resolve_reader(app.config["READER_CHECKPOINT"]), device=engine.device)
+        reader, device=engine.device, svtr=resolve_svtr(app.config["SVTR_CHECKPOINT"], reader))
 
     app.before_request(_start_clock)
     app.before_request(security.check_request)

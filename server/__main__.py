@@ -15,7 +15,7 @@ from . import DEFAULT_HOST, DEFAULT_PORT, create_app, resolve_checkpoint, runtim
 from .engine import PRECISIONS, Engine, cpu_count, resolve_device, validate_sigma
 from .errors import ReaderUnavailable, ServerError
 from .imaging import DEFAULT_MAX_PIXELS
-from .reading import READER_ENV, ReadService, reader_pixels, resolve_reader
+from .reading import READER_ENV, SVTR_ENV, ReadService, reader_pixels, resolve_reader, resolve_svtr
 
 TOKEN_ENV = "ANTI_AGING_TOKEN"
 
@@ -35,6 +35,15 @@ def add_engine_options(parser):
 def add_reader_option(parser):
     parser.add_argument("--reader", metavar="CKPT", help=f"reader checkpoint for reading text (default: ${READER_ENV}, "
                                                          "else models/checkpoints/reader.pt)")
+    parser.add_argument("--svtr", metavar="CKPT",
+                        help=f"SVTR-LCNet checkpoint that reads the lines without Hangul ('none': the reader reads "
+                             f"all; default: ${SVTR_ENV}, else models/checkpoints/svtr_reader.pt beside the "
+                             "shipped reader)")
+
+
+def read_service(args, device, **options):
+    reader = resolve_reader(args.reader)
+    return ReadService(reader, device=device, svtr=resolve_svtr(args.svtr, reader), **options)
 
 
 def add_serve_options(parser):
@@ -118,11 +127,11 @@ def load_reader(args, device, **options):
     """The ReadService for `serve`, loaded and warmed up. A reader checkpoint named by --reader or
     $ANTI_AGING_READER must load; without one, and the shipped reader.pt missing or unusable, the
     server still sharpens and /v1/read answers 503 reader_unavailable."""
-    service = ReadService(resolve_reader(args.reader), device=device, **options)
+    service = read_service(args, device, **options)
     try:
         service.warmup()
     except ReaderUnavailable as exc:
-        if args.reader or os.environ.get(READER_ENV):
+        if args.reader or os.environ.get(READER_ENV) or args.svtr or os.environ.get(SVTR_ENV):
             raise SystemExit(f"error: {exc.message}") from None
     return service
 
@@ -137,7 +146,8 @@ def start_line(info, server, torch_threads, reader):
     """The one line `serve` prints at start: what runs, how fast it can be, and where."""
     threads = (f"{torch_threads} torch threads (OpenMP wait {os.environ.get('OMP_WAIT_POLICY', 'default').lower()})"
                if info["device"] == "cpu" else "GPU")
-    reading = (f"reader from {reader['checkpoint']}" if reader["loaded"]
+    helper = f" with {reader['svtr']} for lines without Hangul" if reader["svtr"] else ""
+    reading = (f"reader from {reader['checkpoint']}{helper}" if reader["loaded"]
                else f"no reader ({reader['checkpoint']} not loaded: /v1/read answers 503)")
     return (f"anti-aging: {info['model']} from {info['checkpoint']}; device {info['device']}, "
             f"precision {info['precision']}, {threads}, allocator {runtime.allocator_in_use()}; "
@@ -325,7 +335,7 @@ def read(args):
     try:
         sigma = validate_sigma(args.sigma)
         device = resolve_device(args.device)
-        reader = ReadService(resolve_reader(args.reader), device=device).load()
+        reader = read_service(args, device).load()
     except ServerError as exc:
         raise SystemExit(f"error: {exc.message}") from None
     if device == "cpu":
@@ -368,6 +378,8 @@ def serve_argv(args):
         argv += ["--checkpoint", str(Path(args.checkpoint).resolve())]
     if args.reader:
         argv += ["--reader", str(Path(args.reader).resolve())]
+    if args.svtr:
+        argv += ["--svtr", args.svtr if args.svtr == "none" else str(Path(args.svtr).resolve())]
     if args.token:
         argv += ["--token", args.token]
     for origin in args.allow_origin:

@@ -9,7 +9,10 @@ read runs at a time, beside the sharpen worker rather than in its queue, and rea
 themselves with the same bound and time limit as sharpen (QueueFull / RequestTimeout -> 503).
 
 The reader checkpoint is optional: without one the server still sharpens and /v1/read answers
-503 ``reader_unavailable`` saying how to get one. It is loaded once, on first use or at
+503 ``reader_unavailable`` saying how to get one. Beside the reader, an SVTR-LCNet checkpoint (the
+pretrained recogniser fine-tuned on our lines) reads every line the reader does not read as Korean:
+--svtr or $ANTI_AGING_SVTR names one ("none": the reader reads every line); otherwise the shipped
+svtr_reader.pt goes with the shipped reader.pt, and a reader named by path reads alone. It is loaded once, on first use or at
 ``load()`` (serve calls it at start); a missing file is looked for again on the next request,
 so a checkpoint dropped in place later is picked up without a restart.
 """
@@ -27,6 +30,8 @@ from models import CheckpointError, default_checkpoint
 from .errors import QueueFull, ReaderUnavailable, RequestTimeout, ServerError, ShuttingDown
 
 READER_ENV = "ANTI_AGING_READER"
+SVTR_ENV = "ANTI_AGING_SVTR"
+NO_SVTR = "none"
 DEFAULT_QUEUE_SIZE = 64  # images waiting at most, as the engine's default
 HOW_TO_GET_A_READER = ("pass --reader PATH, set $ANTI_AGING_READER, or train one "
                        "(python -m models.training.train_recognizer --task reader)")
@@ -35,11 +40,22 @@ HOW_TO_GET_A_READER = ("pass --reader PATH, set $ANTI_AGING_READER, or train one
 # models.reading.recognizer.DEFAULT_READER, named without importing models.reading: its import costs
 # seconds (SciPy, the word lists) that a server that only sharpens should not pay at start.
 DEFAULT_READER = default_checkpoint("reader")
+DEFAULT_SVTR = default_checkpoint("svtr_reader")  # models.reading.line_networks.DEFAULT_SVTR
 
 
 def resolve_reader(path=None):
     """--reader wins, then $ANTI_AGING_READER, then the shipped models/checkpoints/reader.pt."""
     return str(path or os.environ.get(READER_ENV) or DEFAULT_READER)
+
+
+def resolve_svtr(path=None, reader=None):
+    """--svtr wins, then $ANTI_AGING_SVTR ("none" for neither); else the shipped svtr_reader.pt when
+    the reader is the shipped reader.pt and the file is there (the two were measured together)."""
+    named = path or os.environ.get(SVTR_ENV)
+    if named:
+        return None if named == NO_SVTR else str(named)
+    shipped_pair = reader is not None and Path(reader).resolve() == DEFAULT_READER.resolve()
+    return str(DEFAULT_SVTR) if shipped_pair and DEFAULT_SVTR.is_file() else None
 
 
 def reader_pixels(rgb, alpha=None):
@@ -61,11 +77,12 @@ def reader_pixels(rgb, alpha=None):
 
 
 class ReadService:
-    """One reader for the whole process. ``checkpoint`` is loaded on first use; ``reader`` (a
-    built Reader, e.g. a test's) is used as it is."""
+    """One reader for the whole process. ``checkpoint`` (with ``svtr`` beside it, if given) is
+    loaded on first use; ``reader`` (a built Reader, e.g. a test's) is used as it is."""
 
-    def __init__(self, checkpoint=None, reader=None, device="cpu", queue_size=DEFAULT_QUEUE_SIZE):
+    def __init__(self, checkpoint=None, reader=None, device="cpu", queue_size=DEFAULT_QUEUE_SIZE, svtr=None):
         self.checkpoint = str(checkpoint) if checkpoint else None
+        self.svtr = str(svtr) if svtr else None
         self.device = device
         self.queue_size = queue_size
         self._reader = reader
@@ -85,7 +102,7 @@ class ReadService:
         return self.loaded or bool(self.checkpoint and Path(self.checkpoint).is_file())
 
     def describe(self):
-        return {"checkpoint": self.checkpoint, "loaded": self.loaded, "available": self.available}
+        return {"checkpoint": self.checkpoint, "svtr": self.svtr, "loaded": self.loaded, "available": self.available}
 
     def load(self):
         """The shared Reader, built on the first call; ReaderUnavailable when there is none to build."""
@@ -103,7 +120,7 @@ class ReadService:
         from models.reading.pipeline import Reader
 
         try:
-            return Reader(checkpoint=self.checkpoint, device=self.device)
+            return Reader(checkpoint=self.checkpoint, device=self.device, svtr=self.svtr)
         except CheckpointError as exc:
             raise ReaderUnavailable(f"the reader checkpoint cannot be used: {exc}; {HOW_TO_GET_A_READER}") from None
 

@@ -114,6 +114,7 @@ class ReadingLineConfig:
     p_noise: float = 0.2
     p_shape: float = 0.25         # the line sits on a filled shape (a button, a badge, a card) on the page
     p_underline: float = 0.06     # Latin lines underlined, as links are
+    lang_weights: tuple = READ_LANG_WEIGHTS  # of READ_LANGS; a recogniser without Hangul trains with ko at 0
 
 
 def _lexicon_words(rng, lang, count, charset):
@@ -222,7 +223,8 @@ def make_reading_line(seed, index, charset, config=ReadingLineConfig()):
     reader crops it as the line finder would); ``sharp`` is the unblurred rendering, same size.
     """
     rng = np.random.default_rng((seed, index, READ_STREAM))
-    lang = str(rng.choice(READ_LANGS, p=READ_LANG_WEIGHTS))
+    weights = np.asarray(config.lang_weights, dtype=float)
+    lang = str(rng.choice(READ_LANGS, p=weights / weights.sum()))
     px = int(round(math.exp(rng.uniform(math.log(config.min_px), math.log(config.max_px + 0.5)))))
     scale = float(rng.uniform(1.25, 2.0)) if rng.random() < config.p_rescale else 1.0
     draw_px = int(round(px * scale))

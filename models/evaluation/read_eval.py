@@ -2,7 +2,8 @@
 beside sharpen-then-Tesseract; how often a character marked confident is wrong; how much of the
 text is read confidently; and a reliability table and plot (confidence against accuracy).
 
-    python -m models.evaluation.read_eval [--devset models/devset] [--out docs/eval] [--reader PATH] [--limit N]
+    python -m models.evaluation.read_eval [--devset models/devset] [--out docs/eval] [--reader PATH] [--svtr PATH]
+        [--limit N]
 
 The sharpen-then-Tesseract figures are read from ``<out>/results.json``, which
 ``models.evaluation.evaluate`` writes for the same set (``make evaluate`` runs both).
@@ -19,8 +20,10 @@ from PIL import Image, ImageDraw, ImageFont
 
 from models import CheckpointError
 from models.data.chromium_devset import load_pair, read_manifest
+from models.data.splits import SPLITS, split_of
 from models.evaluation.evaluate import BUCKETS, LABEL_FONT, sigma_bucket
 from models.evaluation.ocr import cer, normalize_text
+from models.reading.line_networks import DEFAULT_SVTR
 from models.reading.pipeline import CONFIDENT, Reader
 from models.reading.recognizer import DEFAULT_READER
 
@@ -63,10 +66,10 @@ def read_sample(reader, blurred, sigma):
     return text, confidences, reading.verdict
 
 
-def evaluate_reading(devset, reader, limit=None, log=print):
+def evaluate_reading(devset, reader, limit=None, log=print, split="all"):
     devset = Path(devset)
     manifest = read_manifest(devset)
-    samples = manifest["samples"]
+    samples = [s for s in manifest["samples"] if split == "all" or split_of(s) == split]
     if limit and limit < len(samples):
         samples = [samples[i] for i in np.linspace(0, len(samples) - 1, limit).round().astype(int)]
     records, started = [], time.time()
@@ -74,7 +77,7 @@ def evaluate_reading(devset, reader, limit=None, log=print):
         _, blurred = load_pair(devset, sample)
         sigma = float(sample["sigma_px"])
         record = {key: sample.get(key) for key in ("id", "text", "lang", "kind", "raster", "dpr", "sigma_px")}
-        record.update(bucket=sigma_bucket(sigma), modes={})
+        record.update(bucket=sigma_bucket(sigma), split=split_of(sample), modes={})
         for mode in MODES:
             tick = time.perf_counter()
             text, confidences, verdict = read_sample(reader, blurred, sigma if mode == "sigma" else None)
@@ -176,19 +179,15 @@ def load_baselines(results_path):
             for name in SHARPEN_BASELINES if name in results["methods"]}
 
 
-def markdown(results):
+def bucket_table(summary):
+    """The markdown rows of one summary: CER and confidence figures per sigma bucket, both modes."""
     buckets = [name for name, _, _ in BUCKETS] + ["all"]
-    lines = [f"Reading on {results['devset']} ({results['samples']} samples), reader {results['reader']}; "
-             f"sigma buckets in device px. CER: text CER (lower is better); confidently wrong: of the characters "
-             f"marked >= {CONFIDENT}, the share wrong; read confidently: the share of the reference text read "
-             f"correctly at >= {CONFIDENT}.", ""]
-    header = "| | " + " | ".join(f"{b} (n={results['summary']['sigma'][b]['n']})" for b in buckets
-                                  if b in results["summary"]["sigma"]) + " |"
-    present = [b for b in buckets if b in results["summary"]["sigma"]]
-    lines += [header, "|---" * (len(present) + 1) + "|"]
+    present = [b for b in buckets if b in summary["sigma"]]
+    lines = ["| | " + " | ".join(f"{b} (n={summary['sigma'][b]['n']})" for b in present) + " |",
+             "|---" * (len(present) + 1) + "|"]
 
     def row(label, mode, key, fmt="{:.3f}"):
-        cells = [results["summary"][mode][b].get(key) for b in present]
+        cells = [summary[mode][b].get(key) for b in present]
         lines.append(f"| {label} | " + " | ".join("–" if c is None else fmt.format(c) for c in cells) + " |")
 
     for mode in MODES:
@@ -196,10 +195,25 @@ def markdown(results):
         row(f"read, {mode} — confidently wrong", mode, "confident_wrong")
         row(f"read, {mode} — read confidently", mode, "confident_share")
     for name in SHARPEN_BASELINES:
-        if f"tesseract:{name}" in results["summary"]["sigma"]["all"]:
+        if f"tesseract:{name}" in summary["sigma"]["all"]:
             label = "Tesseract on the input" if name == "input" else f"sharpen ({name}), then Tesseract"
             row(label, "sigma", f"tesseract:{name}")
-    lines += ["", "Verdicts (sigma given / blind): " + ", ".join(
+    return lines
+
+
+def markdown(results):
+    networks = results["reader"] + (f" with {results['svtr']} for lines without Hangul" if results.get("svtr") else "")
+    lines = [f"Reading on {results['devset']} ({results['samples']} samples), reader {networks}; "
+             f"sigma buckets in device px. CER: text CER (lower is better); confidently wrong: of the characters "
+             f"marked >= {CONFIDENT}, the share wrong; read confidently: the share of the reference text read "
+             f"correctly at >= {CONFIDENT}.", ""]
+    for split in SPLITS[::-1]:
+        if split in results.get("splits", {}):
+            summary = results["splits"][split]
+            lines += [f"### The {split} split ({summary['sigma']['all']['n']} samples)", ""]
+            lines += bucket_table(summary) + [""]
+    lines += [f"### All {results['samples']} samples", ""] + bucket_table(results["summary"])
+    lines += ["", "Verdicts, all samples (sigma given / blind): " + ", ".join(
         f"{v} {results['summary']['sigma']['all']['verdicts'][v]} / {results['summary']['blind']['all']['verdicts'][v]}"
         for v in ("readable", "partly", "unreadable")), ""]
     lines += ["### Reliability (both modes)", "", "| confidence bin | characters | mean confidence | accuracy |",
@@ -218,7 +232,11 @@ def main(argv=None):
     parser.add_argument("--devset", default="models/devset")
     parser.add_argument("--out", default="docs/eval")
     parser.add_argument("--reader", default=str(DEFAULT_READER))
+    parser.add_argument("--svtr", default=str(DEFAULT_SVTR) if DEFAULT_SVTR.is_file() else "",
+                        help="the SVTR-LCNet that reads the lines without Hangul ('': the reader reads every line)")
     parser.add_argument("--limit", type=int, default=None, help="evaluate N evenly spaced samples")
+    parser.add_argument("--split", choices=("all",) + SPLITS, default="all",
+                        help="read only this half of the set (models.data.splits); all: both, reported apart")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--prior-weight", type=float, default=None, help="override the word prior's weight (0: none)")
     parser.add_argument("--char-prior-weight", type=float, default=None,
@@ -228,21 +246,25 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     started = time.time()
     try:
-        reader = Reader(args.reader, refine=not args.no_refine)
+        reader = Reader(args.reader, refine=not args.no_refine, svtr=args.svtr or None)
         if args.prior_weight is not None:
             reader.prior.words.weight = args.prior_weight
         if args.char_prior_weight is not None:
             reader.prior.characters.weight = args.char_prior_weight
-        records, manifest = evaluate_reading(args.devset, reader, args.limit, log=lambda m: print(m, file=sys.stderr))
+        records, manifest = evaluate_reading(args.devset, reader, args.limit, log=lambda m: print(m, file=sys.stderr),
+                                             split=args.split)
     except (ValueError, OSError, CheckpointError) as exc:
         sys.exit(f"error: {exc}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    baselines = load_baselines(out / "results.json")
     results = {
-        "devset": str(args.devset), "samples": len(records), "reader": str(args.reader),
+        "devset": str(args.devset), "samples": len(records), "reader": str(args.reader), "svtr": args.svtr or None,
         "prior_weight": reader.prior.words.weight,
         "char_prior_weight": reader.prior.characters.weight, "refine": reader.refine, "confident": CONFIDENT,
-        "summary": summarize(records, load_baselines(out / "results.json")),
+        "summary": summarize(records, baselines),
+        "splits": {split: summarize(chosen, baselines) for split in SPLITS
+                   if (chosen := [r for r in records if r["split"] == split])},
         "reliability": reliability(records),
         "timing": {"wall_seconds": round(time.time() - started, 1),
                    "median_read_seconds": float(np.median([r["modes"][m]["seconds"] for r in records for m in MODES]))},

@@ -11,13 +11,14 @@ The stages are separate and swappable (``models.reading.line_finder``, the recog
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
 from models import CheckpointError, read_checkpoint
 from models.reading.decode import align, beam_search, character_confidences, refine_words
 from models.reading.line_finder import LineBox, find_lines, text_box
+from models.reading.line_networks import CrnnLines, SvtrLines, load_line_network
 from models.reading.prior import LanguagePrior
-from models.reading.recognizer import DEFAULT_READER, collate_lines, encode, line_input, recognizer_from_payload
+from models.reading.recognizer import DEFAULT_READER, encode
+from models.reading.routing import has_hangul
 
 CONFIDENT = 0.9            # a character at or above this is shown as read; below it, marked uncertain
 MIN_LINE_PX = 8            # a line whose ink (tall letters to hanging ones) is shorter than this: a thumbnail, no readable letters
@@ -69,59 +70,50 @@ def verdict(lines, too_small=0):
 
 
 class Reader:
-    """The reading pipeline around one reader checkpoint."""
+    """The reading pipeline around the reader checkpoint and, when one is given, the SVTR-LCNet
+    that reads every line the reader does not read as Korean (``models.reading.routing``)."""
 
     def __init__(self, checkpoint=DEFAULT_READER, device="cpu", prior=None, beam_width=8, max_lines=200,
-                 refine=True):
-        payload = read_checkpoint(checkpoint)
-        self.model = recognizer_from_payload(payload, checkpoint, device)
-        if not self.model.config.sigma_input:
-            raise CheckpointError(f"{checkpoint} is a sharp-text recogniser, not a reader")
-        # confidence ** power maps the network's probabilities to measured accuracy (calibrate_reader)
-        self.confidence_power = float(payload["extra"].get("calibration", {}).get("power", 1.0))
-        self.device = device
+                 refine=True, svtr=None):
+        self.network = CrnnLines(read_checkpoint(checkpoint), checkpoint, device)
+        self.svtr = load_line_network(svtr, device) if svtr else None
+        if self.svtr is not None and not isinstance(self.svtr, SvtrLines):
+            raise CheckpointError(f"{svtr} is not an SVTR-LCNet checkpoint")
         self.prior = LanguagePrior() if prior is None else prior
         self.beam_width = beam_width
         self.max_lines = max_lines
         self.refine = refine  # uncertain words weighed against the lexicon words near them (decode.refine_words)
 
-    def log_probs(self, image, boxes, sigma=None):
-        """Per-line (T_i, C) log-probabilities of the reader for ``boxes`` of ``image``."""
-        inputs = [line_input(image, box, sigma) for box in boxes]
-        return self.lines_log_probs([line for line, _ in inputs], [s for _, s in inputs])
-
-    @torch.no_grad()
-    def lines_log_probs(self, lines, sigmas):
-        """Per-line (T_i, C) log-probabilities of normalised lines (``line_input``'s) and their sigmas."""
-        order = sorted(range(len(lines)), key=lambda i: lines[i].shape[-1])
-        results = [None] * len(lines)
-        for start in range(0, len(order), 16):  # lines of similar width together: little padding
-            chunk = order[start:start + 16]
-            batch, lengths = collate_lines([lines[i] for i in chunk])
-            told = torch.tensor([float(sigmas[i]) for i in chunk], dtype=torch.float32)
-            logits = self.model(batch.to(self.device), told.to(self.device)).float().log_softmax(-1).cpu().numpy()
-            for row, i, n in zip(logits, chunk, lengths.tolist()):
-                results[i] = row[:n]
-        return results
-
-    def read_line(self, log_probs):
-        """(text, confidences) of one line from its log-probabilities."""
-        charset = self.model.config.charset
-        text = beam_search(log_probs, charset, self.prior, self.beam_width)[0][0].strip()
-        confidences = self.confidences(log_probs, text)
+    def read_line(self, log_probs, network=None):
+        """(text, confidences) of one line from ``network``'s log-probabilities (the reader's by default)."""
+        network = network or self.network
+        text = beam_search(log_probs, network.charset, self.prior, self.beam_width)[0][0].strip()
+        confidences = self.confidences(log_probs, text, network)
         if self.refine and text:
-            refined = refine_words(log_probs, text, confidences, lambda t: encode(t, charset), self.prior, CONFIDENT)
+            refined = refine_words(log_probs, text, confidences, lambda t: encode(t, network.charset), self.prior,
+                                   CONFIDENT)
             if refined != text:
-                text, confidences = refined, self.confidences(log_probs, refined)
+                text, confidences = refined, self.confidences(log_probs, refined, network)
         return text, confidences
 
-    def confidences(self, log_probs, text):
+    def confidences(self, log_probs, text, network=None):
         """Each character's calibrated confidence: the network's probability at its aligned columns."""
-        labels = encode(text, self.model.config.charset)
+        network = network or self.network
+        labels = encode(text, network.charset)
         spans = align(log_probs, labels)
         if spans is None:
             return [0.0] * len(text)
-        return [c ** self.confidence_power for c in character_confidences(np.exp(log_probs), labels, spans)]
+        return [c ** network.power for c in character_confidences(np.exp(log_probs), labels, spans)]
+
+    def read_boxes(self, image, boxes, sigma=None):
+        """(text, confidences) of each box: the reader's reading, or the SVTR's where the reader saw no Hangul."""
+        readings = [self.read_line(log_probs) for log_probs in self.network.log_probs(image, boxes, sigma)]
+        if self.svtr is not None:
+            others = [i for i, (text, _) in enumerate(readings) if not has_hangul(text)]
+            if others:
+                for i, log_probs in zip(others, self.svtr.log_probs(image, [boxes[i] for i in others], sigma)):
+                    readings[i] = self.read_line(log_probs, self.svtr)
+        return readings
 
     def read(self, image, sigma=None):
         """Read every line of ``image`` (uint8 (H, W, 3)); ``sigma`` is the blur in image pixels."""
@@ -131,8 +123,7 @@ class Reader:
         found = find_lines(image)[:self.max_lines]
         boxes = [box for box in found if box.h >= MIN_LINE_PX]
         lines = []
-        for box, log_probs in zip(boxes, self.log_probs(image, boxes, sigma) if boxes else []):
-            text, confidences = self.read_line(log_probs)
+        for box, (text, confidences) in zip(boxes, self.read_boxes(image, boxes, sigma) if boxes else []):
             if text:
                 lines.append(ReadLine(text, text_box(box, sigma), confidences))
         return Reading(lines, verdict(lines, too_small=len(found) - len(boxes)))

@@ -1,7 +1,9 @@
-"""Calibrate a reader's character confidences on synthetic lines it never trained on, and store
-the result in its checkpoint.
+"""Calibrate a line network's character confidences on synthetic lines it never trained on, and
+store the result in its checkpoint: the reader's, or the SVTR-LCNet's (read as the pipeline reads
+it, on lines without Hangul).
 
     python -m models.training.calibrate_reader models/checkpoints/reader.pt [--lines 600]
+    python -m models.training.calibrate_reader models/checkpoints/svtr_reader.pt
 
 The network's probability for a character (its peak over the columns aligned to it) is mapped
 to ``probability ** power``; the smallest power is chosen at which, of the characters then
@@ -16,21 +18,28 @@ import torch
 
 from models import read_checkpoint
 from models.evaluation.read_eval import character_outcomes
+from models.reading.line_networks import SvtrLines
 from models.reading.pipeline import CONFIDENT, Reader
-from models.reading.recognizer import READER_CHARSET
+from models.reading.recognizer import DEFAULT_READER, READER_CHARSET
+from models.training.finetune_svtr import svtr_batch
 from models.training.train_recognizer import OCR_LANG, reader_batch
 
 CALIBRATION_SEED = 9_191_919
 POWERS = tuple(round(1.0 + 0.25 * i, 2) for i in range(41))  # 1 .. 11
 
 
-def outcomes_on_synthetic_lines(reader, count, seed=CALIBRATION_SEED):
-    """(probability, correct) for every character the reader reads on ``count`` synthetic lines,
-    half of them blind."""
-    lines, sigmas, texts, langs, _ = reader_batch(seed, 0, count, sigma_dropout=0.5)
+def outcomes_on_synthetic_lines(reader, network, count, seed=CALIBRATION_SEED):
+    """(probability, correct) for every character ``network`` reads through ``reader``'s decoding on
+    ``count`` synthetic lines, half of them cropped (and, for the reader, read) blind."""
+    if isinstance(network, SvtrLines):
+        lines, texts, langs, _ = svtr_batch(seed, 0, count, network.charset, sigma_dropout=0.5)
+        log_probs = network.lines_log_probs(lines)
+    else:
+        lines, sigmas, texts, langs, _ = reader_batch(seed, 0, count, sigma_dropout=0.5)
+        log_probs = network.lines_log_probs(lines, sigmas.tolist())
     outcomes = []
-    for log_probs, text, lang in zip(reader.lines_log_probs(lines, sigmas.tolist()), texts, langs):
-        reading, confidences = reader.read_line(log_probs)
+    for line_log_probs, text, lang in zip(log_probs, texts, langs):
+        reading, confidences = reader.read_line(line_log_probs, network)
         outcomes += character_outcomes(reading, confidences, text, OCR_LANG[lang])
     return outcomes
 
@@ -55,11 +64,16 @@ def main(argv=None):
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     payload = read_checkpoint(args.checkpoint)
-    if payload["config"].get("charset") != READER_CHARSET:
-        print("note: the checkpoint's charset differs from this code's READER_CHARSET")
-    reader = Reader(args.checkpoint)
-    reader.confidence_power = 1.0  # raw probabilities in, whatever the checkpoint holds
-    outcomes = outcomes_on_synthetic_lines(reader, args.lines)
+    if payload["config"]["name"] == "svtr_lcnet":
+        reader = Reader(DEFAULT_READER, svtr=args.checkpoint)
+        network = reader.svtr
+    else:
+        if payload["config"].get("charset") != READER_CHARSET:
+            print("note: the checkpoint's charset differs from this code's READER_CHARSET")
+        reader = Reader(args.checkpoint)
+        network = reader.network
+    network.power = 1.0  # raw probabilities in, whatever the checkpoint holds
+    outcomes = outcomes_on_synthetic_lines(reader, network, args.lines)
     power = fit_power(outcomes, args.target)
     probabilities = np.array([p for p, _ in outcomes]) ** power
     correct = np.array([ok for _, ok in outcomes])

@@ -156,6 +156,20 @@ def build_or_resume(config):
     return model, optimizer, 0
 
 
+def ctc_step(model, optimizer, lr, precision, inputs, lengths, texts):
+    """One optimiser step on a batch's CTC loss (``model(*inputs)`` -> per-column logits); returns the loss."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+        logits = model(*inputs)
+    loss = ctc_loss(logits, lengths, texts, model.config.charset)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+    optimizer.step()
+    return loss.item()
+
+
 class StepBatches(torch.utils.data.IterableDataset):
     """Batches ``first_step``, ``first_step + 1``, ... of a run, for a DataLoader worker to draw
     while the trainer computes."""
@@ -189,16 +203,7 @@ def main(argv=None):
     started, window, done = time.time(), 0.0, start_step
     bar = tqdm(total=config.steps, initial=start_step, mininterval=5, dynamic_ncols=True)
     for step, (batch, lengths, sigmas, texts) in enumerate(loader, start=start_step):
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, config)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.precision == "bf16"):
-            logits = model(batch, sigmas)
-        loss = ctc_loss(logits, lengths, texts, model.config.charset)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        optimizer.step()
-        window += loss.item()
+        window += ctc_step(model, optimizer, lr_at(step, config), config.precision, (batch, sigmas), lengths, texts)
         done = step + 1
         bar.update(1)
         out_of_time = bool(config.max_minutes) and time.time() - started > config.max_minutes * 60

@@ -1,0 +1,15 @@
+"""Tune and test halves of the dev sets: thresholds, weights and checkpoints are chosen on tune;
+test is what the docs report, and nothing is chosen on it.
+
+A sample's side is decided by its text alone (a stable hash), so the same text, rendered at any
+blur, DPR or raster path, or in another element, never sits on both sides.
+"""
+import hashlib
+
+SPLITS = ("tune", "test")
+
+
+def split_of(sample):
+    """"tune" or "test" for a dev-set manifest entry."""
+    digest = hashlib.sha256(sample["text"].encode("utf-8")).digest()
+    return SPLITS[digest[0] % 2]

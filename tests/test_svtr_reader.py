@@ -1,0 +1,311 @@
+"""The pretrained recogniser's port (SVTR-LCNet from PP-OCRv6's ONNX file), its fine-tuning, and
+how the pipeline routes lines between it and the reader."""
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from models import build_model, save_checkpoint
+from models.reading.line_networks import CrnnLines, SvtrLines, load_line_network
+from models.reading.pipeline import Reader
+from models.reading.recognizer import READER_CHARSET
+from models.reading.routing import has_hangul, without_hangul
+from models.reading.svtr_lcnet import HEIGHT, STRIDE, build_svtr_lcnet, collate_lines, normalize_line
+from models.training import finetune_svtr, port_ppocr
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+TINY = {"stem": (8, 4, 8), "stages": ((8, (1, 0)), (16, (1,))), "neck_dim": 8, "neck_depth": 1, "heads": 2,
+        "local_kernel": 3}
+WHEEL = Path("runs/wheels/rapidocr-3.10.0-py3-none-any.whl")
+
+
+def randomised(model, seed=0):
+    """``model`` with every weight, bias and batch-norm statistic random, so a misplaced tensor shows."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for key, tensor in model.state_dict().items():
+            if tensor.is_floating_point():
+                values = torch.randn(tensor.shape, generator=generator) * 0.3
+                tensor.copy_(values.abs() + 0.5 if key.endswith("running_var") else values)
+    return model.eval()
+
+
+# --- a PaddleOCR-style ONNX graph of a network, written here, so the port is checked without the wheel ---
+
+class GraphWriter:
+    """Writes a net's computation as paddle2onnx does: weights under Paddle's names (conv2d_*,
+    linear_*, batch_norm2d_*, biases as p2o.pd_op.reshape.*, layer-norm scales as helper.reshape.*),
+    constants under helper.constant.*, and the input in BGR."""
+
+    def __init__(self):
+        import onnx
+        self.onnx, self.helper = onnx, onnx.helper
+        self.nodes, self.initialisers, self.count = [], [], 0
+
+    def name(self, prefix):
+        self.count += 1
+        return f"{prefix}{self.count}"
+
+    def tensor(self, prefix, value, dtype=np.float32):
+        name = self.name(prefix)
+        self.initialisers.append(self.onnx.numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
+        return name
+
+    def constant(self, value, dtype=np.float32):
+        return self.tensor("helper.constant.", value, dtype)
+
+    def op(self, op_type, *inputs, **attributes):
+        out = self.name(f"{op_type}.")
+        self.nodes.append(self.helper.make_node(op_type, list(inputs), [out], **attributes))
+        return out
+
+    def conv(self, x, conv, auto_pad=None, flip_input=False):
+        weight = conv.weight.detach().numpy()
+        attributes = {"kernel_shape": list(weight.shape[2:]), "strides": list(conv.stride), "group": conv.groups}
+        if auto_pad:
+            attributes["auto_pad"] = auto_pad
+        else:
+            attributes["pads"] = [conv.padding[0], conv.padding[1]] * 2
+        w = self.tensor("conv2d_", weight[:, ::-1] if flip_input else weight)
+        y = self.op("Conv", x, w, **attributes)
+        if conv.bias is not None:
+            y = self.op("Add", y, self.tensor("p2o.pd_op.reshape.", conv.bias.detach().numpy().reshape(1, -1, 1, 1)))
+        return y
+
+    def gelu(self, x):
+        inner = self.op("Erf", self.op("Div", x, self.constant(math.sqrt(2))))
+        return self.op("Mul", self.op("Mul", x, self.op("Add", inner, self.constant(1.0))), self.constant(0.5))
+
+    def swish(self, x):
+        return self.op("Mul", x, self.op("Sigmoid", x))
+
+    def conv_bn_swish(self, x, block):
+        conv, bn, _ = block
+        y = self.conv(x, conv)
+        params = [self.tensor("batch_norm2d_", t.detach().numpy())
+                  for t in (bn.weight, bn.bias, bn.running_mean, bn.running_var)]
+        return self.swish(self.op("BatchNormalization", y, *params, epsilon=bn.eps))
+
+    def layer_norm(self, x, norm):
+        centred = self.op("Sub", x, self.op("ReduceMean", x, axes=[-1]))
+        variance = self.op("ReduceMean", self.op("Pow", centred, self.constant(2.0)), axes=[-1])
+        normed = self.op("Div", centred, self.op("Sqrt", self.op("Add", variance, self.constant(norm.eps))))
+        scaled = self.op("Mul", normed, self.tensor("helper.reshape.", norm.weight.detach().numpy()))
+        return self.op("Add", scaled, self.tensor("helper.reshape.", norm.bias.detach().numpy()))
+
+    def linear(self, x, linear):
+        y = self.op("MatMul", x, self.tensor("linear_", linear.weight.detach().numpy().T))
+        return self.op("Add", y, self.tensor("linear_", linear.bias.detach().numpy()))
+
+
+def paddle_style_onnx(model, dictionary):
+    """An ONNX model computing ``model`` (lengths=None) on BGR input, its classes blank + ``dictionary`` + space."""
+    w = GraphWriter()
+    stem = model.stem
+    x = w.op("Relu", w.conv("x", stem.first, flip_input=True))
+    branch = w.op("Relu", w.conv(x, stem.branch_a, auto_pad="SAME_UPPER"))
+    branch = w.op("Relu", w.conv(branch, stem.branch_b, auto_pad="SAME_UPPER"))
+    pooled = w.op("MaxPool", x, kernel_shape=[2, 2], strides=[1, 1], auto_pad="SAME_UPPER")
+    x = w.op("Relu", w.conv(w.op("Concat", pooled, branch, axis=1), stem.merge))
+    x = w.op("Relu", w.conv(x, stem.out))
+    height = HEIGHT // 4
+    for block in model.blocks:
+        x = w.conv(x, block.token)
+        height = -(-height // block.token.stride[0])
+        if block.se is not None:
+            scale = w.op("Relu", w.conv(w.op("ReduceMean", x, axes=[2, 3], keepdims=1), block.se.reduce))
+            scale = w.op("HardSigmoid", w.conv(scale, block.se.expand), alpha=1 / 6, beta=0.5)
+            x = w.op("Mul", x, scale)
+        y = w.conv(w.gelu(w.conv(x, block.widen)), block.narrow)
+        x = w.op("Add", x, y) if block.residual else y
+    x = w.op("AveragePool", x, kernel_shape=[height, 2], strides=[height, 2])
+    shortcut = w.conv_bn_swish(x, model.shortcut)
+    x = w.conv_bn_swish(x, model.reduce)
+    x = w.op("Add", x, w.conv_bn_swish(x, model.local))
+    dim = model.config.neck_dim
+    tokens = w.op("Transpose", w.op("Reshape", x, w.constant([0, dim, -1], np.int64)), perm=[0, 2, 1])
+    for block in model.neck:
+        heads = block.heads
+        qkv = w.linear(w.layer_norm(tokens, block.norm1), block.qkv)
+        qkv = w.op("Transpose", w.op("Reshape", qkv, w.constant([0, -1, 3, heads, dim // heads], np.int64)),
+                   perm=[2, 0, 3, 1, 4])
+        q, k, v = (w.op("Gather", qkv, w.constant(i, np.int64), axis=0) for i in range(3))
+        q = w.op("Mul", q, w.constant((dim // heads) ** -0.5))
+        attention = w.op("Softmax", w.op("MatMul", q, w.op("Transpose", k, perm=[0, 1, 3, 2])), axis=-1)
+        mixed = w.op("Transpose", w.op("MatMul", attention, v), perm=[0, 2, 1, 3])
+        tokens = w.op("Add", tokens, w.linear(w.op("Reshape", mixed, w.constant([0, -1, dim], np.int64)), block.proj))
+        hidden = w.swish(w.linear(w.layer_norm(tokens, block.norm2), block.fc1))
+        tokens = w.op("Add", tokens, w.linear(hidden, block.fc2))
+    tokens = w.layer_norm(tokens, model.norm)
+    columns = w.op("Unsqueeze", w.op("Transpose", tokens, perm=[0, 2, 1]), w.constant([2], np.int64))
+    merged = w.op("Squeeze", w.op("Add", columns, shortcut), w.constant([2], np.int64))
+    logits = w.linear(w.op("Transpose", merged, perm=[0, 2, 1]), model.classifier)
+    probabilities = w.op("Softmax", logits, axis=2)
+    graph = w.helper.make_graph(
+        w.nodes, "tiny", [w.helper.make_tensor_value_info("x", w.onnx.TensorProto.FLOAT, [None, 3, HEIGHT, None])],
+        [w.helper.make_tensor_value_info(probabilities, w.onnx.TensorProto.FLOAT, None)], w.initialisers)
+    proto = w.helper.make_model(graph, opset_imports=[w.helper.make_opsetid("", 13)], ir_version=8)
+    w.onnx.helper.set_model_props(proto, {"character": "\n".join(dictionary)})
+    return proto
+
+
+def test_the_port_reproduces_an_onnx_graph_written_as_paddle_writes_it():
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    dictionary = list("abcdefg")
+    source = randomised(build_svtr_lcnet(charset="".join(dictionary) + " ", **TINY))
+    proto = paddle_style_onnx(source, dictionary)
+    ported = build_svtr_lcnet(charset="bad cz", **TINY)   # reordered, a space, one class the source lacks
+    ported.load_state_dict(port_ppocr.ported_state(proto, ported))
+    ported.eval()
+
+    assert port_ppocr.compare_with_onnxruntime(proto, ported, widths=(32, 96)) < 1e-4
+    new_class = ported.config.charset.index("z") + 1
+    assert ported.classifier.bias[new_class] == source.classifier.bias.min()  # not read until trained
+    assert torch.equal(ported.classifier.weight[ported.config.charset.index("d") + 1],
+                       source.classifier.weight[dictionary.index("d") + 1])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not WHEEL.is_file(), reason="rapidocr's wheel is not in runs/wheels (make ppocr-wheel)")
+def test_the_port_reproduces_pp_ocrv6_small():
+    pytest.importorskip("onnxruntime")
+    model, proto = port_ppocr.port(WHEEL, without_hangul(READER_CHARSET))
+    assert port_ppocr.compare_with_onnxruntime(proto, model, widths=(96, 320)) < 1e-4
+
+
+def test_the_net_reads_48_high_lines_one_column_per_8_and_refuses_other_shapes():
+    model = randomised(build_svtr_lcnet(charset="ab", **TINY))
+    assert model(torch.zeros(2, 3, HEIGHT, 64)).shape == (2, 64 // STRIDE, 3)
+    with pytest.raises(ValueError, match="height 48"):
+        model(torch.zeros(1, 3, 32, 64))
+    with pytest.raises(ValueError, match="multiple of 8"):
+        model(torch.zeros(1, 3, HEIGHT, 60))
+
+
+def test_a_line_reads_the_same_alone_and_batched_with_wider_lines():
+    model = randomised(build_svtr_lcnet(charset="ab", **TINY), seed=1)
+    generator = torch.Generator().manual_seed(2)
+    lines = [normalize_line(torch.rand(3, 20, width, generator=generator)) for width in (40, 90, 200)]
+    with torch.no_grad():
+        batch, lengths = collate_lines(lines)
+        together = model(batch, lengths)
+        for i, line in enumerate(lines):
+            alone = model(*collate_lines([line]))[0]
+            assert torch.allclose(alone, together[i, :alone.shape[0]], atol=1e-4)
+
+
+def test_hangul_is_told_apart_and_left_out_of_the_svtr_charset():
+    assert has_hangul("가격은 $5") and has_hangul("ㅋㅋ") and not has_hangul("今日は price 5")
+    assert without_hangul("a가b나c") == "abc"
+
+
+@pytest.fixture(scope="module")
+def svtr_checkpoint(tmp_path_factory):
+    path = tmp_path_factory.mktemp("svtr") / "tiny_svtr.pt"
+    save_checkpoint(path, build_svtr_lcnet(charset=without_hangul(READER_CHARSET), **TINY))
+    return path
+
+
+class FixedLines:
+    """A line network that gives every line the same log-probabilities: those of ``text``."""
+
+    def __init__(self, charset, text, power=1.0):
+        self.charset, self.power = charset, power
+        log_probs = np.full((2 * len(text) + 1, len(charset) + 1), -20.0, np.float32)
+        log_probs[::2, 0] = 0.0
+        for i, ch in enumerate(text):
+            log_probs[2 * i + 1, charset.index(ch) + 1] = 0.0
+        self.line = log_probs
+        self.calls = []
+
+    def log_probs(self, image, boxes, sigma=None):
+        self.calls.append(len(boxes))
+        return [self.line] * len(boxes)
+
+
+@pytest.mark.parametrize("reader_reads, expected", [("가격", "가격"), ("price", "SVTR")])
+def test_lines_the_reader_reads_as_korean_stay_with_it_the_rest_go_to_the_svtr(
+        reader_checkpoint, svtr_checkpoint, reader_reads, expected):
+    reader = Reader(reader_checkpoint, svtr=svtr_checkpoint, refine=False)
+    reader.network = FixedLines(READER_CHARSET, reader_reads)
+    reader.svtr = FixedLines(without_hangul(READER_CHARSET), "SVTR")
+    image = np.zeros((20, 40, 3), np.uint8)
+    boxes = ["line one", "line two"]
+    assert [text for text, _ in reader.read_boxes(image, boxes)] == [expected] * 2
+    assert reader.svtr.calls == ([] if expected == "가격" else [2])
+
+
+def test_checkpoints_load_as_the_network_they_hold(reader_checkpoint, svtr_checkpoint, tmp_path):
+    assert isinstance(load_line_network(svtr_checkpoint), SvtrLines)
+    assert isinstance(load_line_network(reader_checkpoint), CrnnLines)
+    with pytest.raises(Exception, match="not an SVTR-LCNet checkpoint"):
+        Reader(reader_checkpoint, svtr=reader_checkpoint)
+    deblur = tmp_path / "nafunet.pt"
+    save_checkpoint(deblur, build_model("nafunet", width=8))
+    with pytest.raises(Exception, match="not a line recogniser"):
+        load_line_network(deblur)
+
+
+def test_fine_tuning_runs_resumes_and_exports(svtr_checkpoint, tmp_path):
+    out = tmp_path / "run"
+    common = ["--steps", "2", "--batch-size", "2", "--val-lines", "4", "--workers", "0", "--precision", "fp32",
+              "--out", str(out)]
+    finetune_svtr.main(common + ["--init-from", str(svtr_checkpoint), "--log-every", "1"])
+    exported = out / "svtr_reader.pt"
+    first = torch.load(exported, weights_only=True)
+    assert first["step"] == 2 and first["config"]["name"] == "svtr_lcnet"
+    assert next(iter(first["model"].values())).dtype == torch.float16
+    finetune_svtr.main(common[:1] + ["3"] + common[2:] + ["--resume", str(out / "last.pt")])
+    resumed = torch.load(exported, weights_only=True)
+    assert resumed["step"] == 3
+    assert set(resumed["extra"]["history"]) == {str(out)}
+
+
+def test_no_korean_lines_are_drawn_for_the_svtr():
+    lines, texts, langs, _ = finetune_svtr.svtr_batch(3, 0, 24, without_hangul(READER_CHARSET))
+    assert "ko" not in langs and not any(has_hangul(text) for text in texts)
+    assert all(line.shape[-2] == HEIGHT for line in lines)
+
+
+def test_the_svtr_is_the_named_one_or_goes_with_the_shipped_reader(tmp_path, monkeypatch):
+    from server import reading
+
+    monkeypatch.delenv(reading.SVTR_ENV, raising=False)
+    shipped_reader, shipped_svtr = tmp_path / "reader.pt", tmp_path / "svtr_reader.pt"
+    monkeypatch.setattr(reading, "DEFAULT_READER", shipped_reader)
+    monkeypatch.setattr(reading, "DEFAULT_SVTR", shipped_svtr)
+    assert reading.resolve_svtr(None, str(shipped_reader)) is None          # none shipped
+    shipped_svtr.write_bytes(b"")
+    assert reading.resolve_svtr(None, str(shipped_reader)) == str(shipped_svtr)
+    assert reading.resolve_svtr(None, str(tmp_path / "mine.pt")) is None    # a reader of one's own reads alone
+    assert reading.resolve_svtr("other.pt", str(shipped_reader)) == "other.pt"
+    assert reading.resolve_svtr("none", str(shipped_reader)) is None
+    monkeypatch.setenv(reading.SVTR_ENV, "from-env.pt")
+    assert reading.resolve_svtr(None, str(tmp_path / "mine.pt")) == "from-env.pt"
+    assert reading.resolve_svtr("none", str(shipped_reader)) is None
+
+
+def test_the_server_reads_with_the_svtr_it_is_given(engine, reader_checkpoint, svtr_checkpoint):
+    from server import create_app
+    from server.security import LOOPBACK_NAMES
+
+    app = create_app({"ENGINE": engine, "READER_CHECKPOINT": str(reader_checkpoint),
+                      "SVTR_CHECKPOINT": str(svtr_checkpoint)})
+    client = app.test_client()
+    host = {"Host": f"{LOOPBACK_NAMES[1]}:{app.config['PORT']}"}
+    image = np.full((40, 120, 3), 255, np.uint8)
+    image[14:26, 10:110] = 0  # one dark bar: found as a line, so both networks and the decoder run
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, "PNG")
+    response = client.post("/v1/read", data=buffer.getvalue(), content_type="image/png", headers=host)
+    assert response.status_code == 200 and response.get_json()["verdict"] in ("readable", "partly", "unreadable")
+    described = client.get("/v1/models", headers=host).get_json()["reader"]
+    assert described["svtr"] == str(svtr_checkpoint) and described["loaded"]
+    assert app.extensions["reader"].load().svtr is not None
+    app.extensions["reader"].close()
