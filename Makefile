@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 TCMALLOC := $(wildcard /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4)
 RUN_ENV := $(if $(TCMALLOC),LD_PRELOAD=$(TCMALLOC),MALLOC_MMAP_THRESHOLD_=1000000000 MALLOC_TRIM_THRESHOLD_=1000000000)
 
-.PHONY: setup node-deps run test test-py test-js train train-reader evaluate bench loadtest system-deps clean extension
+.PHONY: setup node-deps run test test-py test-js test-fast test-py-fast train train-reader evaluate bench loadtest system-deps clean extension
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,14 @@ test-py: setup node-deps
 
 test-js:
 	node --test tests/extension/
+
+# The unit tests, in under a minute: leaves out the browser tests, those that start a server process and
+# the slow ones (the install test, font subsetting, the fuzzer), which `make test` runs. OMP_WAIT_POLICY=PASSIVE:
+# spinning OpenMP threads made the data-loader tests 5-20x slower while anything else used a core.
+test-fast: test-py-fast test-js
+
+test-py-fast: setup
+	OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest -m "not browser and not starts_server and not slow" $(PYTEST_ARGS)
 
 # The shipped checkpoint's recipe. OMP_WAIT_POLICY=PASSIVE: spinning OpenMP threads lose badly when
 # anything else wants the 2 cores (measured 4x slower steps while a browser test ran).

@@ -23,10 +23,11 @@ from server.__main__ import OutputCollision, bound_url, format_reading, load_rea
 from server.reading import READER_ENV
 from server.runtime import ALLOCATOR_ENV, find_tcmalloc
 from server.service import UNIT_NAME, unit_text
-from test_server_api import one_torch_thread  # noqa: F401 (an autouse fixture)
-from test_server_read import assert_reading, reader_checkpoint, text_image  # noqa: F401 (a fixture)
+from test_server_read import assert_reading, text_image
 
 REPO = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +48,7 @@ def free_port():
         return sock.getsockname()[1]
 
 
+@pytest.mark.starts_server
 def test_serve_without_checkpoint_exits_with_a_clear_message(tmp_path):
     missing = tmp_path / "nope.pt"
     for args, env in ((["--checkpoint", str(missing)], None), ([], {CHECKPOINT_ENV: str(missing)})):
@@ -56,6 +58,7 @@ def test_serve_without_checkpoint_exits_with_a_clear_message(tmp_path):
         assert "Traceback" not in result.stderr
 
 
+@pytest.mark.starts_server
 def test_serve_with_a_broken_checkpoint_exits_cleanly(tmp_path):
     broken = tmp_path / "broken.pt"
     broken.write_bytes(b"not a checkpoint")
@@ -104,6 +107,7 @@ def stop(process, signum=signal.SIGINT, within=30):
         raise AssertionError(f"the server did not exit within {within} s of {signal.Signals(signum).name}") from None
 
 
+@pytest.mark.starts_server
 def test_serve_runs_waitress_and_logs_each_request(checkpoint, tmp_path):
     log = tmp_path / "serve.log"
     process, url = start_serve(checkpoint, log)
@@ -125,6 +129,7 @@ def test_serve_runs_waitress_and_logs_each_request(checkpoint, tmp_path):
     assert "Development server" not in text  # waitress, not Flask's development server
 
 
+@pytest.mark.starts_server
 def test_serve_with_a_reader_answers_read_and_names_it_at_start(checkpoint, reader_checkpoint, tmp_path):
     log = tmp_path / "serve.log"
     process, url = start_serve(checkpoint, log, extra_args=("--reader", str(reader_checkpoint)))
@@ -154,6 +159,7 @@ def test_serve_needs_a_reader_it_is_told_to_use_but_not_the_default_one(tmp_path
             load_reader(argparse.Namespace(reader=str(tmp_path / "named.pt") if named == "flag" else None), "cpu")
 
 
+@pytest.mark.starts_server
 def test_serve_stops_on_sigint_even_when_started_with_sigint_ignored(checkpoint, tmp_path):
     """A background job of a non-interactive shell (`serve &` in a script, a test run in the background)
     inherits SIGINT ignored; the server used to ignore SIGINT then, for good."""
@@ -163,6 +169,7 @@ def test_serve_stops_on_sigint_even_when_started_with_sigint_ignored(checkpoint,
     assert "anti-aging: stopped (SIGINT)" in log.read_text()
 
 
+@pytest.mark.starts_server
 def test_serve_stops_on_sigterm_with_requests_in_flight(checkpoint, tmp_path):
     log = tmp_path / "serve.log"
     process, url = start_serve(checkpoint, log)
@@ -189,6 +196,7 @@ def test_serve_stops_on_sigterm_with_requests_in_flight(checkpoint, tmp_path):
     assert "anti-aging: stopped (SIGTERM)" in text and "Traceback" not in text
 
 
+@pytest.mark.starts_server
 def test_serve_on_a_busy_port_exits_cleanly(checkpoint):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -314,6 +322,7 @@ def test_colliding_outputs_get_distinct_names(checkpoint, tmp_path, capsys):
     assert Image.open(tmp_path / "x.sharp.jpg.png").size == (30, 10)
 
 
+@pytest.mark.slow
 def test_existing_outputs_are_kept_unless_overwrite(checkpoint, tmp_path):
     source = write_image(tmp_path / "b.png", (16, 16))
     existing = tmp_path / "b.sharp.png"
@@ -398,6 +407,7 @@ def test_read_reports_missing_and_undecodable_files_and_exits_1(reader_checkpoin
                                                                 (str(broken), "bad_image")]
 
 
+@pytest.mark.slow
 def test_read_without_a_reader_or_with_a_bad_sigma_exits_with_a_clear_message(reader_checkpoint, tmp_path):
     image = tmp_path / "a.png"
     text_image("Hi", size=(80, 40)).save(image)

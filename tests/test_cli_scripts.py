@@ -6,7 +6,8 @@ import pytest
 
 from models import build_model, save_checkpoint
 from server import bench, loadtest
-from test_server_api import one_torch_thread  # noqa: F401 (an autouse fixture)
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
@@ -16,6 +17,7 @@ def checkpoint(tmp_path_factory):
     return path
 
 
+@pytest.mark.starts_server
 def test_bench_prints_throughput_and_latency(checkpoint, capsys):
     bench.main(["--checkpoint", str(checkpoint), "--sizes", "48x32,64x64", "--configs", "fp32,bf16+channels_last",
                 "--seconds", "0", "--torch-threads", "1", "--sigma-images", "1", "--sigma-size", "48"])
@@ -34,6 +36,7 @@ def test_bench_prints_throughput_and_latency(checkpoint, capsys):
     assert len([line for line in out.splitlines() if line.strip().startswith(("16 ", "32 "))]) == 2
 
 
+@pytest.mark.slow
 def test_bench_launches_only_servers_that_run_this_checkout(tmp_path):
     here = Path(bench.__file__).resolve().parent
     python = [sys.executable, "-m", "server"]
@@ -48,12 +51,14 @@ def test_bench_launches_only_servers_that_run_this_checkout(tmp_path):
     assert bench.imported_package([str(script)], other.parent) != other.resolve()  # a script: not the start directory
 
 
+@pytest.mark.slow
 def test_bench_without_checkpoint_says_weights_are_random(tmp_path, capsys):
     bench.main(["--checkpoint", str(tmp_path / "missing.pt"), "--sizes", "32x32", "--configs", "fp32",
                 "--seconds", "0", "--no-e2e", "--torch-threads", "1", "--sigma-images", "0"])
     assert "random weights" in capsys.readouterr().out
 
 
+@pytest.mark.starts_server
 def test_loadtest_runs_clean_against_its_own_server(checkpoint, capsys):
     assert loadtest.main(["--checkpoint", str(checkpoint), "--clients", "2", "--requests", "3", "--torch-threads", "1"]) == 0
     out = capsys.readouterr().out
@@ -68,6 +73,7 @@ def test_loadtest_refuses_remote_targets_and_unbounded_runs(argv):
         loadtest.main(argv)
 
 
+@pytest.mark.starts_server
 def test_loadtest_peak_mode_reports_the_servers_peak_memory(checkpoint, capsys):
     assert loadtest.main(["--checkpoint", str(checkpoint), "--peak", "300x200", "--torch-threads", "1"]) == 0
     out = capsys.readouterr().out

@@ -9,19 +9,17 @@ from PIL import Image
 
 from server import create_app
 from server.live import LiveServer
-from test_server_api import engine, one_torch_thread  # noqa: F401 (fixtures)
-from test_server_read import read_service, reader_checkpoint  # noqa: F401 (fixtures)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 
-pytestmark = [pytest.mark.browser,
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("one_torch_thread"),
               pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed")]
 
 
 @pytest.fixture(scope="module")
-def live(engine, read_service):  # noqa: F811
+def live(engine, read_service):
     app = create_app({"ENGINE": engine, "READER": read_service})
     app.sigmas_seen = []
 

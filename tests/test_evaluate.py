@@ -132,6 +132,7 @@ def tiny_devset(tmp_path):
     return folder
 
 
+@pytest.mark.slow
 def test_evaluator_end_to_end_with_a_tiny_checkpoint(tiny_devset, tmp_path, capsys):
     torch.manual_seed(0)
     checkpoint = tmp_path / "tiny.pt"

@@ -24,6 +24,7 @@ def test_links_chain_into_one_run_and_parts_rejoin(tmp_path, monkeypatch):
         gpu_link.join_parts(tmp_path / "nothing", "last.pt", here / "x.pt")
 
 
+@pytest.mark.slow
 def test_cjk_fonts_are_subset_per_face_to_what_synth_draws_including_the_wide_sets(tmp_path):
     from PIL import ImageFont
 

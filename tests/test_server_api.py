@@ -9,7 +9,6 @@ import zlib
 
 import numpy as np
 import pytest
-import torch
 from flask.testing import FlaskClient
 from PIL import Image
 
@@ -20,6 +19,8 @@ from server.engine import Engine
 PORT = 8765
 BASE_URL = f"http://127.0.0.1:{PORT}"
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 class LoopbackClient(FlaskClient):
     """Test client whose requests carry Host: 127.0.0.1:8765 unless a test sets another."""
@@ -27,24 +28,6 @@ class LoopbackClient(FlaskClient):
     def open(self, *args, **kwargs):
         kwargs.setdefault("base_url", BASE_URL)
         return super().open(*args, **kwargs)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Tiny models run fastest on one thread, and two OpenMP threads crawl when the cores are busy."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory):
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
-    save_checkpoint(path, build_model("nafunet", width=8))
-    engine = Engine.from_checkpoint(path, device="cpu")
-    yield engine
-    engine.close()
 
 
 def make_app(engine, **config):

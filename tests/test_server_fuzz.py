@@ -18,11 +18,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from test_server_api import engine, make_app, one_torch_thread  # noqa: F401 (fixtures)
-from test_server_read import read_service, reader_checkpoint  # noqa: F401 (fixtures)
+from test_server_api import make_app
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "2000"))
 FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp", "BMP": "image/bmp"}
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def seed_images():
@@ -85,7 +86,7 @@ def rss_mib():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("route", ["/v1/sharpen", "/v1/read"])
-def test_fuzzed_images_and_sigmas_never_get_a_5xx(engine, read_service, route):  # noqa: F811
+def test_fuzzed_images_and_sigmas_never_get_a_5xx(engine, read_service, route):
     # A small pixel limit keeps each example fast; the parsers see everything the mutations make.
     client = make_app(engine, READER=read_service, MAX_IMAGE_PIXELS=128 * 128).test_client()
     statuses = collections.Counter()

@@ -13,13 +13,14 @@ from PIL import Image
 
 from server import create_app
 from server.live import LiveServer
-from test_server_api import (engine, one_torch_thread, png_bytes, png_with_header,  # noqa: F401 (fixtures)
-                             random_image)
-from test_server_read import assert_reading, read_service, reader_checkpoint, text_image  # noqa: F401 (fixtures)
+from test_server_api import png_bytes, png_with_header, random_image
+from test_server_read import assert_reading, text_image
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def live(engine, read_service):  # noqa: F811
+def live(engine, read_service):
     app = create_app({"ENGINE": engine, "READER": read_service, "MAX_CONTENT_LENGTH": 2**20})
     with LiveServer(app) as server:
         yield server

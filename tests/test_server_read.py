@@ -3,41 +3,24 @@ JSON contract, the verdict on an unreadable thumbnail, bad input, limits, securi
 own queue and the server without a reader checkpoint."""
 import base64
 import io
+import shutil
 import threading
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from models.reading.recognizer import READER_CHARSET, build_recognizer
-from models import save_checkpoint
 from server.reading import ReadService, reader_pixels
-from test_server_api import (assert_error, assert_healthy, bad_inputs, engine, make_app,  # noqa: F401 (fixtures)
-                             one_torch_thread, png_bytes, png_with_header, random_image)
+from test_server_api import assert_error, assert_healthy, bad_inputs, make_app, png_bytes, png_with_header, random_image
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 VERDICTS = {"readable", "partly", "unreadable"}
 
-
-def save_tiny_reader(path):
-    save_checkpoint(path, build_recognizer(channels=(8, 8, 8, 8), hidden=8, charset=READER_CHARSET, sigma_input=True))
-    return path
-
-
-@pytest.fixture(scope="module")
-def reader_checkpoint(tmp_path_factory):
-    return save_tiny_reader(tmp_path_factory.mktemp("reader") / "tiny_reader.pt")
-
-
-@pytest.fixture(scope="module")
-def read_service(reader_checkpoint):
-    service = ReadService(reader_checkpoint)
-    yield service
-    service.close()
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture
-def client(engine, read_service):  # noqa: F811
+def client(engine, read_service):
     return make_app(engine, READER=read_service).test_client()
 
 
@@ -92,7 +75,7 @@ def test_every_form_reads_the_same(client):
     assert json_form["lines"] == multipart["lines"] and json_form["sigma"] == 2.0
 
 
-def test_the_reader_gets_the_pixels_and_sigma_of_each_form(engine):  # noqa: F811
+def test_the_reader_gets_the_pixels_and_sigma_of_each_form(engine):
     recording = GatedReader(open_gate=True)
     service = ReadService(reader=recording)
     client = make_app(engine, READER=service).test_client()
@@ -191,7 +174,7 @@ def test_request_form_errors(client):
     assert_error(client.get("/v1/read"), 405)
 
 
-def test_size_limits_apply(engine, read_service):  # noqa: F811
+def test_size_limits_apply(engine, read_service):
     client = make_app(engine, READER=read_service, MAX_IMAGE_PIXELS=10_000, MAX_BATCH_IMAGES=2).test_client()
     assert_error(post_read(client, png_bytes(random_image(101, 100))), 413, "image_too_large")
     assert post_read(client, png_bytes(random_image(100, 100))).status_code == 200
@@ -218,7 +201,7 @@ def test_web_pages_are_refused_and_extensions_get_cors(client):
     assert preflight.status_code == 200
 
 
-def test_bearer_token(engine, read_service):  # noqa: F811
+def test_bearer_token(engine, read_service):
     client = make_app(engine, READER=read_service, TOKEN="s3cret").test_client()
     data = png_bytes(random_image(8, 8))
     assert_error(client.post("/v1/read", data=data, content_type="image/png"), 403, "forbidden")
@@ -230,7 +213,7 @@ def test_bearer_token(engine, read_service):  # noqa: F811
 
 # --- without a reader checkpoint ---------------------------------------------------------------
 
-def test_without_a_reader_checkpoint_sharpening_works_and_read_says_how_to_get_one(engine, tmp_path):  # noqa: F811
+def test_without_a_reader_checkpoint_sharpening_works_and_read_says_how_to_get_one(engine, reader_checkpoint, tmp_path):
     missing = tmp_path / "reader.pt"
     client = make_app(engine, READER_CHECKPOINT=str(missing)).test_client()
     assert client.post("/v1/sharpen", data=png_bytes(random_image(16, 16)), content_type="image/png").status_code == 200
@@ -245,14 +228,14 @@ def test_without_a_reader_checkpoint_sharpening_works_and_read_says_how_to_get_o
     assert_error(post_read(client, b"not an image"), 503, "reader_unavailable")  # nothing else matters first
     assert_error(client.post("/v1/read/batch", json={"images": []}), 503, "reader_unavailable")
 
-    save_tiny_reader(missing)  # a checkpoint put in place later is picked up without a restart
+    shutil.copy(reader_checkpoint, missing)  # a checkpoint put in place later is picked up without a restart
     assert client.get("/healthz").get_json()["reader"] is True
     assert_reading(post_read(client, data).get_json())
     assert client.get("/v1/models").get_json()["reader"]["loaded"] is True
     client.application.extensions["reader"].close()
 
 
-def test_an_unusable_reader_checkpoint_is_a_503_naming_the_problem(engine, tmp_path):  # noqa: F811
+def test_an_unusable_reader_checkpoint_is_a_503_naming_the_problem(engine, tmp_path):
     broken = tmp_path / "reader.pt"
     broken.write_bytes(b"not a checkpoint")
     client = make_app(engine, READER_CHECKPOINT=str(broken)).test_client()
@@ -260,7 +243,7 @@ def test_an_unusable_reader_checkpoint_is_a_503_naming_the_problem(engine, tmp_p
     assert "cannot be used" in body["error"]["message"] and str(broken) in body["error"]["message"]
 
 
-def test_reader_checkpoint_comes_from_the_environment_when_not_configured(engine, tmp_path, monkeypatch):  # noqa: F811
+def test_reader_checkpoint_comes_from_the_environment_when_not_configured(engine, tmp_path, monkeypatch):
     from models.reading.recognizer import DEFAULT_READER
     from server.reading import DEFAULT_READER as SERVER_DEFAULT_READER, READER_ENV
 
@@ -304,7 +287,7 @@ def test_the_reader_is_loaded_once_and_shared(reader_checkpoint):
     service.close()
 
 
-def test_a_read_in_progress_does_not_hold_up_sharpening(engine):  # noqa: F811
+def test_a_read_in_progress_does_not_hold_up_sharpening(engine):
     gated = GatedReader()
     service = ReadService(reader=gated)
     app = make_app(engine, READER=service)
@@ -321,7 +304,7 @@ def test_a_read_in_progress_does_not_hold_up_sharpening(engine):  # noqa: F811
         service.close()
 
 
-def test_full_reader_queue_is_503_with_retry_after(engine):  # noqa: F811
+def test_full_reader_queue_is_503_with_retry_after(engine):
     service = ReadService(reader=GatedReader(), queue_size=0)
     client = make_app(engine, READER=service).test_client()
     response = post_read(client, png_bytes(random_image(8, 8)))
@@ -330,7 +313,7 @@ def test_full_reader_queue_is_503_with_retry_after(engine):  # noqa: F811
     service.close()
 
 
-def test_read_time_limit_is_503_and_frees_the_slot(engine):  # noqa: F811
+def test_read_time_limit_is_503_and_frees_the_slot(engine):
     gated = GatedReader()
     service = ReadService(reader=gated, queue_size=2)
     client = make_app(engine, READER=service, REQUEST_TIMEOUT=0.2).test_client()
@@ -350,7 +333,7 @@ def test_read_time_limit_is_503_and_frees_the_slot(engine):  # noqa: F811
         service.close()
 
 
-def test_reads_waiting_when_the_server_stops_answer_shutting_down(engine):  # noqa: F811
+def test_reads_waiting_when_the_server_stops_answer_shutting_down(engine):
     gated = GatedReader()
     service = ReadService(reader=gated)
     answers = []
