@@ -1,6 +1,7 @@
 // Thin entry point: wires Chrome events to the feature modules. No state lives here; a
 // service worker can be stopped at any moment.
 import { syncAutoMode } from "./lib/auto-mode.js";
+import { DOCUMENT_PORT, openDocumentView, readDocument, serveDocumentPort } from "./lib/document-read.js";
 import { message } from "./lib/i18n.js";
 import { readAll, readAtCursor, readRegion, readShown } from "./lib/read.js";
 import {
@@ -70,6 +71,8 @@ const messageHandlers = {
   "sharpen-all": async ({ tabId }) => sharpenAll(await chrome.tabs.get(tabId)),
   "sharpen-region": async ({ tabId, sigmaCss }) => sharpenRegion(await chrome.tabs.get(tabId), { sigmaCss }),
   "read-all": async ({ tabId }) => readAll(await chrome.tabs.get(tabId)),
+  // The popup's "Read the whole document": the view it opens connects a port (below) and reads.
+  "read-document": async ({ tabId }) => openDocumentView(await chrome.tabs.get(tabId)),
   "read-region": async ({ tabId, sigmaCss }) => readRegion(await chrome.tabs.get(tabId), { sigmaCss }),
   // The page panel's "Read text", sent by the page agent of the frame it was pressed in.
   "read-shown": (_, sender) => readShown(sender.tab, sender.frameId),
@@ -98,6 +101,10 @@ chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
   return true; // the answer comes asynchronously
 });
 
+chrome.runtime.onConnect.addListener((port) => {
+  if (port.name === DOCUMENT_PORT) serveDocumentPort(port);
+});
+
 chrome.storage.onChanged.addListener((changes, area) => {
   if (area === "sync" && changes.autoSites) syncAutoMode();
 });
@@ -106,5 +113,5 @@ chrome.permissions.onRemoved.addListener(() => syncAutoMode());
 // The same entry points, for the service worker's DevTools console and for browser tests.
 globalThis.antiAging = {
   handleMenuClick, handleCommand, sharpenAtCursor, sharpenAll, sharpenRegion, readAtCursor, readAll, readRegion, readShown, revealOwnText, inspectTab, tabStatus,
-  setShowOriginal, restoreTab, serverHealth,
+  setShowOriginal, restoreTab, serverHealth, openDocumentView, readDocument,
 };

@@ -8,9 +8,11 @@
 //   region-picker.js  "Sharpen a region…"
 //   reveal.js         "Show the page's own text"
 //   text-overlay.js   "Read text": the recovered text laid over an element
+//   document-pages.js "Read the whole document": the document's pages, found and brought into view
 //   frames.js         telling parent frames which <iframe> this document is in
 //   targets.js        the elements worked on, by id; messages.js: texts made of several messages
 import { CaptureStage } from "./capture.js";
+import { DocumentPages } from "./document-pages.js";
 import { isTopFrame, labelOf, plainRect, viewState } from "./dom.js";
 import { FrameLinks } from "./frames.js";
 import { noPageText, pickerHint, regionStatusLabel } from "./messages.js";
@@ -46,6 +48,7 @@ export class PageAgent {
     });
     const isOurs = (element) => this.layer.isOurs(element);
     this.scanner = new Scanner(doc, this.targets, isOurs);
+    this.documentPages = new DocumentPages(doc, { scanner: this.scanner, isOurs });
     this.capture = new CaptureStage(this.win, { layer: this.layer, targets: this.targets, frames: this.frames });
     this.reveal = new Reveal(this.win, this.targets);
     this.panel = new Panel(doc, {
@@ -78,6 +81,20 @@ export class PageAgent {
 
   scan() {
     return this.scanner.scan();
+  }
+
+  // ----- the document's pages (document-pages.js) -----
+
+  findDocumentPages() {
+    return this.documentPages.find();
+  }
+
+  preparePage(id) {
+    return this.documentPages.prepare(id);
+  }
+
+  finishDocument() {
+    return this.documentPages.finish();
   }
 
   // ----- frames (frames.js) -----

@@ -110,10 +110,11 @@ export class Scanner {
   }
 
   /**
-   * Sharpness of an image's own pixels: true/false, or null when they cannot be read (cross-origin)
-   * or do not show as they are drawn (scaled up by CSS): the service worker then judges the screen's.
+   * An image's own pixels as shown ({data: RGBA, width, height}, at most MAX_PROBE_SIZE a side), or
+   * null when they cannot be read (cross-origin: a tainted canvas; background images; not loaded)
+   * or do not show as they are drawn (scaled up by CSS).
    */
-  imageLooksBlurred(element) {
+  ownPixels(element) {
     const size = this.pixelSizeOf(element);
     if (!size) return null;
     const shown = element.getBoundingClientRect();
@@ -125,11 +126,16 @@ export class Scanner {
     try {
       const context = canvas.getContext("2d", { willReadFrequently: true });
       context.drawImage(element, 0, 0, canvas.width, canvas.height);
-      const { data } = context.getImageData(0, 0, canvas.width, canvas.height);
-      return looksBlurred(data, canvas.width, canvas.height);
+      return { data: context.getImageData(0, 0, canvas.width, canvas.height).data, width: canvas.width, height: canvas.height };
     } catch {
-      return null; // a tainted canvas: the service worker judges the captured pixels instead
+      return null;
     }
+  }
+
+  /** Sharpness of an image's own pixels: true/false, or null when ownPixels cannot tell (the service worker then judges the screen's). */
+  imageLooksBlurred(element) {
+    const pixels = this.ownPixels(element);
+    return pixels ? looksBlurred(pixels.data, pixels.width, pixels.height) : null;
   }
 
   /** The blurred element a node belongs to: its own or an ancestor's CSS blur, or the text-shadow trick. */

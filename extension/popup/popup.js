@@ -1,5 +1,6 @@
-// The toolbar popup: server status, the page's blurred elements, sharpen all, a region, the page's
-// own text, originals, restore, what each element got, and the keyboard shortcuts.
+// The toolbar popup: server status, the page's blurred elements, sharpen all, read all, read the
+// whole document, a region, the page's own text, originals, restore, what each element got, and
+// the keyboard shortcuts.
 // Opening the popup grants activeTab, which the service worker needs to capture the page.
 import { countMessage, fillWithMessage, localizePage, message } from "../lib/i18n.js";
 import { matchesSite, normalizeSettings, parseRegionSigma } from "../lib/settings.js";
@@ -103,6 +104,8 @@ async function main() {
   $("sharpen-region").disabled = !ready;
   $("read-all").disabled = !ready || state.found + state.unchecked === 0;
   $("read-region").disabled = !ready;
+  // Lazily loaded pages are found only by scrolling through the document: no count to wait for.
+  $("read-document").disabled = !ready;
   $("show-page-text").disabled = state.found === 0;
 
   const report = (result, done) => {
@@ -127,6 +130,12 @@ async function main() {
     showMessage(message("popup_reading"));
     report(await send("read-all", { tabId: tab.id }), (result) => countMessage("popup_read_in", result.read, (result.elapsedMs / 1000).toFixed(1)));
     $("read-all").disabled = false;
+  });
+  $("read-document").addEventListener("click", async () => {
+    // The view opens in a window of its own beside the tab, which stays on screen for the captures.
+    const result = await send("read-document", { tabId: tab.id });
+    if (result?.ok === false) showMessage(result.error, "error");
+    else window.close();
   });
   $("show-page-text").addEventListener("click", async () => {
     report(await send("show-page-text", { tabId: tab.id }), (result) => countMessage("popup_revealed", result.revealed));

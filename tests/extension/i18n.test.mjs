@@ -22,9 +22,9 @@ import { LOCALIZED_ATTRIBUTES, countMessage, fillWithMessage, localizePage, mess
 const EXTENSION = new URL("../../extension/", import.meta.url);
 const read = (path) => readFileSync(new URL(path, EXTENSION), "utf8");
 const manifest = JSON.parse(read("manifest.json"));
-const PAGES = ["popup/popup.html", "options/options.html"];
+const PAGES = ["popup/popup.html", "options/options.html", "document/document.html"];
 const scriptsIn = (folder) => readdirSync(new URL(`${folder}/`, EXTENSION)).filter((name) => name.endsWith(".js")).map((name) => `${folder}/${name}`);
-const SCRIPTS = ["service-worker.js", "popup/popup.js", "options/options.js", ...scriptsIn("lib"), ...scriptsIn("content")];
+const SCRIPTS = ["service-worker.js", "popup/popup.js", "options/options.js", ...scriptsIn("document"), ...scriptsIn("lib"), ...scriptsIn("content")];
 const KEY = /^[a-z][a-z0-9_]*$/;
 const LETTER = /\p{L}/u;
 const PROSE = /\p{L}{2,}[\s\u00a0]+\p{L}{2,}/u;
