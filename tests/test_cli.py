@@ -150,13 +150,15 @@ def test_serve_needs_a_reader_it_is_told_to_use_but_not_the_default_one(tmp_path
 
     monkeypatch.delenv(READER_ENV, raising=False)
     monkeypatch.setattr(reading, "DEFAULT_READER", tmp_path / "reader.pt")
-    without = load_reader(argparse.Namespace(reader=None), "cpu")  # the shipped one missing: serve still starts
-    assert without.describe() == {"checkpoint": str(tmp_path / "reader.pt"), "loaded": False, "available": False}
+    without = load_reader(argparse.Namespace(reader=None, svtr=None), "cpu")  # the shipped one missing: serve still starts
+    assert without.describe() == {"checkpoint": str(tmp_path / "reader.pt"), "svtr": None, "loaded": False,
+                                  "available": False}
     for named in ("flag", "env"):
         if named == "env":
             monkeypatch.setenv(READER_ENV, str(tmp_path / "named.pt"))
         with pytest.raises(SystemExit, match="named.pt is not there; pass --reader PATH"):
-            load_reader(argparse.Namespace(reader=str(tmp_path / "named.pt") if named == "flag" else None), "cpu")
+            load_reader(argparse.Namespace(reader=str(tmp_path / "named.pt") if named == "flag" else None, svtr=None),
+                        "cpu")
 
 
 @pytest.mark.starts_server

@@ -172,7 +172,7 @@ def test_the_port_reproduces_an_onnx_graph_written_as_paddle_writes_it():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not WHEEL.is_file(), reason="rapidocr's wheel is not in runs/wheels (make ppocr-wheel)")
+@pytest.mark.skipif(not WHEEL.is_file(), reason="rapidocr's wheel is not in runs/wheels (`make test` downloads it)")
 def test_the_port_reproduces_pp_ocrv6_small():
     pytest.importorskip("onnxruntime")
     model, proto = port_ppocr.port(WHEEL, without_hangul(READER_CHARSET))
