@@ -9,6 +9,7 @@ the pretrained net has no Hangul and the reader keeps reading them (``models.rea
 Every batch is a pure function of (seed, step).
 """
 import json
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -141,6 +142,7 @@ def main(argv=None):
             report = evaluate_lines(model, *val)
             tqdm.write(f"step {done} ctc {window / n:.4f} lr {lr_at(step, config):.2e} {rate:.2f} step/s "
                        f"val cer {json.dumps(report)}")
+            sys.stdout.flush()  # a log file under nohup is block-buffered
             window = 0.0
             run_minutes = {**history, config.out: round((time.time() - started) / 60, 1)}
             save_checkpoint(out / "last.pt", model, optimizer, step=done,
