@@ -309,3 +309,32 @@ def test_the_server_reads_with_the_svtr_it_is_given(engine, reader_checkpoint, s
     assert described["svtr"] == str(svtr_checkpoint) and described["loaded"]
     assert app.extensions["reader"].load().svtr is not None
     app.extensions["reader"].close()
+
+
+def test_paragraph_lines_are_drawn_where_their_boxes_say_and_found_one_by_one():
+    from models.data.lines import ParagraphConfig, make_reading_paragraph
+    from models.training.train_recognizer import located_boxes
+
+    sharp = ParagraphConfig(p_sharp=1.0, p_rescale=0.0, p_jpeg=0.0, p_noise=0.0, leading=(1.6, 1.8),
+                            lang_weights=(1.0, 0.0, 0.0, 0.0))
+    charset = frozenset(without_hangul(READER_CHARSET))
+    for index in range(3):
+        paragraph = make_reading_paragraph(5, index, charset, sharp)
+        again = make_reading_paragraph(5, index, charset, sharp)
+        assert paragraph.texts == again.texts and np.array_equal(paragraph.blurred, again.blurred)
+        assert len(paragraph.boxes) == len(paragraph.texts) >= 2
+        grey = paragraph.blurred.astype(float).mean(-1)
+        background = np.median(grey)
+        for top, bottom, left, right in paragraph.boxes:
+            assert np.abs(grey[top:bottom, left:right] - background).max() > 40  # ink inside every box
+        found = located_boxes(paragraph.blurred, paragraph.boxes)
+        assert len({(box.x, box.y) for box in found}) == len(paragraph.texts)  # one found line per drawn line
+
+
+def test_a_share_of_the_batch_is_cut_from_paragraphs():
+    charset = without_hangul(READER_CHARSET)
+    lines, texts, _, _ = finetune_svtr.svtr_batch(1, 0, 8, charset, paragraph_share=0.5)
+    again = finetune_svtr.svtr_batch(1, 0, 8, charset, paragraph_share=0.5)[1]
+    singles = finetune_svtr.svtr_batch(1, 0, 8, charset)[1]
+    assert texts == again and len(lines) == 8
+    assert texts[4:] == singles[4:] and texts[:4] != singles[:4]

@@ -214,6 +214,15 @@ def _blur_ratio(rng, config):
     return float(rng.uniform(config.mild_ratio, config.max_ratio))
 
 
+def _language_and_size(rng, config):
+    """(language, font size, how much larger it was drawn than shown, the size drawn)."""
+    weights = np.asarray(config.lang_weights, dtype=float)
+    lang = str(rng.choice(READ_LANGS, p=weights / weights.sum()))
+    px = int(round(math.exp(rng.uniform(math.log(config.min_px), math.log(config.max_px + 0.5)))))
+    scale = float(rng.uniform(1.25, 2.0)) if rng.random() < config.p_rescale else 1.0
+    return lang, px, scale, int(round(px * scale))
+
+
 def make_reading_line(seed, index, charset, config=ReadingLineConfig()):
     """One blurred line for the reader from ``default_rng((seed, index, READ_STREAM))`` alone.
 
@@ -223,11 +232,7 @@ def make_reading_line(seed, index, charset, config=ReadingLineConfig()):
     reader crops it as the line finder would); ``sharp`` is the unblurred rendering, same size.
     """
     rng = np.random.default_rng((seed, index, READ_STREAM))
-    weights = np.asarray(config.lang_weights, dtype=float)
-    lang = str(rng.choice(READ_LANGS, p=weights / weights.sum()))
-    px = int(round(math.exp(rng.uniform(math.log(config.min_px), math.log(config.max_px + 0.5)))))
-    scale = float(rng.uniform(1.25, 2.0)) if rng.random() < config.p_rescale else 1.0
-    draw_px = int(round(px * scale))
+    lang, px, scale, draw_px = _language_and_size(rng, config)
     text, is_code = reading_text(rng, lang, charset)
     font = random_font(rng, lang, is_code, draw_px)
     text = _shorten(text, lang, font, config.max_ems * draw_px)
@@ -255,19 +260,80 @@ def make_reading_line(seed, index, charset, config=ReadingLineConfig()):
     if underline:
         baseline = margin + dy + ascent + max(1.0, 0.1 * draw_px)
         draw.line([margin + dx, baseline, margin + box_w + dx, baseline], fill=fg, width=max(1, round(draw_px / 14)))
+    sharp_image, image, (box,), sigma = _as_picture(rng, canvas, sigma, kind, scale, [(margin, margin + box_h, margin,
+                                                                                    margin + box_w)], config)
+    return Line(sharp_image, text, lang, px, sigma, kind, box, image)
+
+
+def _as_picture(rng, canvas, sigma, kind, scale, boxes, config):
+    """A drawn canvas blurred as Chromium blurs, then as pictures of text are shown: smaller
+    (``scale``), noisy, JPEG-compressed -> (sharp uint8, blurred uint8, boxes in its pixels, sigma in its pixels)."""
     sharp = torch.from_numpy(np.asarray(canvas).copy()).permute(2, 0, 1)[None].float().div(255)
     blurred = chromium_blur(sharp, sigma, kind) if sigma > 0 else sharp
-    box = (margin, margin + box_h, margin, margin + box_w)
     if scale != 1.0:
         size = (max(1, round(blurred.shape[-1] / scale)), max(1, round(blurred.shape[-2] / scale)))
         blurred = torch.nn.functional.interpolate(blurred, size=size[::-1], mode="area")
         sharp = torch.nn.functional.interpolate(sharp, size=size[::-1], mode="area")
-        box = tuple(int(round(v / scale)) for v in box)
+        boxes = [tuple(int(round(v / scale)) for v in box) for box in boxes]
         sigma = math.hypot(sigma / scale, 0.3)  # the area filter's own softness, about 0.3 px
     image = blurred[0].clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).numpy()
     if rng.random() < config.p_noise:
         image = np.clip(image + rng.normal(0, rng.uniform(0.5, 2.5), image.shape), 0, 255).round().astype(np.uint8)
     if rng.random() < config.p_jpeg:
         image = jpeg_round_trip(image, int(rng.integers(50, 96)))[0]
-    sharp_image = sharp[0].clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).numpy()
-    return Line(sharp_image, text, lang, px, sigma, kind, box, image)
+    return sharp[0].clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).numpy(), image, boxes, sigma
+
+
+@dataclass
+class Paragraph:
+    blurred: np.ndarray     # uint8 (H, W, 3): every line and the blur they spread into each other
+    texts: list             # each line's text, top to bottom
+    boxes: list             # each line's (top, bottom, left, right)
+    lang: str
+    px: int                 # font size in device px
+    sigma: float            # device px of ``blurred``
+
+
+@dataclass
+class ParagraphConfig(ReadingLineConfig):
+    min_px: int = 9               # document text: small more often than the reader's lines
+    max_px: int = 30
+    min_lines: int = 2
+    max_lines: int = 5
+    leading: tuple = (1.1, 1.8)   # line pitch in font sizes: tight leading lets blur join the lines
+    p_shape: float = 0.0
+    p_underline: float = 0.0
+
+
+PARAGRAPH_STREAM = 0x9A4A  # never the same draws as the single lines under one seed
+
+
+def make_reading_paragraph(seed, index, charset, config=ParagraphConfig()):
+    """A blurred paragraph of a few lines from ``default_rng((seed, index, PARAGRAPH_STREAM))``
+    alone: one language, font and size, the lines ``leading`` font sizes apart, so that blur
+    bleeds each line into its neighbours as it does in the documents users read. A reader's
+    training cuts each line where the line finder finds it."""
+    rng = np.random.default_rng((seed, index, PARAGRAPH_STREAM))
+    lang, px, scale, draw_px = _language_and_size(rng, config)
+    font = random_font(rng, lang, False, draw_px)
+    count = int(rng.integers(config.min_lines, config.max_lines + 1))
+    texts = [_shorten(reading_text(rng, lang, charset)[0], lang, font, config.max_ems * draw_px) for _ in range(count)]
+    bg, fg = _colors(rng)
+    sigma = _blur_ratio(rng, config) * draw_px
+    kind = "box3" if rng.random() < config.p_box3 else "gaussian"
+    pitch = float(rng.uniform(*config.leading)) * draw_px
+
+    ascent, descent = font.getmetrics()
+    extents = [font.getbbox(text) for text in texts]
+    width = max(right - left for left, _, right, _ in extents) + 1
+    margin = int(math.ceil(3 * sigma)) + int(math.ceil(0.3 * draw_px)) + 2
+    canvas = Image.new("RGB", (width + 2 * margin, int(math.ceil(pitch * (count - 1))) + ascent + descent + 2 * margin),
+                       bg)
+    draw = ImageDraw.Draw(canvas)
+    boxes = []
+    for row, (text, (left, _, right, _)) in enumerate(zip(texts, extents)):
+        top = margin + int(round(row * pitch))
+        draw.text((margin - left, top), text, font=font, fill=fg)
+        boxes.append((top, top + ascent + descent, margin, margin + right - left + 1))
+    _, image, boxes, sigma = _as_picture(rng, canvas, sigma, kind, scale, boxes, config)
+    return Paragraph(image, texts, boxes, lang, px, sigma)

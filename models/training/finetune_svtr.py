@@ -19,15 +19,18 @@ import torch
 from tqdm import tqdm
 
 from models import read_checkpoint, save_checkpoint
-from models.data.lines import READ_LANG_WEIGHTS, READ_LANGS, ReadingLineConfig, make_reading_line
+from models.data.lines import (PARAGRAPH_STREAM, READ_LANG_WEIGHTS, READ_LANGS, ParagraphConfig, ReadingLineConfig,
+                               make_reading_line, make_reading_paragraph)
 from models.evaluation.ocr import cer
 from models.reading.recognizer import decode
 from models.reading.svtr_lcnet import build_svtr_lcnet, collate_lines, line_input
 from models.training.train import lr_at, parse_config
-from models.training.train_recognizer import DROP_STREAM, OCR_LANG, RATIO_BUCKETS, VAL_SEED, ctc_step, located_box
+from models.training.train_recognizer import (DROP_STREAM, OCR_LANG, RATIO_BUCKETS, VAL_SEED, ctc_step, located_box,
+                                              located_boxes)
 
-NO_KOREAN = ReadingLineConfig(lang_weights=tuple(0.0 if lang == "ko" else w
-                                                 for lang, w in zip(READ_LANGS, READ_LANG_WEIGHTS)))
+WITHOUT_KOREAN = tuple(0.0 if lang == "ko" else w for lang, w in zip(READ_LANGS, READ_LANG_WEIGHTS))
+NO_KOREAN = ReadingLineConfig(lang_weights=WITHOUT_KOREAN)
+NO_KOREAN_PARAGRAPHS = ParagraphConfig(lang_weights=WITHOUT_KOREAN)
 
 
 @dataclass
@@ -40,6 +43,7 @@ class SvtrTrainConfig:
     weight_decay: float = 1e-4
     seed: int = 0
     sigma_dropout: float = 0.35   # share of lines cropped as a blind read crops them
+    paragraph_share: float = 0.0  # share of each batch cut from blurred paragraphs (make_reading_paragraph)
     val_lines: int = 240
     log_every: int = 200
     threads: int = 1
@@ -52,19 +56,33 @@ class SvtrTrainConfig:
     export: str = ""              # fp16 model-only checkpoint; default <out>/svtr_reader.pt
 
 
-def svtr_batch(seed, step, batch_size, charset, sigma_dropout=0.35):
+def svtr_batch(seed, step, batch_size, charset, sigma_dropout=0.35, paragraph_share=0.0):
     """Blurred non-Korean lines cropped where the finder finds them -> (normalised lines, texts,
-    langs, sigma / font size)."""
+    langs, sigma / font size). ``paragraph_share`` of them are lines of blurred paragraphs, cut
+    with their neighbours' blur in them."""
     chars = frozenset(charset)
     lines, texts, langs, ratios = [], [], [], []
-    for i in range(batch_size):
+
+    def add(image, box, text, lang, sigma, px, index):
+        known = np.random.default_rng((seed, index, DROP_STREAM)).random() >= sigma_dropout
+        lines.append(line_input(image, box, sigma if known else None))
+        texts.append(text)
+        langs.append(lang)
+        ratios.append(sigma / px)
+
+    from_paragraphs = round(batch_size * paragraph_share)
+    paragraph = 0
+    while len(lines) < from_paragraphs:
+        index = step * batch_size + paragraph
+        drawn = make_reading_paragraph(seed, index, chars, NO_KOREAN_PARAGRAPHS)
+        for row, (box, text) in enumerate(zip(located_boxes(drawn.blurred, drawn.boxes), drawn.texts)):
+            if len(lines) < from_paragraphs:
+                add(drawn.blurred, box, text, drawn.lang, drawn.sigma, drawn.px, (index, row, PARAGRAPH_STREAM))
+        paragraph += 1
+    for i in range(from_paragraphs, batch_size):
         index = step * batch_size + i
         line = make_reading_line(seed, index, chars, NO_KOREAN)
-        known = np.random.default_rng((seed, index, DROP_STREAM)).random() >= sigma_dropout
-        lines.append(line_input(line.blurred, located_box(line), line.sigma if known else None))
-        texts.append(line.text)
-        langs.append(line.lang)
-        ratios.append(line.sigma / line.px)
+        add(line.blurred, located_box(line), line.text, line.lang, line.sigma, line.px, index)
     return lines, texts, langs, ratios
 
 
@@ -96,7 +114,7 @@ class StepBatches(torch.utils.data.IterableDataset):
     def __iter__(self):
         for step in range(self.first_step, self.config.steps):
             lines, texts, _, _ = svtr_batch(self.config.seed, step, self.config.batch_size, self.charset,
-                                            self.config.sigma_dropout)
+                                            self.config.sigma_dropout, self.config.paragraph_share)
             yield (*collate_lines(lines), texts)
 
 

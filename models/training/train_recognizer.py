@@ -71,13 +71,21 @@ def _overlap(a, b):
     return max(0, width) * max(0, height)
 
 
+def located_boxes(image, boxes):
+    """Where the line finder puts each generated line of ``image`` (the found box overlapping its
+    text most), or the text's own box where the finder sees nothing there; ``boxes`` are the
+    lines' (top, bottom, left, right)."""
+    found = find_lines(image)
+    located = []
+    for top, bottom, left, right in boxes:
+        truth = LineBox(left, top, right - left, bottom - top)
+        overlapping = [box for box in found if _overlap(box, truth) > 0]
+        located.append(max(overlapping, key=lambda box: _overlap(box, truth)) if overlapping else truth)
+    return located
+
+
 def located_box(line):
-    """Where the line finder puts a generated line (the found box overlapping its text most), or
-    the text's own box where the finder sees nothing there."""
-    top, bottom, left, right = line.box
-    truth = LineBox(left, top, right - left, bottom - top)
-    found = [box for box in find_lines(line.blurred) if _overlap(box, truth) > 0]
-    return max(found, key=lambda box: _overlap(box, truth)) if found else truth
+    return located_boxes(line.blurred, [line.box])[0]
 
 
 _READER_CHARS = frozenset(READER_CHARSET)
