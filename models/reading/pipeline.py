@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from models import CheckpointError, read_checkpoint
-from models.reading.decode import align, beam_search, character_confidences, refine_words
+from models.reading.decode import align, beam_search, character_confidences, greedy, refine_words
 from models.reading.line_finder import LineBox, find_lines, text_box
 from models.reading.line_networks import CrnnLines, SvtrLines, load_line_network
 from models.reading.prior import LanguagePrior
@@ -106,14 +106,16 @@ class Reader:
         return [c ** network.power for c in character_confidences(np.exp(log_probs), labels, spans)]
 
     def read_boxes(self, image, boxes, sigma=None):
-        """(text, confidences) of each box: the reader's reading, or the SVTR's where the reader saw no Hangul."""
-        readings = [self.read_line(log_probs) for log_probs in self.network.log_probs(image, boxes, sigma)]
-        if self.svtr is not None:
-            others = [i for i, (text, _) in enumerate(readings) if not has_hangul(text)]
-            if others:
-                for i, log_probs in zip(others, self.svtr.log_probs(image, [boxes[i] for i in others], sigma)):
-                    readings[i] = self.read_line(log_probs, self.svtr)
-        return readings
+        """(text, confidences) of each box: the reader's reading, or the SVTR's where the reader's
+        best path holds no Hangul (only the network that reads a line decodes it)."""
+        readers = self.network.log_probs(image, boxes, sigma)
+        if self.svtr is None:
+            return [self.read_line(log_probs) for log_probs in readers]
+        korean = [has_hangul(greedy(log_probs, self.network.charset)) for log_probs in readers]
+        others = [i for i, is_korean in enumerate(korean) if not is_korean]
+        svtrs = dict(zip(others, self.svtr.log_probs(image, [boxes[i] for i in others], sigma) if others else []))
+        return [self.read_line(readers[i]) if korean[i] else self.read_line(svtrs[i], self.svtr)
+                for i in range(len(boxes))]
 
     def read(self, image, sigma=None):
         """Read every line of ``image`` (uint8 (H, W, 3)); ``sigma`` is the blur in image pixels."""
