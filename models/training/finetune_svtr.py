@@ -145,7 +145,7 @@ def main(argv=None):
           flush=True)
     loader = torch.utils.data.DataLoader(StepBatches(config, charset, start_step), batch_size=None,
                                          num_workers=config.workers, prefetch_factor=4 if config.workers else None)
-    history = dict(extra.get("history", {}))
+    history = dict(extra.get("history", {}))  # minutes of each run in the chain, by folder and steps
     model.train()
     started, window, done = time.time(), 0.0, start_step
     bar = tqdm(total=config.steps, initial=start_step, mininterval=10, dynamic_ncols=True)
@@ -162,7 +162,7 @@ def main(argv=None):
                        f"val cer {json.dumps(report)}")
             sys.stdout.flush()  # a log file under nohup is block-buffered
             window = 0.0
-            run_minutes = {**history, config.out: round((time.time() - started) / 60, 1)}
+            run_minutes = {**history, f"{config.out} steps {start_step}-{done}": round((time.time() - started) / 60, 1)}
             save_checkpoint(out / "last.pt", model, optimizer, step=done,
                             extra={**extra, "train": asdict(config), "history": run_minutes, "val_cer": report})
         if out_of_time:
@@ -171,7 +171,7 @@ def main(argv=None):
     bar.close()
     export = Path(config.export) if config.export else out / "svtr_reader.pt"
     model.eval()
-    history[config.out] = round((time.time() - started) / 60, 1)
+    history[f"{config.out} steps {start_step}-{done}"] = round((time.time() - started) / 60, 1)
     save_checkpoint(export, model, step=done, half=True,
                     extra={**extra, "train": asdict(config), "history": history,
                            "val_cer": evaluate_lines(model, *val)})
