@@ -192,12 +192,14 @@ def stub_reading(number, lines):
     return {"text": "\n".join(lines), "lines": answer, "verdict": verdict}
 
 
-def stub_handler(pages, log, delay_s):
-    """A handler class answering /v1/read/batch with the recognised page's lines (see the module docstring); `log` gets each page number read."""
+def stub_handler(pages, log, delay_s, sizes):
+    """A handler class answering /v1/read/batch with the recognised page's lines (see the module docstring);
+    `log` gets each page number read, `sizes` each crop's size."""
     references = [paper_thumbnail(image) for image, _ in pages]
 
     def recognise(data_url):
         crop = Image.open(io.BytesIO(base64.b64decode(data_url.split(",", 1)[1])))
+        sizes.append(crop.size)
         thumb = paper_thumbnail(crop)
         if thumb is None:
             return None
@@ -218,20 +220,21 @@ def stub_handler(pages, log, delay_s):
 
 @pytest.fixture(scope="module")
 def document_stub(document_pages_drawn):
-    """stub(delay_s) -> (server URL, the log of page numbers it was sent): one stub per delay."""
+    """stub(delay_s) -> (server URL, the page numbers it was sent, the sizes of the crops): one stub per delay."""
     started = {}
 
     def get(delay_s=0.0):
         if delay_s not in started:
-            log = []
-            server = serve_stub(stub_handler(document_pages_drawn, log, delay_s))
-            started[delay_s] = (next(server), log, server)
-        url, log, _ = started[delay_s]
+            log, sizes = [], []
+            server = serve_stub(stub_handler(document_pages_drawn, log, delay_s, sizes))
+            started[delay_s] = (next(server), log, sizes, server)
+        url, log, sizes, _ = started[delay_s]
         log.clear()
-        return url, log
+        sizes.clear()
+        return url, log, sizes
 
     yield get
-    for _, _, server in started.values():
+    for *_, server in started.values():
         next(server, None)
 
 
@@ -303,13 +306,15 @@ def check_read_view(state, pages):
 @pytest.mark.parametrize("dpr", [1, 2])
 def test_the_whole_document_is_read_in_page_order_into_the_view(document_browsers, document_site, document_stub, document_pages_drawn, dpr):
     browser = document_browsers(dpr)
-    stub_url, log = document_stub()
+    stub_url, log, sizes = document_stub()
     view = start_reading(browser, document_site, stub_url)
     try:
         view.wait_for_function(READING_OVER_JS, timeout=120_000)
         state = view.evaluate(VIEW_JS)
         # every page was read once, in order, each after its picture had arrived; no logo, photo or thumbnail
         assert log == list(range(1, PAGE_COUNT + 1)), log
+        # each page posted whole and alone: its blur is in its pixels, so no margin of the viewer around it
+        assert set(sizes) == {(452 * dpr, 640 * dpr)}, sizes
         check_read_view(state, document_pages_drawn)
         if dpr == 1 and os.environ.get("ANTI_AGING_SAVE_SCREENSHOTS"):
             view.set_viewport_size({"width": 560, "height": 900})
@@ -374,7 +379,7 @@ def check_document_text(text, pages, read_up_to=PAGE_COUNT):
 
 def test_cancel_stops_reading_keeps_the_pages_read_and_lists_the_rest_as_not_read(document_browsers, document_site, document_stub, document_pages_drawn):
     browser = document_browsers(1)
-    stub_url, log = document_stub(delay_s=0.6)
+    stub_url, log, _ = document_stub(delay_s=0.6)
     view = start_reading(browser, document_site, stub_url, scroll_y=0)
     try:
         view.wait_for_function("() => document.querySelector('#pages .page[data-number=\"3\"]')?.dataset.status === 'read'", timeout=60_000)

@@ -51,7 +51,7 @@ CLICK_JS = f"(id) => {{ ({FIND_VIEW_JS})().document.getElementById(id).click(); 
 
 @pytest.fixture(scope="module")
 def firefox(firefox_build, document_stub, tmp_path_factory):  # noqa: F811
-    url, _ = document_stub(delay_s=0.3)
+    url, *_ = document_stub(delay_s=0.3)
     yield from launch_firefox(firefox_build, url, tmp_path_factory)
 
 
@@ -66,13 +66,14 @@ def wait_for(check, timeout=READ_TIMEOUT_S):
 
 
 def test_firefox_reads_the_whole_document_in_page_order_and_saves_it(firefox, document_site, document_stub, document_pages_drawn):  # noqa: F811
-    _, log = document_stub(delay_s=0.3)
+    _, log, sizes = document_stub(delay_s=0.3)
     firefox.open(document_site)
     firefox.page("() => { window.scrollTo(0, 300); return true; }")
     firefox.ext(OPEN_VIEW_JS, document_site)
     wait_for(lambda: firefox.ext(WATCH_VIEW_JS))
     state = wait_for(lambda: (state := firefox.ext(VIEW_STATE)) and not state["buttons"]["cancel"] and state)
     assert log == list(range(1, PAGE_COUNT + 1)), log
+    assert set(sizes) == {(452, 640)}, sizes
     check_read_view(state, document_pages_drawn)
     # page by page: the statuses seen (from a moment after the view opened) count up to the last page
     reading = [status for status in firefox.ext("() => window.statusLog") if status.startswith("Reading page")]

@@ -149,7 +149,10 @@ export class DocumentPages {
     await nextFrame(this.win);
     await nextFrame(this.win);
     if (!element.isConnected) return null;
-    return { target: this.scanner.describe(element, "image"), view: viewState(this.win), loaded };
+    // A blur in the picture's own pixels stays inside it, so the crop is the page itself: a margin of
+    // the viewer's background around a sparse page makes the reader take the page for one filled card.
+    // A CSS blur on it spills past it; its sigma is known and widens the crop as usual.
+    return { target: this.scanner.describe(element, "image", { reachSigmaCss: 0 }), view: viewState(this.win), loaded };
   }
 
   /** Put the document's scroll positions back where find() found them. */
