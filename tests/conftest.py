@@ -1,6 +1,9 @@
-"""Fixtures several test modules share: one torch thread, a tiny sharpening engine and a tiny untrained reader.
+"""Fixtures several test modules share: one torch thread, a tiny sharpening engine and a tiny untrained reader;
+and, from extension_fixtures.py, those of the extension's browser tests.
 
-Each is module-scoped, so every module that asks gets its own, as when each module imported them."""
+Each is module-scoped, so every module that asks gets its own, as when each module imported them.
+Test modules import no other test module: the helpers they share are in the *_support.py, read_page.py
+and document_page.py modules beside them."""
 import pytest
 import torch
 
@@ -8,6 +11,10 @@ from models import build_model, save_checkpoint
 from models.reading.recognizer import READER_CHARSET, build_recognizer
 from server.engine import Engine
 from server.reading import ReadService
+
+# The shared helpers' asserts are the tests' checks: rewritten, so that a failure shows its values as in a test.
+pytest.register_assert_rewrite("document_page", "extension_support", "read_page", "server_support")
+pytest_plugins = ["extension_fixtures"]
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ from server.__main__ import OutputCollision, bound_url, format_reading, load_rea
 from server.reading import READER_ENV
 from server.runtime import ALLOCATOR_ENV, find_tcmalloc
 from server.service import UNIT_NAME, unit_text
-from test_server_read import assert_reading, text_image
+from server_support import RecordingRunner, assert_reading, text_image
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -248,15 +248,6 @@ def test_sharpen_output_naming_alpha_and_failures(checkpoint, tmp_path, capsys):
 
     with pytest.raises(SystemExit):
         main(["sharpen", str(source), str(source), "-o", str(explicit), "--checkpoint", str(checkpoint)])
-
-
-class RecordingRunner:
-    def __init__(self):
-        self.calls = []
-
-    def __call__(self, argv, check=False):
-        self.calls.append(argv)
-        return subprocess.CompletedProcess(argv, 0)
 
 
 def test_install_and_uninstall_service(tmp_path, monkeypatch, capsys):

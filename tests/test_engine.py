@@ -12,7 +12,7 @@ from server.engine import Engine, validate_sigma
 from server.errors import BadSigma, QueueFull, ShuttingDown, SigmaOutOfRange
 from server.tiling import (axis_weights, axis_windows, blend_windows, computed_pixels, context_margin, pad_image,
                            plan_tiles, round_up, window_pixels)
-from test_server_api import GatedModel
+from server_support import GatedModel
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -10,112 +10,34 @@ with activeTab, and activeTab comes from a real user gesture, which automation c
 Geometry and pixel tests run with the shipped checkpoint when it exists, else with a tiny random
 one (they check where pixels go, not how good they are); the OCR test needs the shipped model.
 Set ANTI_AGING_SAVE_SCREENSHOTS=1 to (re)write docs/img/extension-{before,after}.png.
+The page, the server and the test build are fixtures of tests/extension_fixtures.py.
 """
 import base64
 import io
 import json
 import os
-import shutil
-import socket
 import statistics
-import subprocess
-import sys
-import threading
 import time
 import urllib.request
-from functools import partial
-from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from http.server import BaseHTTPRequestHandler
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-EXTENSION = ROOT / "extension"
-FIXTURES = ROOT / "tests" / "fixtures" / "extension"
-CHROMIUM = Path("/usr/bin/chromium")
-SHIPPED_CHECKPOINT = ROOT / "models" / "checkpoints" / "nafunet.pt"
-SCREENSHOT_DIR = ROOT / "docs" / "img"
-TCMALLOC = Path("/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4")
-WINDOW = {"width": 1000, "height": 800}
-# An element by id, in the document or in an open shadow root (the fixture's web component).
-FIND_ELEMENT_JS = ("(id) => document.getElementById(id) ?? [...document.querySelectorAll('*')]"
-                   ".map((el) => el.shadowRoot?.getElementById(id)).find(Boolean)")
+from extension_support import (ALL_BLURRED, CHROMIUM, FIND_ELEMENT_JS, OTHER_ORIGIN_PORT, ROOT, SCREENSHOT_DIR, SHIPPED_CHECKPOINT,
+                               TEXT_ELEMENTS, WINDOW, ExtensionBrowser, free_port, halo, near, serve_stub, snap)
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium (/usr/bin/chromium) is not installed"),
 ]
 
-# The blurred text elements of the fixture page and their CSS blur sigma (nested ones combined).
-TEXT_ELEMENTS = {
-    "serif": 2.5,
-    "sans": 2.7,  # blur(0.15em) at 18px
-    "mono": (1.5**2 + 2.0**2) ** 0.5,  # blur(calc(1.5px + .5px)) inside a blur(1.5px) parent
-    "wide": 3.0,  # 600x200 CSS px: the latency target's size
-    "linked": 2.0,
-    "below": 2.5,  # below the fold: the page scrolls to it
-    "shadowed": 2.0,  # inside a web component's open shadow root
-}
-# How far past its box each element's blur reaches, for the overlay's halo: sigma in CSS px, or
-# None when it is sharpened blind (pictures: BLIND_MARGIN_CSS of extension/lib/geometry.js).
-SIGMA_CSS = {**TEXT_ELEMENTS, "nested-outer": 1.5, "tall": 2.0, "frosted": 3.0, "teaser": 2.5}
-BLIND_MARGIN_CSS = 8
-# What "Sharpen all" must find: CSS blur, backdrop blur, and a picture that looks blurred.
-ALL_BLURRED = ["serif", "sans", "nested-outer", "mono", "wide", "linked", "below", "tall", "frosted", "shadowed", "blurred-img",
-               "blurred-img-cross-origin"]
-
 
 # ----- helpers -----
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_health(url, process, log, timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with {process.returncode}: {log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
-                return json.load(response)
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"the server at {url} did not become healthy within {timeout} s")
-
-
 def decode_data_url(data_url):
     return Image.open(io.BytesIO(base64.b64decode(data_url.split(",", 1)[1]))).convert("RGB")
-
-
-def snap(rect, scale):
-    """The extension's snapRect (extension/lib/geometry.js): whole device pixels covering a CSS rect."""
-    eps = 1e-6
-    x0 = int(np.floor(rect["x"] * scale + eps))
-    y0 = int(np.floor(rect["y"] * scale + eps))
-    x1 = int(np.ceil((rect["x"] + rect["width"]) * scale - eps))
-    y1 = int(np.ceil((rect["y"] + rect["height"]) * scale - eps))
-    return x0, y0, x1, y1
-
-
-def halo(rect, scale, sigma_css=None, spread=None, reach_sigma_css=None):
-    """The extension's overlay for an element (blurReach + planCrop in extension/lib/geometry.js):
-    its box in whole device px widened by 3 sigma (+ a text shadow's offset) per side, in CSS px."""
-    spread = spread or {}
-    known = sigma_css if sigma_css is not None else reach_sigma_css
-    blur = BLIND_MARGIN_CSS * scale if known is None else 3 * known * scale
-    reach = {side: int(np.ceil(blur + spread.get(side, 0) * scale - 1e-6)) for side in ("left", "right", "top", "bottom")}
-    x0, y0, x1, y1 = snap(rect, scale)
-    x0, y0, x1, y1 = x0 - reach["left"], y0 - reach["top"], x1 + reach["right"], y1 + reach["bottom"]
-    return {"x": x0 / scale, "y": y0 / scale, "width": (x1 - x0) / scale, "height": (y1 - y0) / scale}
-
-
-def near(a, b, tolerance=1):
-    return all(abs(a[k] - b[k]) <= tolerance for k in ("x", "y", "width", "height"))
 
 
 def sharpen_via_server(server_url, image, sigma):
@@ -125,53 +47,6 @@ def sharpen_via_server(server_url, image, sigma):
                                      headers={"Content-Type": "image/png"}, method="POST")
     with urllib.request.urlopen(request, timeout=120) as response:
         return Image.open(io.BytesIO(response.read())).convert("RGB")
-
-
-def text_card(text, blur=0):
-    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 22)
-    image = Image.new("RGB", (420, 60), "white")
-    ImageDraw.Draw(image).text((12, 16), text, font=font, fill="black")
-    return image.filter(ImageFilter.GaussianBlur(blur)) if blur else image
-
-
-# ----- servers -----
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    """The fixture page and its pictures, served on loopback; yields the page's URL."""
-    root = tmp_path_factory.mktemp("site")
-    for page in FIXTURES.glob("*.html"):
-        shutil.copy(page, root / page.name)
-    (root / "plain.html").write_text("<!doctype html><title>plain</title><p id='plain'>Nothing on this page is blurred.</p>")
-    text_card("pictures of words, blurred", blur=2.5).save(root / "blurred-text.png")
-    text_card("pictures of words, sharp").save(root / "sharp-text.png")
-    # Sharp pixels shown three times their size by CSS: soft on screen. (Four times: the blind model
-    # made Tesseract read it worse, CER 0.19 -> 0.67; see docs/extension.md, known limits.)
-    text_card("small words scaled up").resize((140, 20), Image.LANCZOS).save(root / "small-text.png")
-    photo_like().save(root / "photo.png")
-    servers = [ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietFileHandler, directory=str(root))) for _ in range(2)]
-    for server in servers:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-    # The second server is another origin: the cross-origin frame of round2.html comes from it.
-    OTHER_ORIGIN_PORT["port"] = servers[1].server_port
-    yield f"http://127.0.0.1:{servers[0].server_port}/blurred.html"
-    for server in servers:
-        server.shutdown()
-
-
-OTHER_ORIGIN_PORT = {}
-
-
-def photo_like(size=(240, 160), seed=3):
-    """A smooth, colourful picture with no plain background: soft, but not text."""
-    rng = np.random.default_rng(seed)
-    noise = Image.fromarray((rng.random((size[1] // 8, size[0] // 8, 3)) * 255).astype(np.uint8))
-    return noise.resize(size, Image.BICUBIC).filter(ImageFilter.GaussianBlur(3))
-
-
-class QuietFileHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
 
 
 class FailingSharpenHandler(BaseHTTPRequestHandler):
@@ -198,181 +73,12 @@ class FailingSharpenHandler(BaseHTTPRequestHandler):
         pass
 
 
-def serve_stub(handler):
-    """A stand-in HTTP server on a free loopback port for as long as the generator runs: yields its URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-
-
 @pytest.fixture(scope="module")
 def failing_server():
     yield from serve_stub(FailingSharpenHandler)
 
 
-@pytest.fixture(scope="module")
-def sharpen_server(tmp_path_factory):
-    """The real server (`python -m server serve`) on a free loopback port."""
-    checkpoint = SHIPPED_CHECKPOINT
-    if not checkpoint.is_file():
-        import torch
-
-        from models import build_model, save_checkpoint
-        torch.manual_seed(0)
-        model = build_model("nafunet", width=8)
-        with torch.no_grad():  # visibly not the identity, so overlays cannot pass for the originals
-            for parameter in model.parameters():
-                parameter.add_(torch.randn_like(parameter) * 0.05)
-        checkpoint = tmp_path_factory.mktemp("checkpoint") / "tiny.pt"
-        save_checkpoint(checkpoint, model)
-    env = dict(os.environ)
-    if TCMALLOC.exists():  # as `make run` does: a faster allocator for CPU inference
-        env["LD_PRELOAD"] = str(TCMALLOC)
-    yield from serve_real(["--checkpoint", str(checkpoint)], tmp_path_factory.mktemp("server") / "server.log", env)
-
-
-def serve_real(arguments, log, env=None):
-    """`python -m server serve ARGUMENTS` on a free loopback port for as long as the generator runs:
-    yields its URL once /healthz answers; its output goes to ``log``."""
-    port = free_port()
-    with log.open("w") as output:
-        process = subprocess.Popen([sys.executable, "-m", "server", "serve", "--port", str(port), *arguments],
-                                   cwd=ROOT, env=env or dict(os.environ), stdout=output, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_health(url, process, log)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
 # ----- the browser -----
-
-@pytest.fixture(scope="module")
-def test_build(tmp_path_factory):
-    """A copy of extension/ whose manifest adds <all_urls> (see the module docstring)."""
-    build = tmp_path_factory.mktemp("build") / "extension"
-    shutil.copytree(EXTENSION, build)
-    manifest = json.loads((build / "manifest.json").read_text())
-    manifest["host_permissions"].append("<all_urls>")
-    (build / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    return build
-
-
-class ExtensionBrowser:
-    """Chromium with the extension loaded, one page, at one devicePixelRatio."""
-
-    def __init__(self, playwright, build, profile, dpr):
-        self.dpr = dpr
-        # A real devicePixelRatio: Playwright's device_scale_factor only emulates it for the page,
-        # while captureVisibleTab keeps capturing at the window's true scale.
-        self.context = playwright.chromium.launch_persistent_context(
-            str(profile), executable_path=str(CHROMIUM), headless=True, no_viewport=True,
-            # --lang: the tests read the extension's English messages, whatever the machine's language.
-            args=["--headless=new", f"--disable-extensions-except={build}", f"--load-extension={build}", "--no-sandbox", "--lang=en-US",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-                  "--disable-quic", "--hide-scrollbars", f"--force-device-scale-factor={dpr}",
-                  f"--window-size={WINDOW['width']},{WINDOW['height']}"])
-        workers = self.context.service_workers
-        self.worker = workers[0] if workers else self.context.wait_for_event("serviceworker", timeout=20_000)
-        self.page = self.context.pages[0] if self.context.pages else self.context.new_page()
-
-    def close(self):
-        self.context.close()
-
-    def resize_window(self, width, height):
-        self.worker.evaluate(
-            "async ([width, height]) => { const win = await chrome.windows.getLastFocused();"
-            " await chrome.windows.update(win.id, { width, height }); }", [width, height])
-        self.page.wait_for_function("([w, h]) => outerWidth === w && outerHeight === h", arg=[width, height])
-
-    @property
-    def extension_origin(self):
-        return self.worker.url.split("/service-worker.js")[0]
-
-    def open_extension_page(self, path):
-        """An extension page in a window of its own, leaving the test page the active tab of its window."""
-        with self.context.expect_page() as opened:
-            self.worker.evaluate("(url) => chrome.windows.create({ url, focused: false }).then(() => true)",
-                                 f"{self.extension_origin}/{path}")
-        page = opened.value
-        page.wait_for_load_state("load")
-        return page
-
-    def set_zoom(self, factor):
-        """Page zoom, which Chrome folds into the page's devicePixelRatio."""
-        self.worker.evaluate(
-            "async (factor) => { const [tab] = await chrome.tabs.query({ active: true, lastFocusedWindow: true });"
-            " await chrome.tabs.setZoom(tab.id, factor); }", factor)
-        self.page.wait_for_function("(ratio) => devicePixelRatio === ratio", arg=self.dpr * factor)
-
-    def set_server(self, url):
-        self.worker.evaluate("(url) => chrome.storage.sync.set({ serverUrl: url })", url)
-
-    def open(self, url):
-        self.page.goto(url)
-        self.page.wait_for_load_state("load")
-        self.page.evaluate("document.fonts.ready.then(() => true)")
-
-    def rect(self, element_id):
-        return self.page.evaluate(
-            f"(id) => {{ const r = ({FIND_ELEMENT_JS})(id).getBoundingClientRect();"
-            " return { x: r.x, y: r.y, width: r.width, height: r.height }; }", element_id)
-
-    def right_click(self, element_id):
-        """Hover the element (scrolled into view if needed) and run the menu item's code path."""
-        self.page.evaluate(f"(id) => ({FIND_ELEMENT_JS})(id).scrollIntoView({{ block: 'nearest' }})", element_id)
-        rect = self.rect(element_id)
-        self.page.mouse.move(rect["x"] + min(40, rect["width"] / 2), rect["y"] + rect["height"] / 2)
-        started = time.perf_counter()
-        result = self.worker.evaluate(
-            "async () => { const [tab] = await chrome.tabs.query({ active: true, lastFocusedWindow: true });"
-            " return antiAging.handleMenuClick({ menuItemId: 'sharpen-text', pageUrl: tab.url }, tab); }")
-        return result, time.perf_counter() - started
-
-    def sharpen_all(self):
-        return self.worker.evaluate(
-            "async () => { const [tab] = await chrome.tabs.query({ active: true, lastFocusedWindow: true });"
-            " return antiAging.sharpenAll(tab); }")
-
-    def status(self):
-        """The overlays' and their elements' rectangles, read from the page after a frame."""
-        return self.page.evaluate("""() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => {
-            const host = document.getElementById('anti-aging-layer');
-            if (!host) return resolve({ layer: false, overlays: [] });
-            const overlays = [...host.shadowRoot.querySelectorAll('img.overlay')].map((img) => {
-              const r = img.getBoundingClientRect();
-              return { target: img.dataset.target, src: img.src, visible: getComputedStyle(img).display !== 'none',
-                       rect: { x: r.x, y: r.y, width: r.width, height: r.height } };
-            });
-            const panel = host.shadowRoot.querySelector('.panel');
-            resolve({ layer: true, overlays, panelText: panel.textContent.trim(), panelLevel: panel.dataset.level,
-                      panelVisible: !panel.classList.contains('hidden') });
-        })))""")
-
-    def overlay_over(self, element_id, expected=None):
-        """The overlay within a pixel of the element's box widened by its blur's halo, or None."""
-        if expected is None:
-            expected = halo(self.rect(element_id), self.page.evaluate("devicePixelRatio"), SIGMA_CSS.get(element_id))
-        for overlay in self.status()["overlays"]:
-            if near(overlay["rect"], expected):
-                return overlay
-        return None
-
-    def screenshot(self):
-        return Image.open(io.BytesIO(self.page.screenshot())).convert("RGB")
-
-
-@pytest.fixture(scope="module")
-def playwright():
-    """One Playwright for the module: its sync API runs one instance at a time."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as instance:
-        yield instance
-
 
 @pytest.fixture(scope="module")
 def browsers(playwright, test_build, sharpen_server, tmp_path_factory):

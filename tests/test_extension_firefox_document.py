@@ -1,6 +1,6 @@
 """End to end "Read the whole document" in Firefox: the Firefox package in Debian's firefox-esr,
 driven over WebDriver BiDi as in tests/test_extension_firefox.py, on the lazy document page and
-with the recognising stub server of tests/test_extension_document_e2e.py.
+with the recognising stub server of tests/test_extension_document_e2e.py (tests/document_page.py).
 
 WebDriver BiDi may not open extension pages, so the test reaches the document view the extension
 opens from its harness page (chrome.extension.getViews: both are the extension's pages). For the
@@ -12,9 +12,8 @@ import time
 
 import pytest
 
-from test_extension_document_e2e import (  # noqa: F401 (document_pages_drawn, document_site and document_stub are fixtures)
-    PAGE_COUNT, VIEW_STATE_JS, check_document_text, check_read_view, document_pages_drawn, document_site, document_stub)
-from test_extension_firefox import FIND_TAB_JS, FIREFOX, PUPPETEER, firefox_build, launch_firefox  # noqa: F401 (a fixture)
+from document_page import PAGE_COUNT, VIEW_STATE_JS, check_document_text, check_read_view
+from extension_support import FIND_TAB_JS, FIREFOX, PUPPETEER, launch_firefox
 
 pytestmark = [
     pytest.mark.browser,
@@ -50,7 +49,7 @@ CLICK_JS = f"(id) => {{ ({FIND_VIEW_JS})().document.getElementById(id).click(); 
 
 
 @pytest.fixture(scope="module")
-def firefox(firefox_build, document_stub, tmp_path_factory):  # noqa: F811
+def firefox(firefox_build, document_stub, tmp_path_factory):
     url, *_ = document_stub(delay_s=0.3)
     yield from launch_firefox(firefox_build, url, tmp_path_factory)
 
@@ -65,7 +64,7 @@ def wait_for(check, timeout=READ_TIMEOUT_S):
     raise AssertionError("timed out")
 
 
-def test_firefox_reads_the_whole_document_in_page_order_and_saves_it(firefox, document_site, document_stub, document_pages_drawn):  # noqa: F811
+def test_firefox_reads_the_whole_document_in_page_order_and_saves_it(firefox, document_site, document_stub, document_pages_drawn):
     _, log, sizes = document_stub(delay_s=0.3)
     firefox.open(document_site)
     firefox.page("() => { window.scrollTo(0, 300); return true; }")

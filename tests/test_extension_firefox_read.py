@@ -1,7 +1,7 @@
 """End to end "Read text" in Firefox: the Firefox package in Debian's firefox-esr, driven over
 WebDriver BiDi as in tests/test_extension_firefox.py, on the read page of
-tests/test_extension_read_e2e.py (a blurred picture of text, a thumbnail too small to read and
-live text under a CSS blur).
+tests/test_extension_read_e2e.py (tests/read_page.py: a blurred picture of text, a thumbnail too
+small to read and live text under a CSS blur).
 
 The picture is read by the stub server's fixed reading (STUB_LINES), which has uncertain
 characters to mark; the thumbnail by the real server with the tiny reader, whose line finder
@@ -11,9 +11,8 @@ is read. Menu items are run through `antiAging.handleMenuClick` in the backgroun
 """
 import pytest
 
-from test_extension_firefox import FIREFOX, PUPPETEER, firefox_build, launch_firefox  # noqa: F401 (a fixture)
-from test_extension_read_e2e import (  # noqa: F401 (read_server, read_site and stub_server are fixtures)
-    LAYER_JS, STUB_LINES, blind_crop, expected_boxes, read_server, read_site, stub_server, within)
+from extension_support import FIREFOX, PUPPETEER, launch_firefox
+from read_page import LAYER_JS, STUB_LINES, blind_crop, expected_boxes, within
 
 pytestmark = [
     pytest.mark.browser,
@@ -32,12 +31,12 @@ FILTER_JS = "(id) => getComputedStyle(document.getElementById(id)).filter"
 
 
 @pytest.fixture(scope="module")
-def firefox(firefox_build, read_server, tmp_path_factory):  # noqa: F811
+def firefox(firefox_build, read_server, tmp_path_factory):
     yield from launch_firefox(firefox_build, read_server, tmp_path_factory)
 
 
 def text_layers(firefox):
-    """The read page's text layers as test_extension_read_e2e.LAYER_JS describes them, or None without a layer."""
+    """The read page's text layers as read_page.LAYER_JS describes them, or None without a layer."""
     return firefox.page(LAYER_JS)
 
 
@@ -46,7 +45,7 @@ def escape_removes_the_layer(firefox):
     return text_layers(firefox) is None
 
 
-def test_firefox_reads_a_blurred_picture_into_marked_selectable_text(firefox, read_site, stub_server, read_server):  # noqa: F811
+def test_firefox_reads_a_blurred_picture_into_marked_selectable_text(firefox, read_site, stub_server, read_server):
     firefox.open(read_site)
     crop = blind_crop(firefox, "card", DPR, firefox.page(VIEWPORT_JS))
     firefox.hover("card")

@@ -46,14 +46,6 @@ def closed_port():
 
 
 @pytest.fixture(scope="module")
-def playwright():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as instance:
-        yield instance
-
-
-@pytest.fixture(scope="module")
 def build(tmp_path_factory):
     """The extension as shipped (no test permissions: nothing here captures a page)."""
     target = tmp_path_factory.mktemp("build") / "extension"

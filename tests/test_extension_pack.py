@@ -1,23 +1,14 @@
 """`make extension`: the Chrome Web Store zip and the Firefox package (extension/pack.py)."""
-import importlib.util
 import json
 import shutil
 import subprocess
 import zipfile
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-EXTENSION = ROOT / "extension"
+from extension_support import EXTENSION, ROOT, load_pack
+
 WEB_EXT = ROOT / "node_modules" / ".bin" / "web-ext"
-
-
-def load_pack():
-    spec = importlib.util.spec_from_file_location("extension_pack", EXTENSION / "pack.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_zip_is_versioned_and_holds_what_chrome_loads_only(tmp_path):

@@ -7,138 +7,24 @@ The tiny reader is untrained, its classifier biased so that it reads every line 
 check where the text goes, that it can be selected and copied, the toggle, Escape and how each
 verdict is shown; not what is read. The stub's fixed reading checks the uncertain characters.
 Menu items are run through `antiAging.handleMenuClick`, as in test_extension_e2e.py.
+The page, the reader and the stub are in tests/read_page.py, their fixtures in tests/extension_fixtures.py.
 """
 import io
 import json
-import threading
-from functools import partial
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from test_extension_e2e import (CHROMIUM, BLIND_MARGIN_CSS, ExtensionBrowser, QuietFileHandler, playwright,  # noqa: F401
-                                serve_real, serve_stub, snap, test_build)
+from extension_support import CHROMIUM, ExtensionBrowser
+from read_page import LAYER_JS, STUB_LINES, blind_crop, expected_boxes, within
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium (/usr/bin/chromium) is not installed"),
 ]
 
-FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
-PAGE = """<!doctype html><meta charset="utf-8"><title>read</title>
-<style>
-  body { margin: 0; padding: 40px; font: 16px "Liberation Sans", sans-serif; background: #fff; }
-  .box { position: relative; width: 420px; margin-bottom: 40px; }
-  img { display: block; }
-  /* a link lying under the text layer's background, beside the card's second line; no ink, so no line of text over it */
-  #link { position: absolute; right: 4px; bottom: 4px; width: 60px; height: 20px; }
-  #live { width: 420px; filter: blur(2px); }
-</style>
-<div class="box"><img id="card" src="card.png" alt="a card"><a id="link" href="#followed" aria-label="more"></a></div>
-<div class="box"><img id="thumb" src="thumb.png" alt="a thumbnail" width="32" height="10"></div>
-<p id="live">Live words the page itself holds under a blur.</p>
-<script>document.getElementById('link').addEventListener('click', () => { document.body.dataset.linkClicked = 'yes'; });</script>
-"""
-# The stub's reading: posted-image pixels, one character below 0.9 in the first line.
-STUB_LINES = [{"text": "Invoice 42", "box": [14, 14, 160, 16], "confidence": [0.99, 0.98, 0.97, 0.5, 0.99, 0.99, 0.99, 0.99, 0.95, 0.3]},
-              {"text": "Total due", "box": [14, 50, 130, 16], "confidence": [0.99] * 9}]
-
-
-def card():
-    font = ImageFont.truetype(FONT, 22)
-    image = Image.new("RGB", (420, 90), "white")
-    draw = ImageDraw.Draw(image)
-    draw.text((12, 12), "pictures of words", font=font, fill="black")
-    draw.text((12, 52), "a second line", font=font, fill="black")
-    return image.filter(ImageFilter.GaussianBlur(2.5))
-
-
-def thumbnail():
-    """A line of text too small to read: the server's line finder boxes its ink (ascenders and
-    descenders since the connected-ink finder) 5 px tall at DPR 1, under the reader's MIN_LINE_PX.
-    (At 40x12 that box is 7 px: the x reader would read it.)"""
-    image = Image.new("RGB", (240, 72), "white")
-    ImageDraw.Draw(image).text((10, 16), "Invoice 42", fill="black", font=ImageFont.truetype(FONT, 40))
-    return image.resize((32, 10), Image.LANCZOS)
-
 
 @pytest.fixture(scope="module")
-def read_site(tmp_path_factory):
-    root = tmp_path_factory.mktemp("read-site")
-    (root / "read.html").write_text(PAGE)
-    card().save(root / "card.png")
-    thumbnail().save(root / "thumb.png")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietFileHandler, directory=str(root)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/read.html"
-    server.shutdown()
-
-
-def save_x_reader(path):
-    """A tiny untrained reader whose classifier always says "x", confidently: every line found reads "x"."""
-    import torch
-
-    from models import save_checkpoint
-    from models.reading.recognizer import READER_CHARSET, build_recognizer
-
-    model = build_recognizer(channels=(8, 8, 8, 8), hidden=8, charset=READER_CHARSET, sigma_input=True)
-    with torch.no_grad():
-        model.classifier.weight.zero_()
-        model.classifier.bias.fill_(-20)
-        model.classifier.bias[READER_CHARSET.index("x") + 1] = 20  # class 0 is CTC's blank
-    save_checkpoint(path, model)
-    return path
-
-
-@pytest.fixture(scope="module")
-def read_server(tmp_path_factory):
-    """The real server (`python -m server serve --reader`) with a tiny sharpening model and the "x" reader."""
-    import torch
-
-    from models import build_model, save_checkpoint
-    folder = tmp_path_factory.mktemp("read-server")
-    torch.manual_seed(0)
-    save_checkpoint(folder / "tiny.pt", build_model("nafunet", width=8))
-    save_x_reader(folder / "reader.pt")
-    yield from serve_real(["--checkpoint", str(folder / "tiny.pt"), "--reader", str(folder / "reader.pt"),
-                           "--torch-threads", "1"], folder / "server.log")
-
-
-class StubReadHandler(BaseHTTPRequestHandler):
-    """A server that answers every read with STUB_LINES and sharpens by sending the image back."""
-
-    def _json(self, body):
-        data = json.dumps(body).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_GET(self):
-        self._json({"status": "ok", "model": "nafunet", "device": "cpu", "version": "stub", "reader": True})
-
-    def do_POST(self):
-        images = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["images"]
-        if self.path == "/v1/read/batch":
-            text = "\n".join(line["text"] for line in STUB_LINES)
-            self._json({"results": [{"text": text, "lines": STUB_LINES, "verdict": "partly"} for _ in images]})
-        else:
-            self._json({"results": [{"image": image["image"]} for image in images]})
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture(scope="module")
-def stub_server():
-    yield from serve_stub(StubReadHandler)
-
-
-@pytest.fixture(scope="module")
-def read_browsers(playwright, test_build, read_server, read_site, tmp_path_factory):  # noqa: F811
+def read_browsers(playwright, test_build, read_server, read_site, tmp_path_factory):
     started = {}
 
     def get(dpr):
@@ -155,28 +41,6 @@ def read_browsers(playwright, test_build, read_server, read_site, tmp_path_facto
         browser.close()
 
 
-LAYER_JS = """() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => {
-    const root = document.getElementById('anti-aging-layer')?.shadowRoot;
-    if (!root) return resolve(null);
-    const rect = (node) => { const r = node.getBoundingClientRect(); return { x: r.x, y: r.y, width: r.width, height: r.height }; };
-    resolve({
-      layers: [...root.querySelectorAll('.text-layer')].map((layer) => ({
-        target: layer.dataset.target, verdict: layer.dataset.verdict, showing: layer.dataset.showing, rect: rect(layer),
-        background: getComputedStyle(layer).backgroundColor, visible: getComputedStyle(layer).display !== 'none',
-        bar: layer.querySelector('.bar')?.textContent ?? '',
-        pixelsShown: !!layer.querySelector('.pixels') && getComputedStyle(layer.querySelector('.pixels')).display !== 'none',
-        lines: [...layer.querySelectorAll('.line')].map((line) => ({
-          text: line.textContent, rect: rect(line), shown: getComputedStyle(line).display !== 'none' && line.offsetParent !== null,
-          pointerEvents: getComputedStyle(line).pointerEvents, userSelect: getComputedStyle(line).userSelect,
-          font: getComputedStyle(line).fontFamily,
-          uncertain: [...line.querySelectorAll('.uncertain')].map((mark) => ({ text: mark.textContent, title: mark.title,
-            opacity: Number(getComputedStyle(mark).opacity), decoration: getComputedStyle(mark).textDecorationStyle })) })),
-      })),
-      panel: root.querySelector('.panel')?.textContent.trim() ?? '',
-    });
-})))"""
-
-
 def layer(browser):
     return browser.page.evaluate(LAYER_JS)
 
@@ -191,13 +55,6 @@ def menu(browser, item, element_id):
         " return antiAging.handleMenuClick({ menuItemId: item, pageUrl: tab.url }, tab); }", item)
 
 
-def blind_crop(browser, element_id, dpr, size):
-    """The crop the extension posts for a picture (blind: the box in device px widened by BLIND_MARGIN_CSS)."""
-    x0, y0, x1, y1 = snap(browser.rect(element_id), dpr)
-    margin = int(np.ceil(BLIND_MARGIN_CSS * dpr))
-    return max(0, x0 - margin), max(0, y0 - margin), min(size[0], x1 + margin), min(size[1], y1 + margin)
-
-
 def read_via_server(server_url, image):
     import urllib.request
     buffer = io.BytesIO()
@@ -205,14 +62,6 @@ def read_via_server(server_url, image):
     request = urllib.request.Request(f"{server_url}/v1/read", data=buffer.getvalue(), headers={"Content-Type": "image/png"}, method="POST")
     with urllib.request.urlopen(request, timeout=120) as response:
         return json.load(response)
-
-
-def expected_boxes(lines, crop, dpr):
-    return [{"x": (crop[0] + x) / dpr, "y": (crop[1] + y) / dpr, "width": w / dpr, "height": h / dpr} for x, y, w, h in (line["box"] for line in lines)]
-
-
-def within(rect, expected, tolerance=2):
-    return all(abs(rect[k] - expected[k]) <= tolerance for k in ("x", "y", "width", "height"))
 
 
 @pytest.mark.parametrize("dpr", [1, 2])

@@ -3,69 +3,23 @@ import base64
 import io
 import json
 import math
-import struct
-import threading
-import zlib
 
 import numpy as np
 import pytest
-from flask.testing import FlaskClient
 from PIL import Image
 
 from models import build_model, save_checkpoint
 from server import create_app
 from server.engine import Engine
-
-PORT = 8765
-BASE_URL = f"http://127.0.0.1:{PORT}"
+from server_support import (PORT, GatedModel, LoopbackClient, assert_error, assert_healthy, bad_inputs, encoded, make_app, png_bytes,
+                            png_with_header, random_image)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-class LoopbackClient(FlaskClient):
-    """Test client whose requests carry Host: 127.0.0.1:8765 unless a test sets another."""
-
-    def open(self, *args, **kwargs):
-        kwargs.setdefault("base_url", BASE_URL)
-        return super().open(*args, **kwargs)
-
-
-def make_app(engine, **config):
-    app = create_app({"ENGINE": engine, "PORT": PORT, **config})
-    app.test_client_class = LoopbackClient
-    return app
 
 
 @pytest.fixture
 def client(engine):
     return make_app(engine).test_client()
-
-
-def png_bytes(image, **save_options):
-    out = io.BytesIO()
-    image.save(out, "PNG", **save_options)
-    return out.getvalue()
-
-
-def encoded(image, fmt, **save_options):
-    out = io.BytesIO()
-    image.save(out, fmt, **save_options)
-    return out.getvalue()
-
-
-def random_image(width, height, mode="RGB", seed=0):
-    shape = (height, width) if len(mode) == 1 else (height, width, len(mode))
-    image = Image.fromarray(np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8))
-    assert image.mode == mode
-    return image
-
-
-def png_with_header(width, height, idat=b""):
-    """A PNG whose IHDR claims width x height, with valid CRCs and the given (possibly empty) data."""
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(idat)) + chunk(b"IEND", b"")
 
 
 def decode_response_png(response):
@@ -79,20 +33,6 @@ def post_multipart(client, data, sigma=None, filename="in.png", **fields):
     if sigma is not None:
         form["sigma"] = sigma
     return client.post("/v1/sharpen", data=form, content_type="multipart/form-data")
-
-
-def assert_error(response, status, code=None):
-    assert response.status_code == status, response.get_data(as_text=True)
-    body = response.get_json()
-    assert set(body) == {"error"} and body["error"]["message"]
-    if code:
-        assert body["error"]["code"] == code
-    return body
-
-
-def assert_healthy(client):
-    response = client.get("/healthz")
-    assert response.status_code == 200 and response.get_json()["status"] == "ok"
 
 
 # --- endpoints -------------------------------------------------------------------------------
@@ -222,19 +162,6 @@ def test_unknown_model_and_route(client):
 
 
 # --- bad input: each answered with its 4xx, and the server keeps answering -------------------
-
-def bad_inputs():
-    valid = png_bytes(random_image(64, 64))
-    return [
-        ("non-image bytes", b"this is not an image at all", 400, "bad_image"),
-        ("empty body", b"", 400, "bad_image"),
-        ("truncated PNG", valid[: len(valid) // 2], 400, "bad_image"),
-        ("0x0 PNG", png_with_header(0, 0), 400, "bad_image"),
-        ("PNG claiming 100000x100000", png_with_header(100000, 100000), 413, "image_too_large"),
-        ("PNG header with missing pixels", png_with_header(64, 64, b"\x00" * 10), 400, "bad_image"),
-        ("TIFF bytes", encoded(random_image(8, 8), "TIFF"), 400, "bad_image"),
-    ]
-
 
 @pytest.mark.parametrize("label, data, status, code", bad_inputs(), ids=[b[0] for b in bad_inputs()])
 def test_bad_image_bytes_in_every_form(client, label, data, status, code):
@@ -408,35 +335,6 @@ def test_json_errors(client):
 
 
 # --- busy engine: bounded queue and time limit -------------------------------------------------
-
-class GatedModel:
-    """Stands in for a network: identity, but each forward waits for ``gate``; records batch sizes and sigmas."""
-
-    size_multiple = 16
-
-    def __init__(self, open_gate=False):
-        self.gate = threading.Event()
-        if open_gate:
-            self.gate.set()
-        self.entered = threading.Event()
-        self.batch_sizes = []
-        self.sigmas = []
-        self.shapes = []
-
-    def to(self, *args, **kwargs):
-        return self
-
-    def eval(self):
-        return self
-
-    def __call__(self, x, sigma=None):
-        self.batch_sizes.append(x.shape[0])
-        self.sigmas.append(sigma.tolist())
-        self.shapes.append(tuple(x.shape[-2:]))
-        self.entered.set()
-        self.gate.wait(10)
-        return x
-
 
 def test_full_queue_is_503_with_retry_after():
     engine = Engine(GatedModel(), name="nafunet", queue_size=0)

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from test_server_api import make_app
+from server_support import make_app
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "2000"))
 FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp", "BMP": "image/bmp"}

@@ -13,8 +13,7 @@ from PIL import Image
 
 from server import create_app
 from server.live import LiveServer
-from test_server_api import png_bytes, png_with_header, random_image
-from test_server_read import assert_reading, text_image
+from server_support import assert_reading, png_bytes, png_with_header, random_image, text_image
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -8,13 +8,11 @@ import threading
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
 from server.reading import ReadService, reader_pixels
-from test_server_api import assert_error, assert_healthy, bad_inputs, make_app, png_bytes, png_with_header, random_image
-
-FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
-VERDICTS = {"readable", "partly", "unreadable"}
+from server_support import (assert_error, assert_healthy, assert_reading, bad_inputs, make_app, png_bytes, png_with_header, random_image,
+                            text_image)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -22,12 +20,6 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 @pytest.fixture
 def client(engine, read_service):
     return make_app(engine, READER=read_service).test_client()
-
-
-def text_image(text, size=(400, 120), font_px=28, ink="black", paper="white"):
-    image = Image.new("RGB", size, paper)
-    ImageDraw.Draw(image).text((10, (size[1] - font_px) // 2), text, fill=ink, font=ImageFont.truetype(FONT, font_px))
-    return image
 
 
 def post_read(client, data, sigma=None, form="multipart", path="/v1/read"):
@@ -38,19 +30,6 @@ def post_read(client, data, sigma=None, form="multipart", path="/v1/read"):
         return client.post(path, data=data, content_type="image/png",
                            query_string={} if sigma is None else {"sigma": sigma})
     return client.post(path, json={"image": base64.b64encode(data).decode(), "sigma": sigma})
-
-
-def assert_reading(body):
-    """The contract of a 200 from /v1/read, whatever the reader read."""
-    assert body["verdict"] in VERDICTS
-    assert body["text"] == "\n".join(line["text"] for line in body["lines"])
-    for line in body["lines"]:
-        assert len(line["box"]) == 4 and all(isinstance(v, int) for v in line["box"])
-        assert line["box"][2] > 0 and line["box"][3] > 0
-        assert len(line["confidence"]) == len(line["text"])
-        assert all(0.0 <= c <= 1.0 for c in line["confidence"])
-    assert 0.0 <= body["confident_share"] <= 1.0
-    return body
 
 
 # --- the answer ------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import pytest
 
 from server import runtime, service
 from server.__main__ import main
-from test_cli import RecordingRunner
+from server_support import RecordingRunner
 
 NS = {"t": service.TASK_NAMESPACE}
 
