@@ -433,6 +433,14 @@ STATUS_JS = """() => new Promise((resolve) => requestAnimationFrame(() => reques
 })))"""
 
 
+def panel_text_once_it_says(browser, words, timeout_s=5):
+    """The panel's text once it has the words, or after timeout_s: frames post their counts a moment after their overlays show."""
+    deadline = time.monotonic() + timeout_s
+    while words not in (text := browser.status()["panelText"]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return text
+
+
 def round2_url(site):
     return site.replace("blurred.html", f"round2.html?other={OTHER_ORIGIN_PORT['port']}")
 
@@ -550,6 +558,10 @@ def test_round2_sharpen_all_finds_every_case_and_reads_better(browsers, site, dp
     print(f"\nSharpen all on round2.html at DPR {dpr} (10 elements, 2 of them in frames): {seconds * 1000:.0f} ms "
           f"(extension's own timing {result['elapsedMs']} ms: {result['timings']})")
     assert result["sharpened"] == len(ROUND2) + len(ROUND2_FRAMES), result
+    # the top frame's panel counts the overlays inside both frames too (they post it their counts)
+    counted = f"{len(ROUND2) + len(ROUND2_FRAMES)} elements sharpened"
+    panel = panel_text_once_it_says(browser, counted)
+    assert counted in panel, panel
     after = full_page(browser)
 
     # every blurred element has an overlay over its box and its blur's halo, and the layout did not move

@@ -13,6 +13,16 @@ import pytest
 from extension_support import ALL_BLURRED, FIND_TAB_JS, FIREFOX, OTHER_ORIGIN_PORT, PUPPETEER, SIGMA_CSS, halo, launch_firefox
 
 SHORTCUTS = {"sharpen-all": "Alt+Shift+S", "sharpen-region": "Alt+Shift+R"}
+# Wait until the page's panel has the words, ten seconds at most: the panel's notices fade after eight.
+WAIT_FOR_PANEL_JS = """(words) => new Promise((resolve) => {
+  const started = performance.now();
+  const check = () => {
+    const text = document.getElementById('anti-aging-layer')?.shadowRoot.querySelector('.panel')?.textContent ?? '';
+    if (text.includes(words) || performance.now() - started > 10000) resolve(true);
+    else setTimeout(check, 50);
+  };
+  check();
+})"""
 
 pytestmark = [
     pytest.mark.browser,
@@ -35,6 +45,21 @@ def test_firefox_sharpen_all_covers_every_blurred_element(firefox, site):
                and not firefox.overlay_near(halo(firefox.rect(element_id), 1, SIGMA_CSS.get(element_id)))]
     assert not missing, (missing, firefox.layer()["overlays"])
     assert firefox.page("() => window.scrollY") == 0
+    firefox.restore()
+
+
+def test_firefox_panel_counts_the_overlays_inside_frames(firefox, site):
+    """round2.html: eight blurred elements in the page, one in a same-origin frame, one in a
+    cross-origin frame; the page's panel counts all ten, once its notice (parts outside the
+    bridge's narrower window were left as they are) has faded."""
+    firefox.open(site.replace("blurred.html", f"round2.html?other={OTHER_ORIGIN_PORT['port']}"))
+    result = firefox.send("sharpen-all")
+    assert result["ok"] and result["sharpened"] == 10, result
+    framed = [p for p in result["status"]["placements"] if p["frameId"] != 0]
+    assert len(framed) == 2, result["status"]["placements"]
+    firefox.page(WAIT_FOR_PANEL_JS, "10 elements sharpened")
+    layer = firefox.layer()
+    assert layer["panelVisible"] and "10 elements sharpened" in layer["panelText"], layer
     firefox.restore()
 
 

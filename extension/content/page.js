@@ -11,6 +11,7 @@
 //   document-pages.js "Read the whole document": the document's pages, found and brought into view
 //   frames.js         telling parent frames which <iframe> this document is in
 //   targets.js        the elements worked on, by id; messages.js: texts made of several messages
+import { countsWithFrames } from "../lib/frames.js";
 import { CaptureStage } from "./capture.js";
 import { DocumentPages } from "./document-pages.js";
 import { isTopFrame, labelOf, plainRect, viewState } from "./dom.js";
@@ -36,14 +37,14 @@ export class PageAgent {
     this.doc = doc;
     this.win = doc.defaultView;
     this.showingOriginal = false;
-    this.frames = new FrameLinks(doc);
+    this.frames = new FrameLinks(doc, { onChildCounts: () => this.childFramesChanged() });
     this.targets = new Targets(this.frames.key);
     this.layer = new OverlayLayer(doc, {
       overlaysHidden: () => this.showingOriginal,
       onEscape: () => {
         if (!this.picker.active) this.restore();
       },
-      onOverlaysRemoved: () => this.panel.update(),
+      onOverlaysRemoved: () => this.countsChanged(),
       styles: [TEXT_LAYER_CSS],
     });
     const isOurs = (element) => this.layer.isOurs(element);
@@ -155,7 +156,7 @@ export class PageAgent {
     });
     this.showingOriginal = false;
     this.layer.reposition();
-    this.panel.update();
+    this.countsChanged();
     return this.status();
   }
 
@@ -210,7 +211,7 @@ export class PageAgent {
     }
     this.showingOriginal = false;
     this.layer.reposition();
-    if (count || quiet) this.panel.update();
+    if (count || quiet) this.countsChanged();
     else this.panel.notify(noPageText());
     return this.status();
   }
@@ -225,13 +226,30 @@ export class PageAgent {
     return this.status();
   }
 
+  /** This frame's overlays and reveals with those of the frames inside it: what its panel counts. */
+  counts() {
+    const own = { sharpened: this.layer.shown("image").length, read: this.layer.shown("text").length, revealed: this.reveal.size };
+    return countsWithFrames(own, this.frames.childCounts());
+  }
+
+  /** The counts may have changed: the panel says so, and the parent frame hears them for its panel. */
+  countsChanged() {
+    this.panel.update();
+    this.frames.reportCounts(this.counts());
+  }
+
+  /** A child frame reported its counts; the top frame shows its panel for them even with nothing of its own. */
+  childFramesChanged() {
+    const { sharpened, read, revealed } = this.counts();
+    if (isTopFrame(this.win) && sharpened + read + revealed > 0) this.ensureLayer();
+    this.countsChanged();
+  }
+
   panelState() {
-    const sharpened = this.layer.shown("image").length;
     return {
-      sharpened,
-      read: this.layer.shown("text").length,
-      canRead: sharpened > 0,
-      revealed: this.reveal.size,
+      ...this.counts(),
+      // The panel's buttons act on this frame's own elements.
+      canRead: this.layer.shown("image").length > 0,
       showingOriginal: this.showingOriginal,
       canReveal: this.layer.ids().some((id) => this.targets.info(id)?.ownText),
       isTop: isTopFrame(this.win),
@@ -274,6 +292,7 @@ export class PageAgent {
     this.layer.destroy();
     this.targets.clear();
     this.showingOriginal = false;
+    this.frames.reportCounts(this.counts());
     return this.status();
   }
 }

@@ -57,3 +57,24 @@ export function frameOrigins(sources, baseUrl) {
   }
   return [...origins];
 }
+
+// What a frame's panel counts, and the most one frame may report: a framed page can post its own
+// counts to its parent, so a report is only believed as far as it is a plausible tally.
+const PANEL_COUNTS = ["sharpened", "read", "revealed"];
+const MOST_PER_FRAME = 10000;
+
+/**
+ * The panel's counts for a frame: its own overlays and reveals plus what each of its child frames
+ * reported (each child's own and its descendants'). Reports that are not counts count as nothing.
+ * own and each report: {sharpened, read, revealed}.
+ */
+export function countsWithFrames(own, childReports) {
+  const total = { ...own };
+  for (const report of childReports) {
+    for (const name of PANEL_COUNTS) {
+      const value = report?.[name];
+      if (Number.isInteger(value) && value > 0 && value <= MOST_PER_FRAME) total[name] += value;
+    }
+  }
+  return total;
+}

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { frameChains, frameOrigins, placeInTab } from "../../extension/lib/frames.js";
+import { countsWithFrames, frameChains, frameOrigins, placeInTab } from "../../extension/lib/frames.js";
 
 const boundary = (x, y, width, height) => ({ origin: { x, y }, scale: { x: 1, y: 1 }, clip: { x, y, width, height } });
 
@@ -27,4 +27,18 @@ test("placeInTab puts a frame's rectangle on the tab with the frame's visible bo
 test("frame origins: http(s) only, each once, relative addresses resolved", () => {
   const sources = ["https://a.example/x", "https://a.example/y", "/local.html", "about:blank", "javascript:void 0", "http://[bad"];
   assert.deepEqual(frameOrigins(sources, "http://page.example/dir/"), ["https://a.example", "http://page.example"]);
+});
+
+test("countsWithFrames adds the overlays and reveals each child frame reported to the frame's own", () => {
+  const own = { sharpened: 6, read: 1, revealed: 0 };
+  const sameOrigin = { sharpened: 1, read: 0, revealed: 0 };
+  const crossOrigin = { sharpened: 0, read: 2, revealed: 1 };
+  assert.deepEqual(countsWithFrames(own, [sameOrigin, crossOrigin]), { sharpened: 7, read: 3, revealed: 1 });
+  assert.deepEqual(countsWithFrames(own, []), own);
+});
+
+test("countsWithFrames counts nothing for a report that is not a tally (a page can post one)", () => {
+  const own = { sharpened: 2, read: 0, revealed: 0 };
+  const forged = [null, "7", { sharpened: "3" }, { sharpened: -4 }, { sharpened: 1.5 }, { read: 1e9 }, { revealed: NaN }];
+  assert.deepEqual(countsWithFrames(own, forged), own);
 });
