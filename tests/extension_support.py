@@ -289,6 +289,14 @@ SEND_JS = f"""async ({{ type, url }}) => {{
   const tab = await ({FIND_TAB_JS})(url);
   return chrome.runtime.sendMessage({{ type, tabId: tab.id }});
 }}"""
+# Start a region picker's menu item ("sharpen-region", "read-region") without waiting for it: its
+# answer, once the user drags or presses Escape, is left as window.regionRun in the harness.
+START_REGION_JS = f"""async ({{ item, url }}) => {{
+  const tab = await ({FIND_TAB_JS})(url);
+  const background = await chrome.runtime.getBackgroundPage();
+  window.regionRun = background.antiAging.handleMenuClick({{ menuItemId: item, frameId: 0, pageUrl: url }}, tab);
+  return true;
+}}"""
 # What the extension shows in the page, read after the overlays' next layout.
 FIREFOX_LAYER_JS = """() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => {
   const root = document.getElementById('anti-aging-layer')?.shadowRoot;
@@ -363,6 +371,22 @@ class Firefox:
 
     def menu(self, item):
         return self.ext(MENU_CLICK_JS, {"item": item, "url": self.url})
+
+    def start_region(self, item):
+        """Start a region picker's menu item; region_result() waits for its answer."""
+        self.ext(START_REGION_JS, {"item": item, "url": self.url})
+
+    def region_result(self):
+        return self.ext("() => window.regionRun")
+
+    def drag(self, *points):
+        """Press the mouse at the first point, move through the others and let go at the last."""
+        first, *rest = points
+        self.command("mouse", action="move", x=first[0], y=first[1])
+        self.command("mouse", action="down")
+        for x, y in rest:
+            self.command("mouse", action="move", x=x, y=y, steps=4)
+        self.command("mouse", action="up")
 
     def send(self, message_type):
         """A message as the popup sends it."""

@@ -1,7 +1,9 @@
 """The read page of the "Read text" tests (Chromium and Firefox): a blurred picture of text, a
 thumbnail too small to read and live text under a CSS blur; the "x" reader the real server reads
 it with; the stub server's fixed reading; and what the extension's text layer shows."""
+import io
 import json
+import urllib.request
 from http.server import BaseHTTPRequestHandler
 
 import numpy as np
@@ -124,3 +126,59 @@ def expected_boxes(lines, crop, dpr):
 
 def within(rect, expected, tolerance=2):
     return all(abs(rect[k] - expected[k]) <= tolerance for k in ("x", "y", "width", "height"))
+
+
+def read_via_server(server_url, image):
+    """The server's own reading of an image (a PIL image), as /v1/read answers it."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    request = urllib.request.Request(f"{server_url}/v1/read", data=buffer.getvalue(), headers={"Content-Type": "image/png"}, method="POST")
+    with urllib.request.urlopen(request, timeout=120) as response:
+        return json.load(response)
+
+
+# After "Read text on this page" with the stub's reading: the card read, the live text revealed.
+READ_ALL_SUMMARY = "1 element read as text; 1 showing the page\u2019s own text"
+
+
+def assert_read_all_read_the_card_and_revealed_the_live_text(result, state, card_rect, crop, dpr):
+    """"Read text on this page" (the popup's button, the service worker's readAll) on the read page
+    with the stub's reading: the picture is read, the live text revealed rather than read; the
+    thumbnail is not among the blurred elements the scan finds. result: readAll's answer; state:
+    LAYER_JS's description of the page afterwards; card_rect: the card's box."""
+    assert result["ok"], result
+    assert (result["read"], result["partly"], result["unreadable"], result["revealed"]) == (1, 1, 0, 1), result
+    [reading] = result["readings"]
+    assert reading["verdict"] == "partly" and reading["text"] == "\n".join(line["text"] for line in STUB_LINES)
+    [placement] = result["status"]["placements"]
+    assert placement["method"] == "read" and within(placement["element"], card_rect), (placement, card_rect)
+    [revealed] = result["status"]["pageText"]
+    assert revealed["kind"] == "css-blur" and revealed["label"].startswith("Live words")
+    assert READ_ALL_SUMMARY in result["message"] and READ_ALL_SUMMARY in state["panel"], (result["message"], state["panel"])
+
+    [text_layer] = state["layers"]
+    assert text_layer["target"] == placement["id"] and text_layer["visible"] and text_layer["showing"] == "text"
+    assert [line["text"] for line in text_layer["lines"]] == ["Invoice 42\n", "Total due"]
+    for line, box in zip(text_layer["lines"], expected_boxes(STUB_LINES, crop, dpr)):
+        assert within(line["rect"], box), (line["text"], line["rect"], box)
+        assert line["pointerEvents"] == "auto" and line["userSelect"] == "text"
+    assert [mark["text"] for mark in text_layer["lines"][0]["uncertain"]] == ["o", "2"]
+
+
+def assert_region_read(result, state, region):
+    """"Read a region…" over the card: one element read (or found unreadable), its text layer over
+    the dragged rectangle (region, CSS px), its lines the reading's. state: LAYER_JS's description."""
+    assert result["ok"], result
+    assert result["read"] + result["unreadable"] == 1 and result["revealed"] == 0, result
+    [text_layer] = state["layers"]
+    rect = text_layer["rect"]
+    # the layer covers the dragged rectangle (the overlay may reach a little past it: the blur's halo)
+    assert rect["x"] <= region["x"] + 2 and rect["y"] <= region["y"] + 2, (rect, region)
+    assert rect["x"] + rect["width"] >= region["x"] + region["width"] - 2 and rect["y"] + rect["height"] >= region["y"] + region["height"] - 2
+    if text_layer["verdict"] == "unreadable":
+        assert text_layer["lines"] == [] and text_layer["bar"] == "This text cannot be read"
+    else:
+        [reading] = result["readings"]
+        assert [line["text"].rstrip("\n") for line in text_layer["lines"]] == reading["text"].split("\n")
+        assert "Copy text" in text_layer["bar"] and "Show pixels" in text_layer["bar"]
+        assert "1 element read as text" in state["panel"]

@@ -75,29 +75,21 @@ def test_firefox_right_click_sharpens_the_element_under_the_cursor(firefox, site
 
 def test_firefox_region_picker_sharpens_the_dragged_rectangle_and_escape_cancels(firefox, site):
     firefox.open(site)
-    run_region = ("async (url) => { const tab = await (" + FIND_TAB_JS + ")(url);"
-                  " const background = await chrome.runtime.getBackgroundPage();"
-                  " window.regionRun = background.antiAging.handleMenuClick({ menuItemId: 'sharpen-region', frameId: 0, pageUrl: url }, tab);"
-                  " return true; }")
     picker_shown = "() => !!document.getElementById('anti-aging-layer')?.shadowRoot.querySelector('.picker')"
 
-    firefox.ext(run_region, firefox.url)
+    firefox.start_region("sharpen-region")
     firefox.command("waitFor", fn=picker_shown)
     firefox.command("key", key="Escape")
-    result = firefox.ext("() => window.regionRun")
+    result = firefox.region_result()
     assert result["ok"] and result["cancelled"], result
     assert firefox.layer()["overlays"] == [] and not firefox.layer().get("picker")
 
     box = firefox.rect("wide")
     region = {"x": box["x"] - 4, "y": box["y"] - 4, "width": 300, "height": 120}
-    firefox.ext(run_region, firefox.url)
+    firefox.start_region("sharpen-region")
     firefox.command("waitFor", fn=picker_shown)
-    firefox.command("mouse", action="move", x=region["x"] + region["width"], y=region["y"] + region["height"])
-    firefox.command("mouse", action="down")
-    firefox.command("mouse", action="move", x=region["x"] + 50, y=region["y"] + 30, steps=4)
-    firefox.command("mouse", action="move", x=region["x"], y=region["y"], steps=4)
-    firefox.command("mouse", action="up")
-    result = firefox.ext("() => window.regionRun")
+    firefox.drag((region["x"] + region["width"], region["y"] + region["height"]), (region["x"] + 50, region["y"] + 30), (region["x"], region["y"]))
+    result = firefox.region_result()
     assert result["ok"] and result["sharpened"] == 1, result
     assert firefox.overlay_near(region), (region, firefox.layer())
     firefox.restore()

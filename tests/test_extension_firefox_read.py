@@ -4,15 +4,21 @@ tests/test_extension_read_e2e.py (tests/read_page.py: a blurred picture of text,
 small to read and live text under a CSS blur).
 
 The picture is read by the stub server's fixed reading (STUB_LINES), which has uncertain
-characters to mark; the thumbnail by the real server with the tiny reader, whose line finder
-finds its lines too small to read. As in the Chromium tests, these check where the text goes,
-that it is real, selectable text, how uncertain characters and each verdict are shown; not what
-is read. Menu items are run through `antiAging.handleMenuClick` in the background page.
+characters to mark, and by the real server with the tiny "x" reader; the thumbnail by the real
+server, whose line finder finds its lines too small to read. As in the Chromium tests, these
+check where the text goes, that it is real, selectable text, the bar's buttons, how uncertain
+characters and each verdict are shown, Read a region and the popup's Read all; not what is read.
+Menu items are run through `antiAging.handleMenuClick` in the background page.
 """
+import base64
+import io
+
 import pytest
+from PIL import Image
 
 from extension_support import FIREFOX, PUPPETEER, launch_firefox
-from read_page import LAYER_JS, STUB_LINES, blind_crop, expected_boxes, within
+from read_page import (LAYER_JS, STUB_LINES, assert_read_all_read_the_card_and_revealed_the_live_text, assert_region_read, blind_crop,
+                       expected_boxes, read_via_server, within)
 
 pytestmark = [
     pytest.mark.browser,
@@ -28,6 +34,9 @@ VIEWPORT_JS = "() => [innerWidth * devicePixelRatio, innerHeight * devicePixelRa
 SELECT_LINES_JS = """() => { const root = document.getElementById('anti-aging-layer').shadowRoot;
     getSelection().selectAllChildren(root.querySelector('.text-layer .lines')); return getSelection().toString(); }"""
 FILTER_JS = "(id) => getComputedStyle(document.getElementById(id)).filter"
+# Click a button of the text layer's bar (the bridge's mouse cannot aim inside the shadow root by selector).
+BAR_BUTTON_JS = """(name) => { const button = document.getElementById('anti-aging-layer').shadowRoot.querySelector(`.text-layer .${name}`);
+    const r = button.getBoundingClientRect(); return { x: r.x + r.width / 2, y: r.y + r.height / 2, label: button.textContent }; }"""
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +47,17 @@ def firefox(firefox_build, read_server, tmp_path_factory):
 def text_layers(firefox):
     """The read page's text layers as read_page.LAYER_JS describes them, or None without a layer."""
     return firefox.page(LAYER_JS)
+
+
+def click_at(firefox, point):
+    firefox.command("mouse", action="move", x=point["x"], y=point["y"])
+    firefox.command("mouse", action="down")
+    firefox.command("mouse", action="up")
+
+
+def bar_button(firefox, name):
+    """Where the text layer's bar button (class name) is, and its label."""
+    return firefox.page(BAR_BUTTON_JS, name)
 
 
 def escape_removes_the_layer(firefox):
@@ -89,6 +109,49 @@ def test_firefox_reads_a_blurred_picture_into_marked_selectable_text(firefox, re
     assert escape_removes_the_layer(firefox)
 
 
+def test_firefox_read_text_lays_the_servers_reading_over_the_picture_with_copy_and_toggle(firefox, read_site, read_server):
+    """With the real server and its "x" reader, as in the Chromium test: the lines are the server's
+    own reading of the same crop, at its line boxes, on an opaque background; a link under the
+    background still takes the click; Copy text copies (the bar says so: reading the clipboard
+    back would need a paste prompt in Firefox); the toggle swaps the text for the pixels and back."""
+    firefox.open(read_site)
+    shot = Image.open(io.BytesIO(base64.b64decode(firefox.command("screenshot")))).convert("RGB")
+    crop = blind_crop(firefox, "card", DPR, shot.size)
+    expected = read_via_server(read_server, shot.crop(crop))
+    assert expected["verdict"] == "readable" and len(expected["lines"]) == 2, expected
+
+    firefox.hover("card")
+    result = firefox.menu("read-text")
+    assert result["ok"] and (result["read"], result["revealed"]) == (1, 0), result
+    [reading] = result["readings"]
+    assert reading["verdict"] == expected["verdict"] and reading["text"] == expected["text"]
+    [text_layer] = text_layers(firefox)["layers"]
+    assert text_layer["visible"] and text_layer["showing"] == "text"
+    assert text_layer["background"] == "rgb(255, 255, 255)", text_layer["background"]
+    assert [line["text"].rstrip("\n") for line in text_layer["lines"]] == [line["text"] for line in expected["lines"]]
+    for line, box in zip(text_layer["lines"], expected_boxes(expected["lines"], crop, DPR)):
+        assert within(line["rect"], box), (line["rect"], box)
+        assert line["uncertain"] == [] and "sans-serif" in line["font"]
+    assert firefox.page(SELECT_LINES_JS) == expected["text"]
+
+    link = firefox.rect("link")
+    click_at(firefox, {"x": link["x"] + link["width"] / 2, "y": link["y"] + link["height"] / 2})
+    assert firefox.page("() => document.body.dataset.linkClicked ?? null") == "yes"
+
+    click_at(firefox, bar_button(firefox, "copy"))
+    firefox.command("waitFor", fn=f"() => ({BAR_BUTTON_JS})('copy').label === 'Copied'")
+    show = bar_button(firefox, "show")
+    assert show["label"] == "Show pixels"
+    click_at(firefox, show)
+    [text_layer] = text_layers(firefox)["layers"]
+    assert text_layer["showing"] == "pixels" and text_layer["pixelsShown"]
+    assert not any(line["shown"] for line in text_layer["lines"])
+    assert bar_button(firefox, "show")["label"] == "Show text"
+    click_at(firefox, bar_button(firefox, "show"))
+    assert text_layers(firefox)["layers"][0]["showing"] == "text"
+    assert escape_removes_the_layer(firefox)
+
+
 def test_firefox_says_an_unreadable_thumbnail_cannot_be_read_and_paints_no_letters(firefox, read_site):
     firefox.open(read_site)
     firefox.hover("thumb")
@@ -115,3 +178,43 @@ def test_firefox_reveals_live_text_under_a_blur_instead_of_reading_it(firefox, r
     assert state["layers"] == [] and "in the page itself" in state["panel"]
     firefox.command("key", key="Escape")
     assert firefox.page(FILTER_JS, "live") == "blur(2px)"
+
+
+
+def test_firefox_read_all_reads_every_picture_and_reveals_live_text(firefox, read_site, stub_server, read_server):
+    """The popup's "Read text on this page" (the message it sends the service worker), with the stub's reading."""
+    firefox.open(read_site)
+    crop = blind_crop(firefox, "card", DPR, firefox.page(VIEWPORT_JS))
+    card_rect = firefox.rect("card")
+    firefox.set_server(stub_server)
+    try:
+        result = firefox.send("read-all")
+    finally:
+        firefox.set_server(read_server)
+    assert_read_all_read_the_card_and_revealed_the_live_text(result, text_layers(firefox), card_rect, crop, DPR)
+    assert firefox.page(FILTER_JS, "live") == "none"
+    assert escape_removes_the_layer(firefox)
+    assert firefox.page(FILTER_JS, "live") == "blur(2px)"
+
+
+def test_firefox_read_a_region_reads_the_dragged_rectangle_and_escape_cancels(firefox, read_site):
+    """"Read a region…", as in the Chromium test: the picker's hint says it is for reading, Escape
+    cancels, and a drag over the card lays a text layer over the rectangle (or the unreadable bar)."""
+    firefox.open(read_site)
+    picker_hint = "() => document.getElementById('anti-aging-layer')?.shadowRoot.querySelector('.picker .hint')?.textContent ?? null"
+
+    firefox.start_region("read-region")
+    firefox.command("waitFor", fn=picker_hint)
+    assert firefox.page(picker_hint) == "Drag over the text to read \u00b7 Esc cancels"
+    firefox.command("key", key="Escape")
+    result = firefox.region_result()
+    assert result["ok"] and result["cancelled"], result
+
+    box = firefox.rect("card")
+    region = {"x": box["x"] - 4, "y": box["y"] - 4, "width": box["width"] + 8, "height": box["height"] + 8}
+    firefox.start_region("read-region")
+    firefox.command("waitFor", fn=picker_hint)
+    firefox.drag((region["x"], region["y"]), (region["x"] + 50, region["y"] + 30), (region["x"] + region["width"], region["y"] + region["height"]))
+    assert_region_read(firefox.region_result(), text_layers(firefox), region)
+    assert firefox.page(picker_hint) is None
+    assert escape_removes_the_layer(firefox)

@@ -9,13 +9,11 @@ verdict is shown; not what is read. The stub's fixed reading checks the uncertai
 Menu items are run through `antiAging.handleMenuClick`, as in test_extension_e2e.py.
 The page, the reader and the stub are in tests/read_page.py, their fixtures in tests/extension_fixtures.py.
 """
-import io
-import json
-
 import pytest
 
 from extension_support import CHROMIUM, ExtensionBrowser
-from read_page import LAYER_JS, STUB_LINES, blind_crop, expected_boxes, within
+from read_page import (LAYER_JS, STUB_LINES, assert_read_all_read_the_card_and_revealed_the_live_text, assert_region_read, blind_crop, expected_boxes,
+                       read_via_server, within)
 
 pytestmark = [
     pytest.mark.browser,
@@ -53,15 +51,6 @@ def menu(browser, item, element_id):
     return browser.worker.evaluate(
         "async (item) => { const [tab] = await chrome.tabs.query({ active: true, lastFocusedWindow: true });"
         " return antiAging.handleMenuClick({ menuItemId: item, pageUrl: tab.url }, tab); }", item)
-
-
-def read_via_server(server_url, image):
-    import urllib.request
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    request = urllib.request.Request(f"{server_url}/v1/read", data=buffer.getvalue(), headers={"Content-Type": "image/png"}, method="POST")
-    with urllib.request.urlopen(request, timeout=120) as response:
-        return json.load(response)
 
 
 @pytest.mark.parametrize("dpr", [1, 2])
@@ -212,22 +201,27 @@ def test_read_a_region_reads_the_dragged_rectangle_and_says_what_it_read(read_br
     browser.page.mouse.move(region["x"] + 50, region["y"] + 30, steps=4)
     browser.page.mouse.move(region["x"] + region["width"], region["y"] + region["height"], steps=4)
     browser.page.mouse.up()
-    result = browser.worker.evaluate("globalThis.regionRun")
-    assert result["ok"], result
-    assert result["read"] + result["unreadable"] == 1 and result["revealed"] == 0, result
+    assert_region_read(browser.worker.evaluate("globalThis.regionRun"), layer(browser), region)
     assert browser.page.evaluate(picker_hint) is None
-    state = layer(browser)
-    [text_layer] = state["layers"]
-    rect = text_layer["rect"]
-    # the layer covers the dragged rectangle (the overlay may reach a little past it: the blur's halo)
-    assert rect["x"] <= region["x"] + 2 and rect["y"] <= region["y"] + 2, (rect, region)
-    assert rect["x"] + rect["width"] >= region["x"] + region["width"] - 2 and rect["y"] + rect["height"] >= region["y"] + region["height"] - 2
-    if text_layer["verdict"] == "unreadable":
-        assert text_layer["lines"] == [] and text_layer["bar"] == "This text cannot be read"
-    else:
-        [reading] = result["readings"]
-        assert [line["text"].rstrip("\n") for line in text_layer["lines"]] == reading["text"].split("\n")
-        assert "Copy text" in text_layer["bar"] and "Show pixels" in text_layer["bar"]
-        assert "1 element read as text" in state["panel"]
     browser.page.keyboard.press("Escape")
     assert layer(browser) is None
+
+
+@pytest.mark.parametrize("dpr", [1, 2])
+def test_read_all_reads_every_picture_and_reveals_live_text(read_browsers, read_site, stub_server, read_server, dpr):
+    """The popup's "Read text on this page" (the service worker's readAll), with the stub's reading."""
+    browser = read_browsers(dpr)
+    browser.open(read_site)
+    crop = blind_crop(browser, "card", dpr, browser.screenshot().size)
+    card_rect = browser.rect("card")
+    browser.set_server(stub_server)
+    try:
+        result = browser.worker.evaluate("async () => { const [tab] = await chrome.tabs.query({ active: true, lastFocusedWindow: true });"
+                                         " return antiAging.readAll(tab); }")
+    finally:
+        browser.set_server(read_server)
+    assert_read_all_read_the_card_and_revealed_the_live_text(result, layer(browser), card_rect, crop, dpr)
+    assert browser.page.evaluate("getComputedStyle(document.getElementById('live')).filter") == "none"
+    browser.page.keyboard.press("Escape")
+    assert layer(browser) is None
+    assert browser.page.evaluate("getComputedStyle(document.getElementById('live')).filter") == "blur(2px)"
