@@ -79,6 +79,9 @@ const messageHandlers = {
   "show-page-text": async ({ tabId }) => revealOwnText(await chrome.tabs.get(tabId)),
   "show-original": ({ tabId, value }) => setShowOriginal(tabId, value),
   restore: ({ tabId }) => restoreTab(tabId),
+  // The page panel's toggle and Restore, for every frame of the tab it was pressed in.
+  "panel-show-original": ({ value }, sender) => setShowOriginal(sender.tab.id, value),
+  "panel-restore": (_, sender) => restoreTab(sender.tab.id),
   "auto-sharpen": (_, sender) => autoSharpen(sender.tab),
 };
 

@@ -607,6 +607,33 @@ def test_round2_sharpen_all_finds_every_case_and_reads_better(browsers, site, dp
     assert not worse, worse
 
 
+def test_round2_panel_toggle_and_restore_act_on_the_frames_too(browsers, site):
+    """The page's panel counts the frames' overlays, so its Show original and Restore reach them too."""
+    browser = browsers(1)
+    open_round2(browser, site)
+    result = browser.sharpen_all()
+    assert result["ok"] and result["sharpened"] == len(ROUND2) + len(ROUND2_FRAMES), result
+    frames = [frame_of(browser, suffix) for suffix in ROUND2_FRAMES]
+
+    def frame_overlays_when(condition):
+        """Each frame's overlays once the condition holds for all of them, or after 5 s (the worker relays the panel's buttons)."""
+        deadline = time.monotonic() + 5
+        while not condition(overlays := [frame.evaluate(STATUS_JS) for frame in frames]) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return overlays
+
+    browser.page.locator("#anti-aging-layer .toggle").click()
+    hidden = frame_overlays_when(lambda overlays: all(o and not any(x["visible"] for x in o) for o in overlays))
+    assert all(o and not any(x["visible"] for x in o) for o in hidden), hidden
+    browser.page.locator("#anti-aging-layer .toggle").click()
+    shown = frame_overlays_when(lambda overlays: all(o and all(x["visible"] for x in o) for o in overlays))
+    assert all(o and all(x["visible"] for x in o) for o in shown), shown
+    browser.page.locator("#anti-aging-layer .restore").click()
+    restored = frame_overlays_when(lambda overlays: overlays == [[], []])
+    assert restored == [[], []], restored
+    assert browser.status()["layer"] is False
+
+
 @pytest.mark.parametrize("dpr", [1, 2])
 def test_right_click_finds_the_text_shadow_trick_and_covers_its_moved_halo(browsers, site, dpr):
     browser = browsers(dpr)

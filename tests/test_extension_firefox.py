@@ -8,6 +8,8 @@ in the background page, and the test build adds `<all_urls>` because activeTab n
 gesture. It also adds a harness page (see bridge.mjs) from which the tests reach the extension.
 The Firefox driver is in tests/extension_support.py, the build and the pages in tests/extension_fixtures.py.
 """
+import time
+
 import pytest
 
 from extension_support import ALL_BLURRED, FIND_TAB_JS, FIREFOX, OTHER_ORIGIN_PORT, PUPPETEER, SIGMA_CSS, halo, launch_firefox
@@ -23,6 +25,16 @@ WAIT_FOR_PANEL_JS = """(words) => new Promise((resolve) => {
   };
   check();
 })"""
+# Where a button of the page's panel is (class name), to click it.
+PANEL_BUTTON_JS = """(name) => { const r = document.getElementById('anti-aging-layer').shadowRoot.querySelector(`.panel .${name}`).getBoundingClientRect();
+  return { x: r.x + r.width / 2, y: r.y + r.height / 2 }; }"""
+# For each child frame of the test page's tab, in frame order, whether each of its overlays shows (the harness can script cross-origin frames).
+FRAME_OVERLAYS_JS = f"""async (url) => {{
+  const tab = await ({FIND_TAB_JS})(url);
+  const frames = await chrome.scripting.executeScript({{ target: {{ tabId: tab.id, allFrames: true }}, func: () =>
+    [...(document.getElementById('anti-aging-layer')?.shadowRoot.querySelectorAll('img.overlay') ?? [])].map((img) => getComputedStyle(img).display !== 'none') }});
+  return frames.filter((frame) => frame.frameId !== 0).sort((a, b) => a.frameId - b.frameId).map((frame) => frame.result);
+}}"""
 
 pytestmark = [
     pytest.mark.browser,
@@ -48,10 +60,10 @@ def test_firefox_sharpen_all_covers_every_blurred_element(firefox, site):
     firefox.restore()
 
 
-def test_firefox_panel_counts_the_overlays_inside_frames(firefox, site):
+def test_firefox_panel_counts_and_acts_on_the_overlays_inside_frames(firefox, site):
     """round2.html: eight blurred elements in the page, one in a same-origin frame, one in a
     cross-origin frame; the page's panel counts all ten, once its notice (parts outside the
-    bridge's narrower window were left as they are) has faded."""
+    bridge's narrower window were left as they are) has faded, and its buttons act on all ten."""
     firefox.open(site.replace("blurred.html", f"round2.html?other={OTHER_ORIGIN_PORT['port']}"))
     result = firefox.send("sharpen-all")
     assert result["ok"] and result["sharpened"] == 10, result
@@ -60,7 +72,34 @@ def test_firefox_panel_counts_the_overlays_inside_frames(firefox, site):
     firefox.page(WAIT_FOR_PANEL_JS, "10 elements sharpened")
     layer = firefox.layer()
     assert layer["panelVisible"] and "10 elements sharpened" in layer["panelText"], layer
-    firefox.restore()
+
+    # so its Show original and Restore reach the frames' overlays too
+    click_panel_button(firefox, "toggle")
+    hidden = frame_overlays_when(firefox, lambda frames: all(shown == [False] for shown in frames))
+    assert hidden == [[False], [False]], hidden
+    click_panel_button(firefox, "toggle")
+    shown = frame_overlays_when(firefox, lambda frames: all(shown == [True] for shown in frames))
+    assert shown == [[True], [True]], shown
+    click_panel_button(firefox, "restore")
+    restored = frame_overlays_when(firefox, lambda frames: frames == [[], []])
+    assert restored == [[], []], restored
+    assert firefox.layer()["layer"] is False
+
+
+def click_panel_button(firefox, name):
+    point = firefox.page(PANEL_BUTTON_JS, name)
+    firefox.command("mouse", action="move", x=point["x"], y=point["y"])
+    firefox.command("mouse", action="down")
+    firefox.command("mouse", action="up")
+
+
+def frame_overlays_when(firefox, condition, timeout_s=5):
+    """For each child frame, whether each of its overlays shows, once the condition holds or after
+    timeout_s (the service worker relays the panel's buttons to the frames)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition(frames := firefox.ext(FRAME_OVERLAYS_JS, firefox.url)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return frames
 
 
 def test_firefox_right_click_sharpens_the_element_under_the_cursor(firefox, site):

@@ -13,7 +13,7 @@ const FRAME_HELLO = "anti-aging-frame-hello";
 const FRAME_COUNTS = "anti-aging-frame-counts";
 
 export class FrameLinks {
-  /** onChildCounts(): a child frame reported new counts (see childCounts). */
+  /** onChildCounts(counts): a child frame reported new counts (see childCounts). */
   constructor(doc, { onChildCounts = () => {} } = {}) {
     this.doc = doc;
     this.win = doc.defaultView;
@@ -28,7 +28,7 @@ export class FrameLinks {
       if (type === FRAME_HELLO && typeof event.data.key === "string") this.childFrames.set(event.data.key, frame);
       if (type === FRAME_COUNTS) {
         this.countsByFrame.set(frame, event.data.counts);
-        onChildCounts();
+        onChildCounts(event.data.counts);
       }
     };
     this.win.addEventListener("message", this.onMessage);

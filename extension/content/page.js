@@ -32,12 +32,16 @@ const FALLBACK_FONT = "sans-serif";
 const METHODS = { image: "sharpened", text: "read" };
 
 export class PageAgent {
-  /** requestRead(): ask the service worker to read this frame's sharpened elements (the panel's "Read text"). */
-  constructor(doc, { requestRead = () => null } = {}) {
+  /**
+   * requestRead(): ask the service worker to read this frame's sharpened elements (the panel's "Read text").
+   * requestShowOriginal(value), requestRestore(): ask it to do the same in every frame of the tab,
+   * whose overlays the panel counts too.
+   */
+  constructor(doc, { requestRead = () => null, requestShowOriginal = () => null, requestRestore = () => null } = {}) {
     this.doc = doc;
     this.win = doc.defaultView;
     this.showingOriginal = false;
-    this.frames = new FrameLinks(doc, { onChildCounts: () => this.childFramesChanged() });
+    this.frames = new FrameLinks(doc, { onChildCounts: (counts) => this.childFrameCounted(counts) });
     this.targets = new Targets(this.frames.key);
     this.layer = new OverlayLayer(doc, {
       overlaysHidden: () => this.showingOriginal,
@@ -54,10 +58,18 @@ export class PageAgent {
     this.reveal = new Reveal(this.win, this.targets);
     this.panel = new Panel(doc, {
       state: () => this.panelState(),
-      onToggle: () => this.setShowOriginal(!this.showingOriginal),
+      // This frame at once, the tab's other frames through the service worker (a frame cannot reach a cross-origin one).
+      onToggle: () => {
+        const value = !this.showingOriginal;
+        this.setShowOriginal(value);
+        requestShowOriginal(value);
+      },
       onReveal: () => this.revealOwnText(),
       onRead: () => requestRead(),
-      onRestore: () => this.restore(),
+      onRestore: () => {
+        this.restore();
+        requestRestore();
+      },
     });
     this.picker = new RegionPicker(doc, {
       surface: () => {
@@ -238,9 +250,13 @@ export class PageAgent {
     this.frames.reportCounts(this.counts());
   }
 
-  /** A child frame reported its counts; the top frame shows its panel for them even with nothing of its own. */
-  childFramesChanged() {
-    const { sharpened, read, revealed } = this.counts();
+  /**
+   * A child frame reported its counts: the top frame shows its panel for that frame's overlays even
+   * with none of its own; a frame reporting none does not bring it back (after Restore, another
+   * frame's last report may still count until that frame restores too).
+   */
+  childFrameCounted(reported) {
+    const { sharpened, read, revealed } = countsWithFrames({ sharpened: 0, read: 0, revealed: 0 }, [reported]);
     if (isTopFrame(this.win) && sharpened + read + revealed > 0) this.ensureLayer();
     this.countsChanged();
   }
@@ -298,5 +314,9 @@ export class PageAgent {
 }
 
 export function install(doc = document) {
-  return new PageAgent(doc, { requestRead: () => chrome.runtime.sendMessage({ type: "read-shown" }) });
+  return new PageAgent(doc, {
+    requestRead: () => chrome.runtime.sendMessage({ type: "read-shown" }),
+    requestShowOriginal: (value) => chrome.runtime.sendMessage({ type: "panel-show-original", value }),
+    requestRestore: () => chrome.runtime.sendMessage({ type: "panel-restore" }),
+  });
 }
