@@ -77,8 +77,9 @@ train-reader: setup
 train-svtr: setup $(VENV)/.ppocr-port $(PPOCR_WHEEL)
 	$(PY) -m models.training.port_ppocr $(PPOCR_WHEEL) --out runs/ppocr/ported.pt
 	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.finetune_svtr --init-from runs/ppocr/ported.pt \
-		--steps 3600 --threads 1 --workers 1 --precision bf16 --out runs/svtr --export models/checkpoints/svtr_reader.pt $(ARGS)
-	$(RUN_ENV) $(PY) -m models.training.calibrate_reader models/checkpoints/svtr_reader.pt --target 0.002
+		--steps 3600 --paragraph-share 0.3 --threads 1 --workers 1 --precision bf16 --out runs/svtr \
+		--export models/checkpoints/svtr_reader.pt $(ARGS)
+	$(RUN_ENV) $(PY) -m models.training.calibrate_reader models/checkpoints/svtr_reader.pt --target 0.0015
 
 evaluate: setup
 	$(RUN_ENV) $(PY) -m models.evaluation.evaluate $(ARGS)

@@ -12,6 +12,7 @@ accuracy (``models.training.calibrate_reader``).
 import torch
 
 from models import CHECKPOINT_DIR, CheckpointError, read_checkpoint
+from models.nets.common import resolve_precision
 from models.reading import recognizer, svtr_lcnet
 
 DEFAULT_SVTR = CHECKPOINT_DIR / "svtr_reader.pt"
@@ -54,7 +55,7 @@ class CrnnLines:
 
 
 class SvtrLines:
-    def __init__(self, payload, path, device="cpu"):
+    def __init__(self, payload, path, device="cpu", precision="auto"):
         config = dict(payload["config"])
         if config.pop("name", None) != svtr_lcnet.SvtrLcnetConfig.name:
             raise CheckpointError(f"{path} is not an SVTR-LCNet checkpoint")
@@ -64,7 +65,10 @@ class SvtrLines:
                                         for k, v in payload["model"].items()})
         except (TypeError, RuntimeError) as exc:
             raise CheckpointError(f"{path}: {exc}") from exc
-        self.model.to(device).eval()
+        # channels_last and, where the CPU or GPU does bf16 natively, bf16 autocast: 0.42 -> 0.21 s for eight
+        # 768-column lines on 2 cores (session 10), the same best path
+        self.model.to(device, memory_format=torch.channels_last).eval()
+        self.precision = resolve_precision(precision, torch.device(device).type)
         self.charset = self.model.config.charset
         self.power = _power(payload)
         self.device = device
@@ -78,7 +82,10 @@ class SvtrLines:
         results = [None] * len(lines)
         for chunk in _by_width(len(lines), [line.shape[-1] for line in lines]):
             batch, lengths = svtr_lcnet.collate_lines([lines[i] for i in chunk])
-            logits = self.model(batch.to(self.device), lengths.to(self.device)).float().log_softmax(-1).cpu().numpy()
+            batch = batch.to(self.device).contiguous(memory_format=torch.channels_last)
+            with torch.autocast(torch.device(self.device).type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+                logits = self.model(batch, lengths.to(self.device))
+            logits = logits.float().log_softmax(-1).cpu().numpy()
             for row, i, n in zip(logits, chunk, lengths.tolist()):
                 results[i] = row[:n]
         return results
