@@ -150,7 +150,8 @@ def test_serve_needs_a_reader_it_is_told_to_use_but_not_the_default_one(tmp_path
 
     monkeypatch.delenv(READER_ENV, raising=False)
     monkeypatch.setattr(reading, "DEFAULT_READER", tmp_path / "reader.pt")
-    without = load_reader(argparse.Namespace(reader=None, svtr=None), "cpu")  # the shipped one missing: serve still starts
+    monkeypatch.setattr(reading, "DEFAULT_SVTR", tmp_path / "svtr_reader.pt")
+    without = load_reader(argparse.Namespace(reader=None, svtr=None), "cpu")  # the shipped ones missing: serve still starts
     assert without.describe() == {"checkpoint": str(tmp_path / "reader.pt"), "svtr": None, "loaded": False,
                                   "available": False}
     for named in ("flag", "env"):
