@@ -241,6 +241,45 @@ def test_lines_the_reader_reads_as_korean_stay_with_it_the_rest_go_to_the_svtr(
     assert reader.svtr.calls == ([] if expected == "가격" else [2])
 
 
+def test_an_svtr_with_hangul_reads_every_line_unless_korean_is_kept_with_the_reader(
+        reader_checkpoint, svtr_checkpoint, tmp_path):
+    korean_svtr = tmp_path / "svtr_ko.pt"
+    save_checkpoint(korean_svtr, build_svtr_lcnet(charset=READER_CHARSET, **TINY))
+    image = np.zeros((20, 40, 3), np.uint8)
+    for korean_to_reader, expected in ((False, "SVTR 가"), (True, "가격")):
+        reader = Reader(reader_checkpoint, svtr=korean_svtr, refine=False, korean_to_reader=korean_to_reader)
+        reader.network = FixedLines(READER_CHARSET, "가격")
+        reader.svtr = FixedLines(READER_CHARSET, "SVTR 가")
+        assert [text for text, _ in reader.read_boxes(image, ["one", "two"])] == [expected] * 2
+        assert reader.network.calls == ([] if expected == "SVTR 가" else [2])  # the reader is not run at all
+    assert not Reader(reader_checkpoint, svtr=svtr_checkpoint).svtr_reads_all
+
+
+def test_hangul_is_appended_to_the_head_and_the_known_classes_keep_their_rows(svtr_checkpoint):
+    from models import read_checkpoint
+
+    payload = read_checkpoint(svtr_checkpoint)
+    model = randomised(build_svtr_lcnet(**{k: v for k, v in payload["config"].items() if k != "name"}))
+    wider = finetune_svtr.with_hangul(model).eval()
+    known = len(model.config.charset)
+    assert wider.config.charset[:known] == model.config.charset
+    assert sorted(wider.config.charset) == sorted(READER_CHARSET)
+    lines, lengths = collate_lines([torch.rand(3, HEIGHT, 64) * 2 - 1])
+    with torch.no_grad():
+        before, after = model(lines, lengths), wider(lines, lengths)
+    assert torch.allclose(before, after[..., :known + 1], atol=1e-5)
+    assert (after[..., known + 1:].mean() < before.mean())  # the new classes start below the known ones
+    assert finetune_svtr.with_hangul(wider) is wider
+
+
+def test_korean_lines_are_drawn_only_for_a_head_with_hangul():
+    assert finetune_svtr.language_weights(without_hangul(READER_CHARSET), 0.3)[1] == 0.0
+    weights = finetune_svtr.language_weights(READER_CHARSET, 0.3)
+    assert weights[1] == 0.3 and math.isclose(sum(weights), 1.0)
+    _, texts, langs, _ = finetune_svtr.svtr_batch(3, 0, 24, READER_CHARSET, korean_weight=0.5)
+    assert "ko" in langs and any(has_hangul(text) for text in texts)
+
+
 def test_checkpoints_load_as_the_network_they_hold(reader_checkpoint, svtr_checkpoint, tmp_path):
     assert isinstance(load_line_network(svtr_checkpoint), SvtrLines)
     assert isinstance(load_line_network(reader_checkpoint), CrnnLines)

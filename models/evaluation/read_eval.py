@@ -202,7 +202,8 @@ def bucket_table(summary):
 
 
 def markdown(results):
-    networks = results["reader"] + (f" with {results['svtr']} for lines without Hangul" if results.get("svtr") else "")
+    svtr_lines = results.get("svtr_reads", "lines without Hangul")
+    networks = results["reader"] + (f" with {results['svtr']} for {svtr_lines}" if results.get("svtr") else "")
     lines = [f"Reading on {results['devset']} ({results['samples']} samples), reader {networks}; "
              f"sigma buckets in device px. CER: text CER (lower is better); confidently wrong: of the characters "
              f"marked >= {CONFIDENT}, the share wrong; read confidently: the share of the reference text read "
@@ -241,12 +242,15 @@ def main(argv=None):
     parser.add_argument("--prior-weight", type=float, default=None, help="override the word prior's weight (0: none)")
     parser.add_argument("--char-prior-weight", type=float, default=None,
                         help="override the CJK character prior's weight (0: none)")
+    parser.add_argument("--korean-to-reader", action="store_true",
+                        help="Korean lines read by the reader even when the SVTR has Hangul")
     parser.add_argument("--no-refine", action="store_true", help="keep the beam's words (no lexicon refinement)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     started = time.time()
     try:
-        reader = Reader(args.reader, refine=not args.no_refine, svtr=args.svtr or None)
+        reader = Reader(args.reader, refine=not args.no_refine, svtr=args.svtr or None,
+                        korean_to_reader=args.korean_to_reader)
         if args.prior_weight is not None:
             reader.prior.words.weight = args.prior_weight
         if args.char_prior_weight is not None:
@@ -260,6 +264,7 @@ def main(argv=None):
     baselines = load_baselines(out / "results.json")
     results = {
         "devset": str(args.devset), "samples": len(records), "reader": str(args.reader), "svtr": args.svtr or None,
+        "svtr_reads": "every line" if reader.svtr_reads_all else "lines without Hangul",
         "prior_weight": reader.prior.words.weight,
         "char_prior_weight": reader.prior.characters.weight, "refine": reader.refine, "confident": CONFIDENT,
         "summary": summarize(records, baselines),

@@ -70,15 +70,18 @@ def verdict(lines, too_small=0):
 
 
 class Reader:
-    """The reading pipeline around the reader checkpoint and, when one is given, the SVTR-LCNet
-    that reads every line the reader does not read as Korean (``models.reading.routing``)."""
+    """The reading pipeline around the reader checkpoint and, when one is given, the SVTR-LCNet.
+    An SVTR whose head has Hangul reads every line; one without it reads the lines the reader does
+    not read as Korean (``models.reading.routing``). ``korean_to_reader`` keeps Korean lines with the
+    reader even when the SVTR has Hangul (for A/B runs)."""
 
     def __init__(self, checkpoint=DEFAULT_READER, device="cpu", prior=None, beam_width=8, max_lines=200,
-                 refine=True, svtr=None):
+                 refine=True, svtr=None, korean_to_reader=False):
         self.network = CrnnLines(read_checkpoint(checkpoint), checkpoint, device)
         self.svtr = load_line_network(svtr, device) if svtr else None
         if self.svtr is not None and not isinstance(self.svtr, SvtrLines):
             raise CheckpointError(f"{svtr} is not an SVTR-LCNet checkpoint")
+        self.svtr_reads_all = self.svtr is not None and has_hangul(self.svtr.charset) and not korean_to_reader
         self.prior = LanguagePrior() if prior is None else prior
         self.beam_width = beam_width
         self.max_lines = max_lines
@@ -106,8 +109,11 @@ class Reader:
         return [c ** network.power for c in character_confidences(np.exp(log_probs), labels, spans)]
 
     def read_boxes(self, image, boxes, sigma=None):
-        """(text, confidences) of each box: the reader's reading, or the SVTR's where the reader's
-        best path holds no Hangul (only the network that reads a line decodes it)."""
+        """(text, confidences) of each box: the SVTR's when it reads every line; otherwise the
+        reader's, or the SVTR's where the reader's best path holds no Hangul (only the network that
+        reads a line decodes it)."""
+        if self.svtr_reads_all:
+            return [self.read_line(log_probs, self.svtr) for log_probs in self.svtr.log_probs(image, boxes, sigma)]
         readers = self.network.log_probs(image, boxes, sigma)
         if self.svtr is None:
             return [self.read_line(log_probs) for log_probs in readers]

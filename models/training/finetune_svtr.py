@@ -1,10 +1,13 @@
 """Fine-tune the ported SVTR-LCNet (``models.training.port_ppocr``) on the reader's blurred lines,
-cropped where the line finder finds them, as ``/v1/read`` crops them. Korean lines are left out:
-the pretrained net has no Hangul and the reader keeps reading them (``models.reading.routing``).
+cropped where the line finder finds them, as ``/v1/read`` crops them. The pretrained net has no
+Hangul: without it Korean lines are left out and the reader keeps reading them
+(``models.reading.routing``); ``--add-hangul`` appends the reader's Hangul syllables to the head
+and trains on Korean lines too.
 
     python -m models.training.finetune_svtr --init-from runs/ppocr/ported.pt --out runs/svtr \
         --export models/checkpoints/svtr_reader.pt
     python -m models.training.finetune_svtr --resume runs/svtr/last.pt ...        # continue a run
+    python -m models.training.finetune_svtr --init-from runs/svtr/last.pt --add-hangul --korean-weight 0.3 ...
 
 Every batch is a pure function of (seed, step).
 """
@@ -22,15 +25,22 @@ from models import read_checkpoint, save_checkpoint
 from models.data.lines import (PARAGRAPH_STREAM, READ_LANG_WEIGHTS, READ_LANGS, ParagraphConfig, ReadingLineConfig,
                                make_reading_line, make_reading_paragraph)
 from models.evaluation.ocr import cer
-from models.reading.recognizer import decode
+from models.reading.recognizer import READER_CHARSET, decode
+from models.reading.routing import has_hangul, is_hangul
 from models.reading.svtr_lcnet import build_svtr_lcnet, collate_lines, line_input
 from models.training.train import lr_at, parse_config
 from models.training.train_recognizer import (DROP_STREAM, OCR_LANG, RATIO_BUCKETS, VAL_SEED, ctc_step, located_box,
                                               located_boxes)
 
-WITHOUT_KOREAN = tuple(0.0 if lang == "ko" else w for lang, w in zip(READ_LANGS, READ_LANG_WEIGHTS))
-NO_KOREAN = ReadingLineConfig(lang_weights=WITHOUT_KOREAN)
-NO_KOREAN_PARAGRAPHS = ParagraphConfig(lang_weights=WITHOUT_KOREAN)
+
+
+def language_weights(charset, korean_weight):
+    """READ_LANGS' weights: Korean at ``korean_weight`` of all lines when the charset has Hangul, else
+    none; the other languages keep their proportions."""
+    korean = korean_weight if has_hangul(charset) else 0.0
+    others = {lang: w for lang, w in zip(READ_LANGS, READ_LANG_WEIGHTS) if lang != "ko"}
+    total = sum(others.values())
+    return tuple(korean if lang == "ko" else (1 - korean) * others[lang] / total for lang in READ_LANGS)
 
 
 @dataclass
@@ -44,6 +54,8 @@ class SvtrTrainConfig:
     seed: int = 0
     sigma_dropout: float = 0.35   # share of lines cropped as a blind read crops them
     paragraph_share: float = 0.0  # share of each batch cut from blurred paragraphs (make_reading_paragraph)
+    add_hangul: bool = False      # append the reader's Hangul syllables to the head (from --init-from)
+    korean_weight: float = 0.15   # share of Korean lines, when the head has Hangul
     val_lines: int = 240
     log_every: int = 200
     threads: int = 1
@@ -56,11 +68,13 @@ class SvtrTrainConfig:
     export: str = ""              # fp16 model-only checkpoint; default <out>/svtr_reader.pt
 
 
-def svtr_batch(seed, step, batch_size, charset, sigma_dropout=0.35, paragraph_share=0.0):
-    """Blurred non-Korean lines cropped where the finder finds them -> (normalised lines, texts,
-    langs, sigma / font size). ``paragraph_share`` of them are lines of blurred paragraphs, cut
-    with their neighbours' blur in them."""
+def svtr_batch(seed, step, batch_size, charset, sigma_dropout=0.35, paragraph_share=0.0, korean_weight=0.15):
+    """Blurred lines cropped where the finder finds them -> (normalised lines, texts, langs,
+    sigma / font size); Korean only when ``charset`` has Hangul. ``paragraph_share`` of them are
+    lines of blurred paragraphs, cut with their neighbours' blur in them."""
     chars = frozenset(charset)
+    weights = language_weights(charset, korean_weight)
+    line_config, paragraph_config = ReadingLineConfig(lang_weights=weights), ParagraphConfig(lang_weights=weights)
     lines, texts, langs, ratios = [], [], [], []
 
     def add(image, box, text, lang, sigma, px, index):
@@ -74,14 +88,14 @@ def svtr_batch(seed, step, batch_size, charset, sigma_dropout=0.35, paragraph_sh
     paragraph = 0
     while len(lines) < from_paragraphs:
         index = step * batch_size + paragraph
-        drawn = make_reading_paragraph(seed, index, chars, NO_KOREAN_PARAGRAPHS)
+        drawn = make_reading_paragraph(seed, index, chars, paragraph_config)
         for row, (box, text) in enumerate(zip(located_boxes(drawn.blurred, drawn.boxes), drawn.texts)):
             if len(lines) < from_paragraphs:
                 add(drawn.blurred, box, text, drawn.lang, drawn.sigma, drawn.px, (index, row, PARAGRAPH_STREAM))
         paragraph += 1
     for i in range(from_paragraphs, batch_size):
         index = step * batch_size + i
-        line = make_reading_line(seed, index, chars, NO_KOREAN)
+        line = make_reading_line(seed, index, chars, line_config)
         add(line.blurred, located_box(line), line.text, line.lang, line.sigma, line.px, index)
     return lines, texts, langs, ratios
 
@@ -114,14 +128,35 @@ class StepBatches(torch.utils.data.IterableDataset):
     def __iter__(self):
         for step in range(self.first_step, self.config.steps):
             lines, texts, _, _ = svtr_batch(self.config.seed, step, self.config.batch_size, self.charset,
-                                            self.config.sigma_dropout, self.config.paragraph_share)
+                                            self.config.sigma_dropout, self.config.paragraph_share,
+                                            self.config.korean_weight)
             yield (*collate_lines(lines), texts)
+
+
+def with_hangul(model):
+    """The same net with the reader's Hangul syllables appended to its head. The known classes keep
+    their rows; a new one starts at the lowest known bias, so it is not read until training teaches it."""
+    new = "".join(ch for ch in READER_CHARSET if is_hangul(ch) and ch not in model.config.charset)
+    if not new:
+        return model
+    wider = build_svtr_lcnet(**{**asdict(model.config), "charset": model.config.charset + new})
+    state = model.state_dict()
+    known = state["classifier.weight"].shape[0]
+    fresh = wider.state_dict()
+    fresh["classifier.weight"][:known] = state["classifier.weight"]
+    fresh["classifier.bias"][:known] = state["classifier.bias"]
+    fresh["classifier.bias"][known:] = state["classifier.bias"].min()
+    wider.load_state_dict({**{k: v for k, v in state.items() if not k.startswith("classifier.")},
+                           "classifier.weight": fresh["classifier.weight"], "classifier.bias": fresh["classifier.bias"]})
+    return wider
 
 
 def build_or_resume(config):
     payload = read_checkpoint(config.resume or config.init_from)
     model = build_svtr_lcnet(**{k: v for k, v in payload["config"].items() if k != "name"})
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["model"].items()})
+    if config.add_hangul and not config.resume:
+        model = with_hangul(model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     if config.resume:
         optimizer.load_state_dict(payload["optimizer"])
@@ -137,7 +172,7 @@ def main(argv=None):
     torch.manual_seed(config.seed)
     model, optimizer, start_step, extra = build_or_resume(config)
     charset = model.config.charset
-    val = svtr_batch(VAL_SEED, 0, config.val_lines, charset, config.sigma_dropout)
+    val = svtr_batch(VAL_SEED, 0, config.val_lines, charset, config.sigma_dropout, korean_weight=config.korean_weight)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     print(f"svtr {sum(p.numel() for p in model.parameters()) / 1e6:.3f} M params, {len(charset) + 1} classes, "
