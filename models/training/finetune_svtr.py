@@ -135,7 +135,8 @@ class StepBatches(torch.utils.data.IterableDataset):
 
 def with_hangul(model):
     """The same net with the reader's Hangul syllables appended to its head. The known classes keep
-    their rows; a new one starts at the lowest known bias, so it is not read until training teaches it."""
+    their rows; a new one starts with no weights and the lowest known bias, so it is never read before
+    training teaches it (random rows won columns of Chinese lines: val zh 0.30 -> 0.57)."""
     new = "".join(ch for ch in READER_CHARSET if is_hangul(ch) and ch not in model.config.charset)
     if not new:
         return model
@@ -144,6 +145,7 @@ def with_hangul(model):
     known = state["classifier.weight"].shape[0]
     fresh = wider.state_dict()
     fresh["classifier.weight"][:known] = state["classifier.weight"]
+    fresh["classifier.weight"][known:] = 0.0
     fresh["classifier.bias"][:known] = state["classifier.bias"]
     fresh["classifier.bias"][known:] = state["classifier.bias"].min()
     wider.load_state_dict({**{k: v for k, v in state.items() if not k.startswith("classifier.")},
