@@ -11,6 +11,7 @@ from PIL import Image, ImageDraw, ImageFont
 from models import build_model, save_checkpoint
 from models.evaluation.baselines import BASELINES, gaussian_psf, richardson_lucy, unsharp_mask, wiener
 from models.data.blur import gaussian_blur
+from models.data.splits import split_of
 from models.evaluation.evaluate import main as evaluate_main
 from models.evaluation.evaluate import OcrCache, by_css_blur, parse_checkpoints, sigma_bucket
 from models.evaluation.ocr import cer, edit_distance, normalize_text, ocr_scale, prepare, read_text
@@ -160,6 +161,16 @@ def test_evaluator_end_to_end_with_a_tiny_checkpoint(tiny_devset, tmp_path, caps
 
     table = (out / "results.md").read_text(encoding="utf-8")
     assert "| method | <=1 (n=1) | 1-2 (n=1) | 2-4 | >4 (n=1) | all (n=3) |" in table
+    sides = {split: [r for r in results["per_sample"] if r["split"] == split] for split in ("tune", "test")}
+    assert all(r["split"] == split_of(r) for r in results["per_sample"])
+    for split, records in sides.items():  # each half summarised on its own records only
+        if records:
+            assert results["splits"][split]["sharp"]["all"]["n"] == len(records)
+            assert f"### The {split} split ({len(records)} samples)" in table
+        else:
+            assert split not in results["splits"]
+    headings = [line for line in table.splitlines() if line.startswith("### The ") or line.startswith("### All")]
+    assert headings[-1] == "### All 3 samples" and (not sides["test"] or headings[0].startswith("### The test"))
     radii = sorted({r["blur_css"] for r in results["per_sample"]})
     assert list(results["by_css_blur"]["input"]) == [f"{r:g}" for r in radii]
     assert "### Tesseract CER by CSS blur radius" in table
