@@ -13,3 +13,14 @@ def split_of(sample):
     """"tune" or "test" for a dev-set manifest entry."""
     digest = hashlib.sha256(sample["text"].encode("utf-8")).digest()
     return SPLITS[digest[0] % 2]
+
+
+def split_sections(results, tables, samples_in):
+    """Markdown of a result's test half, tune half and all samples, in that order: ``tables(summary)``
+    gives one summary's table lines, ``samples_in(summary)`` its sample count."""
+    lines = []
+    for split in SPLITS[::-1]:
+        if split in results.get("splits", {}):
+            summary = results["splits"][split]
+            lines += [f"### The {split} split ({samples_in(summary)} samples)", ""] + tables(summary)
+    return lines + [f"### All {results['samples']} samples", ""] + tables(results["summary"])

@@ -26,7 +26,7 @@ from skimage.metrics import structural_similarity
 from models import REGISTRY, CheckpointError, default_checkpoint, load_checkpoint
 from models.evaluation.baselines import richardson_lucy, unsharp_mask, wiener
 from models.data.chromium_devset import load_pair, psnr_uint8, read_manifest
-from models.data.splits import SPLITS, split_of
+from models.data.splits import SPLITS, split_of, split_sections
 from models.evaluation.ocr import cer, ocr_scale, read_text
 
 BUCKETS = (("<=1", -math.inf, 1.0), ("1-2", 1.0, 2.0), ("2-4", 2.0, 4.0), (">4", 4.0, math.inf))
@@ -290,12 +290,8 @@ def markdown(results):
     lines = [f"Dev set: {results['devset']} ({results['samples']} samples, {results['chromium']}); "
              f"sigma buckets in device px; PSNR capped at {PSNR_CAP:g} dB. The test split is what the docs "
              f"report; no checkpoint or setting was chosen on it (``models.data.splits``).", ""]
-    for split in SPLITS[::-1]:
-        if split in results.get("splits", {}):
-            summary = results["splits"][split]
-            lines += [f"### The {split} split ({summary[methods[0]]['all']['n']} samples)", ""]
-            lines += metric_tables(summary, methods)
-    lines += [f"### All {results['samples']} samples", ""] + metric_tables(results["summary"], methods)
+    lines += split_sections(results, lambda summary: metric_tables(summary, methods),
+                            lambda summary: summary[methods[0]]["all"]["n"])
     if results["identity"]:
         lines += ["### Unblurred input kept (sigma = 0): PSNR dB of output vs input", "",
                   "| method | n | mean | min |", "|---|---|---|---|"]

@@ -20,7 +20,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from models import CheckpointError
 from models.data.chromium_devset import load_pair, read_manifest
-from models.data.splits import SPLITS, split_of
+from models.data.splits import SPLITS, split_of, split_sections
 from models.evaluation.evaluate import BUCKETS, LABEL_FONT, sigma_bucket
 from models.evaluation.ocr import cer, normalize_text
 from models.reading.line_networks import DEFAULT_SVTR
@@ -208,12 +208,8 @@ def markdown(results):
              f"sigma buckets in device px. CER: text CER (lower is better); confidently wrong: of the characters "
              f"marked >= {CONFIDENT}, the share wrong; read confidently: the share of the reference text read "
              f"correctly at >= {CONFIDENT}.", ""]
-    for split in SPLITS[::-1]:
-        if split in results.get("splits", {}):
-            summary = results["splits"][split]
-            lines += [f"### The {split} split ({summary['sigma']['all']['n']} samples)", ""]
-            lines += bucket_table(summary) + [""]
-    lines += [f"### All {results['samples']} samples", ""] + bucket_table(results["summary"])
+    lines += split_sections(results, lambda summary: bucket_table(summary) + [""],
+                            lambda summary: summary["sigma"]["all"]["n"])[:-1]
     lines += ["", "Verdicts, all samples (sigma given / blind): " + ", ".join(
         f"{v} {results['summary']['sigma']['all']['verdicts'][v]} / {results['summary']['blind']['all']['verdicts'][v]}"
         for v in ("readable", "partly", "unreadable")), ""]
