@@ -15,7 +15,7 @@ from . import DEFAULT_HOST, DEFAULT_PORT, create_app, resolve_checkpoint, runtim
 from .engine import PRECISIONS, Engine, cpu_count, resolve_device, validate_sigma
 from .errors import ReaderUnavailable, ServerError
 from .imaging import DEFAULT_MAX_PIXELS
-from .reading import READER_ENV, SVTR_ENV, ReadService, reader_pixels, resolve_reader, resolve_svtr
+from .reading import READER_ENV, SVTR_ENV, ReadService, read_with_line_colours, reader_pixels, resolve_reader, resolve_svtr
 
 TOKEN_ENV = "ANTI_AGING_TOKEN"
 
@@ -346,7 +346,7 @@ def read(args):
     for index, source in enumerate(dict.fromkeys(args.inputs)):
         try:
             rgb, alpha = decode_image(Path(source).read_bytes(), max_pixels=args.max_pixels)
-            reading = reader.read(reader_pixels(rgb, alpha), sigma).as_dict()
+            reading = read_with_line_colours(reader, reader_pixels(rgb, alpha), sigma)
         except OSError as exc:
             failures += 1
             report_failure(source, "cannot_open", f"cannot open: {exc.strerror or exc}", args.json)

@@ -76,6 +76,16 @@ def reader_pixels(rgb, alpha=None):
     return rgb.astype(np.uint8)
 
 
+def read_with_line_colours(reader, image, sigma=None):
+    """``reader.read(image, sigma).as_dict()`` with each line's ink and background colours and its
+    blur measured from the pixels, and in a blind read its box less the measured blur's spread
+    (models.reading.line_colours): what /v1/read and `anti-aging read --json` answer."""
+    from models.reading.line_colours import measure_lines
+
+    reading = reader.read(image, sigma).as_dict()
+    return {**reading, "lines": measure_lines(image, reading["lines"], sigma)}
+
+
 class ReadService:
     """One reader for the whole process. ``checkpoint`` (with ``svtr`` beside it, if given) is
     loaded on first use; ``reader`` (a built Reader, e.g. a test's) is used as it is."""
@@ -160,7 +170,7 @@ class ReadService:
 
     @staticmethod
     def _read_one(reader, image, sigma):
-        return reader.read(image, sigma).as_dict()
+        return read_with_line_colours(reader, image, sigma)
 
     def _result(self, future, deadline, timeout):
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
