@@ -12,14 +12,11 @@ and trains on Korean lines too.
 Every batch is a pure function of (seed, step).
 """
 import json
-import sys
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from models import read_checkpoint, save_checkpoint
 from models.data.lines import (PARAGRAPH_STREAM, READ_LANG_WEIGHTS, READ_LANGS, ParagraphConfig, ReadingLineConfig,
@@ -28,9 +25,9 @@ from models.evaluation.ocr import cer
 from models.reading.recognizer import READER_CHARSET, decode
 from models.reading.routing import has_hangul, is_hangul
 from models.reading.svtr_lcnet import build_svtr_lcnet, collate_lines, line_input
-from models.training.train import lr_at, parse_config
-from models.training.train_recognizer import (DROP_STREAM, OCR_LANG, RATIO_BUCKETS, VAL_SEED, ctc_step, located_box,
-                                              located_boxes)
+from models.training.train import parse_config
+from models.training.train_recognizer import (DROP_STREAM, OCR_LANG, RATIO_BUCKETS, VAL_SEED, located_box,
+                                              located_boxes, run_steps)
 
 
 
@@ -130,7 +127,8 @@ class StepBatches(torch.utils.data.IterableDataset):
             lines, texts, _, _ = svtr_batch(self.config.seed, step, self.config.batch_size, self.charset,
                                             self.config.sigma_dropout, self.config.paragraph_share,
                                             self.config.korean_weight)
-            yield (*collate_lines(lines), texts)
+            batch, lengths = collate_lines(lines)
+            yield (batch, lengths), lengths, texts
 
 
 def with_hangul(model):
@@ -183,32 +181,18 @@ def main(argv=None):
     loader = torch.utils.data.DataLoader(StepBatches(config, charset, start_step), batch_size=None,
                                          num_workers=config.workers, prefetch_factor=4 if config.workers else None)
     history = dict(extra.get("history", {}))  # minutes of each run in the chain, by folder and steps
-    model.train()
-    started, window, done = time.time(), 0.0, start_step
-    bar = tqdm(total=config.steps, initial=start_step, mininterval=10, dynamic_ncols=True)
-    for step, (batch, lengths, texts) in enumerate(loader, start=start_step):
-        window += ctc_step(model, optimizer, lr_at(step, config), config.precision, (batch, lengths), lengths, texts)
-        done = step + 1
-        bar.update(1)
-        out_of_time = bool(config.max_minutes) and time.time() - started > config.max_minutes * 60
-        if done % config.log_every == 0 or done == config.steps or out_of_time:
-            n = (done - 1) % config.log_every + 1
-            rate = (done - start_step) / (time.time() - started)
-            report = evaluate_lines(model, *val)
-            tqdm.write(f"step {done} ctc {window / n:.4f} lr {lr_at(step, config):.2e} {rate:.2f} step/s "
-                       f"val cer {json.dumps(report)}")
-            sys.stdout.flush()  # a log file under nohup is block-buffered
-            window = 0.0
-            run_minutes = {**history, f"{config.out} steps {start_step}-{done}": round((time.time() - started) / 60, 1)}
-            save_checkpoint(out / "last.pt", model, optimizer, step=done,
-                            extra={**extra, "train": asdict(config), "history": run_minutes, "val_cer": report})
-        if out_of_time:
-            tqdm.write(f"stopped after {config.max_minutes:g} minutes at step {done}")
-            break
-    bar.close()
+    run = f"{config.out} steps {start_step}-{{}}"
+
+    def save_last(done, report, minutes):
+        save_checkpoint(out / "last.pt", model, optimizer, step=done,
+                        extra={**extra, "train": asdict(config), "history": {**history, run.format(done): minutes},
+                               "val_cer": report})
+
+    done, minutes = run_steps(model, optimizer, loader, config, start_step, lambda: evaluate_lines(model, *val),
+                              save_last)
     export = Path(config.export) if config.export else out / "svtr_reader.pt"
     model.eval()
-    history[f"{config.out} steps {start_step}-{done}"] = round((time.time() - started) / 60, 1)
+    history[run.format(done)] = minutes
     save_checkpoint(export, model, step=done, half=True,
                     extra={**extra, "train": asdict(config), "history": history,
                            "val_cer": evaluate_lines(model, *val)})

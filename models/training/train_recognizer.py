@@ -10,6 +10,7 @@ Every batch is a pure function of (seed, step). The reader's lines are cropped w
 finder finds them, as ``/v1/read`` crops them.
 """
 import json
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -178,6 +179,35 @@ def ctc_step(model, optimizer, lr, precision, inputs, lengths, texts):
     return loss.item()
 
 
+def run_steps(model, optimizer, loader, config, start_step, validate, save_last):
+    """The loop of a CTC run: one ``ctc_step`` per ``(inputs, lengths, texts)`` the loader yields;
+    every ``config.log_every`` steps, at the end and when ``config.max_minutes`` is up, a log line
+    with ``validate()``'s report and ``save_last(step, report, minutes)``. Returns (steps done,
+    minutes)."""
+    model.train()
+    started, window, done = time.time(), 0.0, start_step
+    bar = tqdm(total=config.steps, initial=start_step, mininterval=10, dynamic_ncols=True)
+    for step, (inputs, lengths, texts) in enumerate(loader, start=start_step):
+        window += ctc_step(model, optimizer, lr_at(step, config), config.precision, inputs, lengths, texts)
+        done = step + 1
+        bar.update(1)
+        out_of_time = bool(config.max_minutes) and time.time() - started > config.max_minutes * 60
+        if done % config.log_every == 0 or done == config.steps or out_of_time:
+            n = (done - 1) % config.log_every + 1
+            rate = (done - start_step) / (time.time() - started)
+            report = validate()
+            tqdm.write(f"step {done} ctc {window / n:.4f} lr {lr_at(step, config):.2e} {rate:.2f} step/s "
+                       f"val cer {json.dumps(report)}")
+            sys.stdout.flush()  # a log file under nohup is block-buffered
+            window = 0.0
+            save_last(done, report, round((time.time() - started) / 60, 1))
+        if out_of_time:
+            tqdm.write(f"stopped after {config.max_minutes:g} minutes at step {done}")
+            break
+    bar.close()
+    return done, round((time.time() - started) / 60, 1)
+
+
 class StepBatches(torch.utils.data.IterableDataset):
     """Batches ``first_step``, ``first_step + 1``, ... of a run, for a DataLoader worker to draw
     while the trainer computes."""
@@ -189,7 +219,8 @@ class StepBatches(torch.utils.data.IterableDataset):
     def __iter__(self):
         for step in range(self.first_step, self.config.steps):
             lines, sigmas, texts, _ = task_batch(self.config, self.config.seed, step, self.config.batch_size)
-            yield (*collate_lines(lines), sigmas, texts)
+            batch, lengths = collate_lines(lines)
+            yield (batch, sigmas), lengths, texts
 
 
 def main(argv=None):
@@ -207,29 +238,15 @@ def main(argv=None):
     loader = torch.utils.data.DataLoader(StepBatches(config, start_step), batch_size=None,
                                          num_workers=config.workers, prefetch_factor=4 if config.workers else None)
 
-    model.train()
-    started, window, done = time.time(), 0.0, start_step
-    bar = tqdm(total=config.steps, initial=start_step, mininterval=5, dynamic_ncols=True)
-    for step, (batch, lengths, sigmas, texts) in enumerate(loader, start=start_step):
-        window += ctc_step(model, optimizer, lr_at(step, config), config.precision, (batch, sigmas), lengths, texts)
-        done = step + 1
-        bar.update(1)
-        out_of_time = bool(config.max_minutes) and time.time() - started > config.max_minutes * 60
-        if done % config.log_every == 0 or done == config.steps or out_of_time:
-            n = (done - 1) % config.log_every + 1
-            rate = (done - start_step) / (time.time() - started)
-            tqdm.write(f"step {done} ctc {window / n:.4f} lr {lr_at(step, config):.2e} {rate:.2f} step/s "
-                       f"val cer {json.dumps(evaluate_lines(model, *val))}")
-            window = 0.0
-            save_checkpoint(out / "last.pt", model, optimizer, step=done, extra={"train": asdict(config)})
-        if out_of_time:
-            tqdm.write(f"stopped after {config.max_minutes:g} minutes at step {done}")
-            break
-    bar.close()
+    def save_last(done, report, minutes):
+        save_checkpoint(out / "last.pt", model, optimizer, step=done, extra={"train": asdict(config)})
+
+    done, minutes = run_steps(model, optimizer, loader, config, start_step, lambda: evaluate_lines(model, *val),
+                              save_last)
     export = Path(config.export) if config.export else out / f"{config.task}.pt"
     model.eval()
     save_checkpoint(export, model, step=done, half=True,
-                    extra={"train": asdict(config), "minutes": round((time.time() - started) / 60, 1),
+                    extra={"train": asdict(config), "minutes": minutes,
                            "val_cer": evaluate_lines(load_half(model), *val)})
     print(f"exported {export}", flush=True)
     return model
