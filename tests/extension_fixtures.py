@@ -15,8 +15,8 @@ from PIL import Image
 
 from document_page import DelayedFileHandler, document_pages, stub_handler, write_site
 from extension_support import (EXTENSION, FIXTURES, OTHER_ORIGIN_PORT, SHIPPED_CHECKPOINT, TCMALLOC, QuietFileHandler, load_pack,
-                               photo_like, serve_files, serve_real, serve_stub, text_card)
-from read_page import PAGE, StubReadHandler, card, save_x_reader, thumbnail
+                               free_port, photo_like, serve_files, serve_real, serve_stub, text_card)
+from read_page import PAGE, REGION_PAGE, KnownTextReader, StubReadHandler, card, save_x_reader, thumbnail
 
 
 # ----- Chromium -----
@@ -93,6 +93,7 @@ def sharpen_server(tmp_path_factory):
 def read_site(tmp_path_factory):
     root = tmp_path_factory.mktemp("read-site")
     (root / "read.html").write_text(PAGE)
+    (root / "region.html").write_text(REGION_PAGE)
     card().save(root / "card.png")
     thumbnail().save(root / "thumb.png")
     yield from serve_files(root, "read.html")
@@ -115,6 +116,26 @@ def read_server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def stub_server():
     yield from serve_stub(StubReadHandler)
+
+
+@pytest.fixture(scope="module")
+def known_text_server(engine):
+    """The server's app in this process, its reader a KnownTextReader (tests set its texts): the
+    real line finder and the real per-line colours and sizes, with words that are right. Yields
+    (URL, reader)."""
+    from werkzeug.serving import make_server
+
+    from server import create_app
+    from server.reading import ReadService
+
+    reader = KnownTextReader([])
+    service = ReadService(reader=reader)
+    port = free_port()
+    server = make_server("127.0.0.1", port, create_app({"ENGINE": engine, "PORT": port, "READER": service}), threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{port}", reader
+    server.shutdown()
+    service.close()
 
 
 # ----- the test document: its pages, its site, its recognising stub -----

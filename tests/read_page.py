@@ -31,13 +31,97 @@ STUB_LINES = [{"text": "Invoice 42", "box": [14, 14, 160, 16], "confidence": [0.
               {"text": "Total due", "box": [14, 50, 130, 16], "confidence": [0.99] * 9}]
 
 
+# The card's lines and their ink: the issue's dark grey, which the text layer once drew rgb(93, 93, 93).
+CARD_LINES = [("pictures of words", (12, 12)), ("a second line", (12, 52))]
+CARD_INK = (25, 25, 25)
+CARD_FONT_PX = 22
+
+
 def card():
-    font = ImageFont.truetype(FONT, 22)
     image = Image.new("RGB", (420, 90), "white")
     draw = ImageDraw.Draw(image)
-    draw.text((12, 12), "pictures of words", font=font, fill="black")
-    draw.text((12, 52), "a second line", font=font, fill="black")
+    for text, origin in CARD_LINES:
+        draw.text(origin, text, font=ImageFont.truetype(FONT, CARD_FONT_PX), fill=CARD_INK)
     return image.filter(ImageFilter.GaussianBlur(2.5))
+
+
+def card_ink_boxes():
+    """Each card line's sharp letters' box {x, y, width, height} in the card's px (its CSS px: the
+    picture is shown at its own size), from the drawing before the blur."""
+    boxes = []
+    for text, origin in CARD_LINES:
+        mask = Image.new("L", (420, 90), 0)
+        ImageDraw.Draw(mask).text(origin, text, font=ImageFont.truetype(FONT, CARD_FONT_PX), fill=255)
+        boxes.append(ink_box(np.asarray(mask) >= 128))
+    return boxes
+
+
+def ink_box(mask):
+    """The box {x, y, width, height} of a boolean mask's True pixels, or None when there are none."""
+    ys, xs = np.nonzero(mask)
+    if not len(xs):
+        return None
+    return {"x": int(xs.min()), "y": int(ys.min()), "width": int(xs.max() - xs.min() + 1), "height": int(ys.max() - ys.min() + 1)}
+
+
+# A region to read: an article's line of live text under a CSS blur, a sharp blue button beside it.
+REGION_PAGE = """<!doctype html><meta charset="utf-8"><title>region</title>
+<style>
+  body { margin: 0; padding: 40px; background: #fff; }
+  #row { display: flex; align-items: center; gap: 28px; width: 520px; }
+  #article { font: 22px "DejaVu Sans", sans-serif; color: rgb(31, 31, 34); filter: blur(1.5px); margin: 0; }
+  #pay { font: 16px "DejaVu Sans", sans-serif; color: #fff; background: rgb(26, 95, 180); border: 0; border-radius: 4px; padding: 10px 18px; }
+</style>
+<div id="row"><p id="article">Total due today</p><button id="pay">Pay</button></div>
+"""
+REGION_INK = (31, 31, 34)
+REGION_TEXTS = ["Total due today", "Pay"]
+
+
+class KnownTextReader:
+    """Stands in for a Reader that reads right: the real line finder's lines, read as ``texts`` in
+    reading order (the rest as "x"), each character sure. The boxes, colours and sizes are the
+    server's own; only the words are given."""
+
+    def __init__(self, texts):
+        self.texts = list(texts)
+
+    def read(self, image, sigma=None):
+        from models.reading.line_finder import find_lines, text_box
+        from models.reading.pipeline import Reading, ReadLine
+
+        lines = []
+        for index, box in enumerate(find_lines(image)):
+            text = self.texts[index] if index < len(self.texts) else "x"
+            lines.append(ReadLine(text, text_box(box, sigma), [0.99] * len(text)))
+        return Reading(lines, "readable" if lines else "unreadable")
+
+
+def delta_e(a, b):
+    """CIE76 colour difference of two sRGB colours [r, g, b]."""
+    def lab(rgb):
+        c = np.asarray(rgb, np.float64) / 255
+        c = np.where(c > 0.04045, ((c + 0.055) / 1.055) ** 2.4, c / 12.92)
+        xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]) @ c / np.array([0.95047, 1.0, 1.08883])
+        f = np.where(xyz > 216 / 24389, np.cbrt(xyz), (24389 / 27 * xyz + 16) / 116)
+        return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+    return float(np.linalg.norm(lab(a) - lab(b)))
+
+
+def css_rgb(value):
+    """[r, g, b] of a computed CSS colour 'rgb(r, g, b)'."""
+    return [int(float(part)) for part in value[value.index("(") + 1:value.index(")")].split(",")[:3]]
+
+
+def drawn_ink_box(shot, rect, ink, paper, dpr, reach=4):
+    """Where a text layer line's glyphs are drawn, in CSS px: the box of the screenshot's pixels
+    (device px) nearer the line's ink than its paper, within its rect grown by ``reach`` CSS px."""
+    x0, y0 = max(0, int((rect["x"] - reach) * dpr)), max(0, int((rect["y"] - reach) * dpr))
+    x1, y1 = int((rect["x"] + rect["width"] + reach) * dpr), int((rect["y"] + rect["height"] + reach) * dpr)
+    pixels = np.asarray(shot.convert("RGB").crop((x0, y0, x1, y1)), np.float64)
+    nearer_ink = np.linalg.norm(pixels - ink, axis=2) < np.linalg.norm(pixels - paper, axis=2)
+    box = ink_box(nearer_ink)
+    return box and {"x": (x0 + box["x"]) / dpr, "y": (y0 + box["y"]) / dpr, "width": box["width"] / dpr, "height": box["height"] / dpr}
 
 
 def thumbnail():
@@ -102,7 +186,7 @@ LAYER_JS = """() => new Promise((resolve) => requestAnimationFrame(() => request
         bar: layer.querySelector('.bar')?.textContent ?? '',
         pixelsShown: !!layer.querySelector('.pixels') && getComputedStyle(layer.querySelector('.pixels')).display !== 'none',
         lines: [...layer.querySelectorAll('.line')].map((line) => ({
-          text: line.textContent, rect: rect(line), shown: getComputedStyle(line).display !== 'none' && line.offsetParent !== null,
+          text: line.textContent, rect: rect(line), lang: line.lang, color: getComputedStyle(line).color, backgroundColor: getComputedStyle(line).backgroundColor, shown: getComputedStyle(line).display !== 'none' && line.offsetParent !== null,
           pointerEvents: getComputedStyle(line).pointerEvents, userSelect: getComputedStyle(line).userSelect,
           font: getComputedStyle(line).fontFamily,
           uncertain: [...line.querySelectorAll('.uncertain')].map((mark) => ({ text: mark.textContent, title: mark.title,

@@ -8,12 +8,19 @@ check where the text goes, that it can be selected and copied, the toggle, Escap
 verdict is shown; not what is read. The stub's fixed reading checks the uncertain characters.
 Menu items are run through `antiAging.handleMenuClick`, as in test_extension_e2e.py.
 The page, the reader and the stub are in tests/read_page.py, their fixtures in tests/extension_fixtures.py.
+
+Issue 23's look and reach of the text layer are checked with the server's app in this process and a
+reader that reads the right words (read_page.KnownTextReader): the ink colour (CIE76 dE under 10 to
+the original ink) and the drawn letters' box (within 2 CSS px of the sharp original's) at DPR 1 and
+2, on the picture of text and on a region read beside a blue button; find-in-page, each line's
+lang, and Copy text and the toggle from the keyboard.
 """
+import numpy as np
 import pytest
 
 from extension_support import CHROMIUM, ExtensionBrowser
-from read_page import (LAYER_JS, STUB_LINES, assert_read_all_read_the_card_and_revealed_the_live_text, assert_region_read, blind_crop, expected_boxes,
-                       read_via_server, within)
+from read_page import (CARD_INK, CARD_LINES, LAYER_JS, REGION_INK, REGION_TEXTS, STUB_LINES, assert_read_all_read_the_card_and_revealed_the_live_text,
+                       assert_region_read, blind_crop, card_ink_boxes, css_rgb, delta_e, drawn_ink_box, expected_boxes, ink_box, read_via_server, within)
 
 pytestmark = [
     pytest.mark.browser,
@@ -169,7 +176,8 @@ def test_uncertain_characters_are_marked_and_lines_fill_their_boxes(read_browser
     assert first["text"] == "Invoice 42\n" and second["text"] == "Total due"
     assert [mark["text"] for mark in first["uncertain"]] == ["o", "2"]
     for mark in first["uncertain"]:
-        assert mark["title"] == "uncertain" and mark["opacity"] < 1 and mark["decoration"] == "dotted"
+        # marked to the eye only: no title for a screen reader to read out after each letter
+        assert mark["title"] == "" and mark["opacity"] < 1 and mark["decoration"] == "dotted"
     assert second["uncertain"] == []
     browser.page.keyboard.press("Escape")
     assert layer(browser) is None
@@ -225,3 +233,110 @@ def test_read_all_reads_every_picture_and_reveals_live_text(read_browsers, read_
     browser.page.keyboard.press("Escape")
     assert layer(browser) is None
     assert browser.page.evaluate("getComputedStyle(document.getElementById('live')).filter") == "blur(2px)"
+
+
+def start_region_read(browser):
+    """Start "Read a region…" from the context menu and wait for its picker."""
+    browser.worker.evaluate("async () => { const [tab] = await chrome.tabs.query({ active: true, lastFocusedWindow: true });"
+                            " globalThis.regionRun = antiAging.handleMenuClick({ menuItemId: 'read-region', pageUrl: tab.url }, tab); return true; }")
+    browser.page.wait_for_function("() => document.getElementById('anti-aging-layer')?.shadowRoot.querySelector('.picker .hint')")
+
+
+def drag(browser, region):
+    browser.page.mouse.move(region["x"], region["y"])
+    browser.page.mouse.down()
+    browser.page.mouse.move(region["x"] + region["width"] / 2, region["y"] + region["height"] / 2, steps=4)
+    browser.page.mouse.move(region["x"] + region["width"], region["y"] + region["height"], steps=4)
+    browser.page.mouse.up()
+    return browser.worker.evaluate("globalThis.regionRun")
+
+
+def assert_drawn_like_the_original(browser, line, original, ink, dpr):
+    """A text layer line drawn in the original's ink (dE under 10) and as large: its letters' box
+    within 2 CSS px of the original's on every side. original: the sharp letters' box, CSS px."""
+    drawn_ink, paper = css_rgb(line["color"]), css_rgb(line["backgroundColor"])
+    assert delta_e(drawn_ink, ink) < 10, (line["text"], drawn_ink, ink, delta_e(drawn_ink, ink))
+    drawn = drawn_ink_box(browser.screenshot(), line["rect"], drawn_ink, paper, dpr)
+    edges = lambda box: (box["x"], box["y"], box["x"] + box["width"], box["y"] + box["height"])
+    print(f"  DPR {dpr} {line['text']!r}: ink {drawn_ink} (dE {delta_e(drawn_ink, ink):.1f}), letters {drawn} for {original}")
+    assert all(abs(a - b) <= 2 for a, b in zip(edges(drawn), edges(original))), (line["text"], drawn, original)
+
+
+@pytest.mark.parametrize("dpr", [1, 2])
+def test_the_text_layer_draws_the_pictures_ink_at_its_size_and_is_found_and_used_from_the_keyboard(read_browsers, read_site, known_text_server, read_server, dpr):
+    server_url, reader = known_text_server
+    reader.texts = [text for text, _ in CARD_LINES]
+    browser = read_browsers(dpr)
+    browser.open(read_site)
+    card_rect = browser.rect("card")
+    browser.set_server(server_url)
+    try:
+        result = menu(browser, "read-text", "card")
+    finally:
+        browser.set_server(read_server)
+    assert result["ok"] and result["read"] == 1, result
+    [text_layer] = layer(browser)["layers"]
+    assert [line["text"].rstrip("\n") for line in text_layer["lines"]] == reader.texts
+    for line, original in zip(text_layer["lines"], card_ink_boxes()):
+        assert_drawn_like_the_original(browser, line, {**original, "x": card_rect["x"] + original["x"], "y": card_rect["y"] + original["y"]}, CARD_INK, dpr)
+        assert line["lang"] == "en"  # a Latin line on a page that names no language
+
+    # find-in-page finds the layer's words (the page itself has none of them), and not words it lacks
+    assert browser.page.evaluate("() => { getSelection().removeAllRanges(); return window.find('second line'); }")
+    assert not browser.page.evaluate("() => { getSelection().removeAllRanges(); return window.find('third line'); }")
+
+    # the keyboard reaches Copy text and the toggle: Tab, then Enter copies and Space toggles
+    focused = "() => document.getElementById('anti-aging-layer')?.shadowRoot.activeElement?.className ?? null"
+    browser.page.evaluate("() => { getSelection().removeAllRanges(); document.activeElement?.blur(); }")
+    for _ in range(6):
+        browser.page.keyboard.press("Tab")
+        if browser.page.evaluate(focused) == "copy":
+            break
+    assert browser.page.evaluate(focused) == "copy"
+    browser.page.keyboard.press("Enter")
+    assert browser.page.evaluate("navigator.clipboard.readText()") == "\n".join(reader.texts)
+    browser.page.keyboard.press("Tab")
+    assert browser.page.evaluate(focused) == "show"
+    pressed = "() => document.getElementById('anti-aging-layer').shadowRoot.querySelector('.show').getAttribute('aria-pressed')"
+    assert browser.page.evaluate(pressed) == "false"
+    browser.page.keyboard.press("Space")
+    assert layer(browser)["layers"][0]["showing"] == "pixels" and browser.page.evaluate(pressed) == "true"
+    browser.page.keyboard.press("Space")
+    assert layer(browser)["layers"][0]["showing"] == "text" and browser.page.evaluate(pressed) == "false"
+    browser.page.keyboard.press("Escape")
+    assert layer(browser) is None
+
+
+@pytest.mark.parametrize("dpr", [1, 2])
+def test_a_region_read_beside_a_blue_button_draws_the_articles_ink_not_the_buttons(read_browsers, read_site, known_text_server, read_server, dpr):
+    server_url, reader = known_text_server
+    reader.texts = REGION_TEXTS
+    browser = read_browsers(dpr)
+    browser.open(read_site.rsplit("/", 1)[0] + "/region.html")
+    # the original: the article's letters without the blur, from the screen
+    article = browser.rect("article")
+    browser.page.evaluate("document.getElementById('article').style.filter = 'none'")
+    shot = np.asarray(browser.screenshot().convert("RGB"), np.float64)
+    browser.page.evaluate("document.getElementById('article').style.filter = ''")
+    x0, y0 = int(article["x"] * dpr), int(article["y"] * dpr)
+    inside = shot[y0:int((article["y"] + article["height"]) * dpr), x0:int((article["x"] + article["width"]) * dpr)]
+    sharp = ink_box(np.linalg.norm(inside - REGION_INK, axis=2) < np.linalg.norm(inside - 255, axis=2))
+    original = {"x": (x0 + sharp["x"]) / dpr, "y": (y0 + sharp["y"]) / dpr, "width": sharp["width"] / dpr, "height": sharp["height"] / dpr}
+
+    row = browser.rect("row")
+    region = {"x": row["x"] - 6, "y": row["y"] - 6, "width": row["width"] + 12, "height": row["height"] + 12}
+    browser.set_server(server_url)
+    try:
+        start_region_read(browser)
+        result = drag(browser, region)
+    finally:
+        browser.set_server(read_server)
+    state = layer(browser)
+    assert_region_read(result, state, region)
+    [text_layer] = state["layers"]
+    article_line = text_layer["lines"][0]
+    assert article_line["text"].rstrip("\n") == REGION_TEXTS[0]
+    assert css_rgb(article_line["backgroundColor"]) == [255, 255, 255]
+    assert_drawn_like_the_original(browser, article_line, original, REGION_INK, dpr)
+    browser.page.keyboard.press("Escape")
+    assert layer(browser) is None

@@ -8,7 +8,7 @@
 // under the background still works; only the lines themselves (to select them) and the bar take
 // the pointer.
 import { message } from "../lib/i18n.js";
-import { cssColor, fitLine } from "../lib/reading.js";
+import { cssColor, fitLine, lineLanguage } from "../lib/reading.js";
 import { build } from "./dom.js";
 import { Overlay } from "./overlay-layer.js";
 
@@ -27,7 +27,8 @@ export const TEXT_LAYER_CSS = `
     pointer-events: auto; user-select: none; }
   .text-layer.bar-below .bar { bottom: auto; top: 100%; }
   .text-layer .bar button { font: inherit; color: inherit; background: rgba(255, 255, 255, 0.16); border: 0; border-radius: 3px; padding: 1px 6px; cursor: pointer; }
-  .text-layer .bar button:hover { background: rgba(255, 255, 255, 0.3); }
+  .text-layer .bar button:hover, .text-layer .bar button:focus-visible { background: rgba(255, 255, 255, 0.3); }
+  .text-layer .bar button:focus-visible { outline: 2px solid #8ab4f8; outline-offset: 1px; }
 `;
 
 // Font metrics are measured at this size and scaled: canvas text metrics are linear in the size.
@@ -36,8 +37,8 @@ const MEASURE_PX = 100;
 const BAR_ROOM = 24;
 const COPIED_MS = 1500;
 
-/** The font's ascent and descent, the text's ink above and below the baseline and its advance
- * width, per px of font size, from a canvas. */
+/** The font's ascent and descent, the text's ink above and below the baseline and left and right
+ * of its start, and its advance width, per px of font size, from a canvas. */
 function measure(context, family, line) {
   context.font = `${MEASURE_PX}px ${family}`;
   const metrics = context.measureText(line);
@@ -46,21 +47,29 @@ function measure(context, family, line) {
     descent: (metrics.fontBoundingBoxDescent ?? MEASURE_PX * 0.2) / MEASURE_PX,
     inkAscent: (metrics.actualBoundingBoxAscent ?? 0) / MEASURE_PX,
     inkDescent: (metrics.actualBoundingBoxDescent ?? 0) / MEASURE_PX,
+    inkLeft: metrics.actualBoundingBoxLeft === undefined ? undefined : metrics.actualBoundingBoxLeft / MEASURE_PX,
+    inkRight: metrics.actualBoundingBoxRight === undefined ? undefined : metrics.actualBoundingBoxRight / MEASURE_PX,
     width: metrics.width / MEASURE_PX,
   };
 }
 
 /**
- * One line of text at its box, fitted to it, with its uncertain runs marked. last: no line break
- * after it: selections join absolutely placed lines without one, so each other line ends in a
- * newline of its own, out of the flow so that it does not add a line box.
+ * One line of text at its box, fitted to it, in its own ink on its own background where the server
+ * measured them, with its uncertain runs marked (only to the eye: a screen reader reads the words,
+ * not a mark per letter) and the language of its script. last: no line break after it: selections
+ * join absolutely placed lines without one, so each other line ends in a newline of its own, out of
+ * the flow so that it does not add a line box.
  */
 function lineNode(doc, context, family, line, last) {
   const fit = fitLine(line.box, measure(context, family, line.text), Array.from(line.text).length);
-  const runs = line.runs.map((run) => (run.uncertain ? build(doc, "span", { class: "uncertain", title: message("text_layer_uncertain") }, run.text) : run.text));
+  const runs = line.runs.map((run) => (run.uncertain ? build(doc, "span", { class: "uncertain" }, run.text) : run.text));
   const glyphs = build(doc, "span", { class: "glyphs" }, ...runs);
   glyphs.style.top = `${fit.shift}px`;
-  const node = build(doc, "div", { class: "line" }, glyphs, ...(last ? [] : [build(doc, "span", { class: "eol" }, "\n")]));
+  glyphs.style.left = `${fit.shiftX}px`;
+  const language = lineLanguage(line.text, doc.documentElement.lang);
+  const node = build(doc, "div", { class: "line", ...(language ? { lang: language } : {}) }, glyphs, ...(last ? [] : [build(doc, "span", { class: "eol" }, "\n")]));
+  if (line.ink) node.style.color = cssColor(line.ink);
+  if (line.background) node.style.background = cssColor(line.background);
   Object.assign(node.style, {
     left: `${line.box.x}px`,
     top: `${line.box.y}px`,
@@ -118,11 +127,12 @@ export async function textOverlay(doc, item, family, notify) {
       notify(message("text_layer_copy_failed"));
     }
   });
-  const toggle = build(doc, "button", { class: "show", type: "button" }, message("text_layer_show_pixels"));
+  const toggle = build(doc, "button", { class: "show", type: "button", "aria-pressed": "false" }, message("text_layer_show_pixels"));
   toggle.addEventListener("click", () => {
     const showText = node.dataset.showing !== "text";
     node.dataset.showing = showText ? "text" : "pixels";
     toggle.textContent = showText ? message("text_layer_show_pixels") : message("text_layer_show_text");
+    toggle.setAttribute("aria-pressed", String(!showText));
   });
   if (reading.verdict === "partly") bar.append(build(doc, "span", { class: "verdict" }, message("read_partly")));
   bar.append(copy, toggle);

@@ -60,7 +60,8 @@ export function linesOnElement(reading, { crop, box, scale, partOffset = 0, fram
     const [bx, by, bw, bh] = line.box;
     const x = ((crop.x + bx) / scale - box.x) / frameScale.x;
     const y = ((crop.y + by) / scale - box.y + partOffset) / frameScale.y;
-    const placed = { text: line.text, runs: markRuns(line.text, line.confidence), box: { x, y, width: bw / scale / frameScale.x, height: bh / scale / frameScale.y } };
+    const placed = { text: line.text, runs: markRuns(line.text, line.confidence), box: { x, y, width: bw / scale / frameScale.x, height: bh / scale / frameScale.y },
+      ink: colourOrNull(line.ink), background: colourOrNull(line.background) };
     const centre = placed.box.y + placed.box.height / 2;
     if (span && (centre < span[0] / frameScale.y || centre >= span[1] / frameScale.y)) continue;
     lines.push(placed);
@@ -83,27 +84,59 @@ export function layoutReading(parts, offset) {
 
 /**
  * Fit a line of text to its box. metrics: the font's ascent and descent, this text's ink above and
- * below the baseline (inkAscent, inkDescent) and its advance width, all at a font size of 1 px
- * (canvas measureText at any size, divided by it); chars: how many characters the line has.
- * Returns the font size that makes the text's ink as tall as the box, the letter-spacing and
- * horizontal scale (px) that make it as wide, and shift: how far to move the glyphs down from a
- * line box of `height` px so that the ink's top lies on the box's top edge.
+ * below the baseline (inkAscent, inkDescent) and left and right of its start (inkLeft: how far the
+ * ink reaches left of the pen's start, negative when it starts right of it; inkRight: how far right
+ * of it the ink ends) and its advance width, all at a font size of 1 px (canvas measureText at any
+ * size, divided by it); chars: how many characters the line has. The server's box is the ink's, so
+ * the ink is fitted to it, not the advance (side bearings and the spacing after the last letter
+ * leave no ink). Returns the font size that makes the text's ink as tall as the box, the
+ * letter-spacing and horizontal scale (px) that make it as wide, and shift and shiftX: how far to
+ * move the glyphs down and right (before the scale) so that the ink's top left lies on the box's.
  */
 export function fitLine(box, metrics, chars) {
   const inkHeight = (metrics.inkAscent ?? 0) + (metrics.inkDescent ?? 0);
   const fontSize = box.height / (inkHeight > 0 ? inkHeight : INK_HEIGHT_PER_EM);
-  const natural = metrics.width * fontSize;
-  const count = Math.max(1, chars);
+  const inkWidth = (metrics.inkLeft ?? 0) + (metrics.inkRight ?? 0);
+  const hasInkWidth = metrics.inkLeft !== undefined && metrics.inkRight !== undefined && inkWidth > 0;
+  const natural = (hasInkWidth ? inkWidth : metrics.width) * fontSize;
+  // letter-spacing follows every character; only the gaps between them widen the ink
+  const gaps = hasInkWidth ? chars - 1 : chars;
   const limit = MAX_LETTER_SPACING_EM * fontSize;
-  const letterSpacing = chars > 1 ? clamp((box.width - natural) / count, -limit, limit) : 0;
-  const spaced = natural + letterSpacing * count;
+  const letterSpacing = chars > 1 ? clamp((box.width - natural) / gaps, -limit, limit) : 0;
+  const spaced = natural + letterSpacing * Math.max(0, gaps);
   const scaleX = spaced > 0 ? clamp(box.width / spaced, MIN_SCALE_X, MAX_SCALE_X) : 1;
   const ascent = metrics.ascent * fontSize;
   const descent = metrics.descent * fontSize;
   // CSS puts the glyphs' ascent + descent in the middle of the line box (half-leading each side).
   const baseline = (box.height - (ascent + descent)) / 2 + ascent;
   const wanted = inkHeight > 0 ? metrics.inkAscent * fontSize : box.height;
-  return { fontSize, letterSpacing, scaleX, height: box.height, shift: wanted - baseline };
+  return { fontSize, letterSpacing, scaleX, height: box.height, shift: wanted - baseline, shiftX: hasInkWidth ? metrics.inkLeft * fontSize : 0 };
+}
+
+/** An [r, g, b] colour of 0..255 integers as the server sends one per line, or null for anything else (an older server sends none). */
+export function colourOrNull(colour) {
+  return Array.isArray(colour) && colour.length === 3 && colour.every((channel) => Number.isInteger(channel) && channel >= 0 && channel <= 255) ? [...colour] : null;
+}
+
+// Scripts the reader reads, in the order a line's letters are tried: kana before Han, since
+// Japanese lines mix both and Chinese ones have no kana.
+const SCRIPT_LANGUAGES = [[/[\p{Script=Hangul}]/u, "ko"], [/[\p{Script=Hiragana}\p{Script=Katakana}]/u, "ja"], [/[\p{Script=Han}]/u, "zh"]];
+const CJK_LANGUAGES = new Set(["ko", "ja", "zh"]);
+
+/**
+ * The language tag of a read line, from its script, so that a screen reader speaks it in the
+ * right voice: Hangul ko, kana ja, Han zh (ja on a Japanese page); a Latin line takes the page's
+ * language unless that is one of those (then en). An empty string: no letters to tell by.
+ */
+export function lineLanguage(text, pageLanguage = "") {
+  const page = String(pageLanguage ?? "").trim();
+  const pagePrimary = page.toLowerCase().split("-")[0];
+  for (const [pattern, language] of SCRIPT_LANGUAGES) {
+    if (!pattern.test(text)) continue;
+    return language === "zh" && pagePrimary === "ja" ? "ja" : language;
+  }
+  if (!/\p{L}/u.test(text)) return "";
+  return page && !CJK_LANGUAGES.has(pagePrimary) ? page : "en";
 }
 
 const luma = ([r, g, b]) => 0.299 * r + 0.587 * g + 0.114 * b;

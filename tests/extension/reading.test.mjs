@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  combineVerdicts, INK_HEIGHT_PER_EM, fitLine, layoutReading, linesOnElement, markRuns, MAX_SCALE_X, sampleColors, uncertainCount,
+  colourOrNull, combineVerdicts, INK_HEIGHT_PER_EM, fitLine, layoutReading, lineLanguage, linesOnElement, markRuns, MAX_SCALE_X, sampleColors,
+  uncertainCount,
 } from "../../extension/lib/reading.js";
 import { panelView } from "../../extension/content/panel-view.js";
 import { nothingToRead, readSummary } from "../../extension/lib/read-notices.js";
@@ -41,6 +42,45 @@ test("line boxes go from the posted crop's device px to CSS px on the element", 
   // a frame scaled by CSS to half size: the element's own CSS px are twice the tab's
   const [scaled] = linesOnElement(read, { crop: { x: 188, y: 88 }, box: { x: 100, y: 50 }, scale: 2, frameScale: { x: 0.5, y: 0.5 } });
   assert.deepEqual(scaled.box, { x: 8, y: 4, width: 80, height: 24 });
+});
+
+test("each line keeps the ink and background the server measured for it; a line without them, or with a bad one, has none", () => {
+  const read = { lines: [
+    { text: "on the page", box: [0, 0, 10, 10], ink: [25, 25, 25], background: [255, 255, 255] },
+    { text: "on the button", box: [0, 20, 10, 10], ink: [255, 255, 255], background: [26, 95, 180] },
+    { text: "an older server", box: [0, 40, 10, 10] },
+    { text: "garbled", box: [0, 60, 10, 10], ink: [0, 0, 256], background: "white" },
+  ] };
+  const lines = linesOnElement(read, { crop: { x: 0, y: 0 }, box: { x: 0, y: 0 }, scale: 1 });
+  assert.deepEqual(lines.map(({ ink, background }) => ({ ink, background })), [
+    { ink: [25, 25, 25], background: [255, 255, 255] },
+    { ink: [255, 255, 255], background: [26, 95, 180] },
+    { ink: null, background: null },
+    { ink: null, background: null },
+  ]);
+  // layoutReading keeps them with the moved boxes
+  const { lines: laid } = layoutReading([{ reading: { verdict: "readable" }, lines }], { x: 1, y: 1 });
+  assert.deepEqual(laid[1].ink, [255, 255, 255]);
+  assert.deepEqual(laid[1].background, [26, 95, 180]);
+});
+
+test("colourOrNull takes three integers 0..255 and nothing else", () => {
+  assert.deepEqual(colourOrNull([0, 128, 255]), [0, 128, 255]);
+  for (const bad of [null, undefined, "rgb(0, 0, 0)", [0, 0], [0, 0, 0, 0], [0, 0, -1], [0, 0, 1.5], [0, "0", 0], [NaN, 0, 0]]) {
+    assert.equal(colourOrNull(bad), null, JSON.stringify(bad));
+  }
+});
+
+test("a line's language comes from its script, a Latin line's from the page unless the page is Korean, Japanese or Chinese", () => {
+  assert.equal(lineLanguage("합계 42,000원", "en"), "ko");
+  assert.equal(lineLanguage("東京タワーへ", "en"), "ja");
+  assert.equal(lineLanguage("北京欢迎你", "en"), "zh");
+  assert.equal(lineLanguage("東京都", "ja-JP"), "ja"); // Han alone on a Japanese page is Japanese
+  assert.equal(lineLanguage("Total due", "fr-CA"), "fr-CA");
+  assert.equal(lineLanguage("Total due", "ko"), "en");
+  assert.equal(lineLanguage("Total due", ""), "en");
+  assert.equal(lineLanguage("Total due", undefined), "en");
+  assert.equal(lineLanguage("42.00 $", "de"), ""); // no letters: the line says nothing of its language
 });
 
 test("a tall element's parts keep each line once, in the part holding its centre", () => {
@@ -86,6 +126,22 @@ test("fitLine makes the text's ink as tall as the box and fills the box's width"
   assert.ok(Math.abs(baseline - metrics.inkAscent * fit.fontSize) < 1e-9);
   assert.ok(Math.abs(baseline + metrics.inkDescent * fit.fontSize - fit.height) < 1e-9);
   assert.equal(fitLine({ x: 0, y: 0, width: 10, height: 10 }, metrics, 1).letterSpacing, 0);
+  assert.equal(fit.shiftX, 0); // no ink widths measured: the advance is fitted, from the pen's start
+});
+
+test("fitLine fits the ink's width to the box, not the advance: bearings and the last letter's spacing leave no ink", () => {
+  // a 10-character line 5 em wide whose ink starts 0.1 em right of the pen and ends 4.8 em right of it
+  const metrics = { ascent: 0.9, descent: 0.25, inkAscent: 0.72, inkDescent: 0.2, inkLeft: -0.1, inkRight: 4.8, width: 5 };
+  const box = { x: 0, y: 0, width: 60, height: 11.6 };
+  const fit = fitLine(box, metrics, 10);
+  const inkStart = (-metrics.inkLeft * fit.fontSize + fit.shiftX) * fit.scaleX;
+  const inkEnd = ((metrics.inkRight * fit.fontSize + fit.letterSpacing * 9) + fit.shiftX) * fit.scaleX;
+  assert.ok(Math.abs(inkStart) < 1e-9, inkStart);
+  assert.ok(Math.abs(inkEnd - box.width) < 1e-9, inkEnd);
+  // the same box fitted by the advance would leave the ink short of the box's right edge
+  const { inkLeft, inkRight, ...advanceOnly } = metrics;
+  const byAdvance = fitLine(box, advanceOnly, 10);
+  assert.ok((metrics.inkRight * byAdvance.fontSize + byAdvance.letterSpacing * 9) * byAdvance.scaleX < box.width - 1);
 });
 
 test("sampleColors finds the paper and pushes pale blurred ink to a legible contrast", () => {
