@@ -8,13 +8,14 @@ each character of a chosen text occupies, so that every character gets the model
 probability as its confidence.
 """
 import math
+import string
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models.reading.prior import EDGE_PUNCTUATION, nearby_words
+from models.reading.prior import EDGE_PUNCTUATION, cased_like, lexicon_prefixes, nearby_words
 from models.reading.recognizer import decode as collapse
 
 NEG_INF = -math.inf
@@ -104,6 +105,59 @@ def beam_search(log_probs, charset, prior=None, beam_width=8, candidates_per_col
     return sorted(finals, key=lambda f: f[1] + f[2], reverse=True)
 
 
+def lexicon_search(log_probs, index, written_as, lexicon=None, beam_width=16, candidates_per_column=8, count=5):
+    """The lexicon words a stretch of columns spells best: CTC prefix search in which every prefix
+    must begin a lexicon word -> [(word as written, acoustic log-prob)], best first. A word far
+    from the greedy reading ("wohuie" for "website") can still be near in the probabilities.
+
+    ``index``: {character: class}; ``written_as(word)``: the word cased as the line writes it;
+    ``lexicon``: (prefixes, words) as ``prior.lexicon_prefixes`` gives them."""
+    prefixes, words = lexicon or lexicon_prefixes()
+    log_probs = np.asarray(log_probs, dtype=np.float64)
+    count_per_column = min(candidates_per_column, log_probs.shape[1])
+    top = torch.topk(torch.from_numpy(log_probs), count_per_column, dim=1).indices.numpy()
+    beams = {"": Beam("", 0.0, NEG_INF, 0.0)}
+    for column, candidates in zip(log_probs, top):
+        likely = {int(k) for k in candidates}
+        grown = {}
+
+        def entry(text):
+            if text not in grown:
+                grown[text] = Beam(text, NEG_INF, NEG_INF, 0.0)
+            return grown[text]
+
+        for beam in beams.values():
+            stay = entry(beam.text)
+            stay.blank = _logsumexp(stay.blank, beam.acoustic + column[0])
+            if beam.text:
+                last = index.get(written_as(beam.text)[-1])
+                if last is not None:
+                    stay.label = _logsumexp(stay.label, beam.label + column[last])
+            for letter in prefixes.get(beam.text, ""):
+                text = beam.text + letter
+                k = index.get(written_as(text)[-1])
+                if k is None or k not in likely:
+                    continue
+                # a letter repeating the last one needs a blank between them
+                extended_from = beam.blank if beam.text and text[-1] == beam.text[-1] else beam.acoustic
+                if extended_from == NEG_INF:
+                    continue
+                target = entry(text)
+                target.label = _logsumexp(target.label, extended_from + column[k])
+        beams = dict(sorted(grown.items(), key=lambda item: item[1].acoustic, reverse=True)[:beam_width])
+    found = sorted(((written_as(text), beam.acoustic) for text, beam in beams.items() if text in words),
+                   key=lambda item: item[1], reverse=True)
+    return found[:count]
+
+
+def word_columns(spans, start, end, columns):
+    """The columns a word of characters ``start``..``end - 1`` may take: from just after the
+    character before it to just before the one after it (``align``'s spans)."""
+    first = spans[start - 1][1] + 1 if start > 0 else 0
+    last = spans[end][0] - 1 if end < len(spans) else columns - 1
+    return first, max(first, last)
+
+
 def align(log_probs, labels):
     """Viterbi alignment of class ``labels`` (no blanks) to the columns -> for each label the
     (first, last) column of its frames; None when the line has too few columns for the text."""
@@ -173,20 +227,45 @@ def line_log_likelihoods(log_probs, label_lists):
     return (-losses).tolist()
 
 
-def refine_words(log_probs, text, confidences, encode, prior=None, confident=0.9):
+def _spans_of(log_probs, text, encode):
+    try:
+        return align(log_probs, encode(text))
+    except ValueError:
+        return None
+
+
+def _letter_classes(encode):
+    """{ASCII letter: class} of the letters the charset has."""
+    classes = {}
+    for letter in string.ascii_letters:
+        try:
+            classes[letter] = encode(letter)[0]
+        except ValueError:
+            continue
+    return classes
+
+
+def refine_words(log_probs, text, confidences, encode, prior=None, confident=0.9, search=True):
     """``text`` with each uncertain word (a character below ``confident``) replaced by whichever of
-    it and the English words within two edits of it the line's log-probabilities and the prior
-    like best, over the whole line. The beam keeps a few prefixes column by column; the words a
-    blurred letter or two away ("betveen", "Resolts") are often not among them.
+    it, the English words within two edits of it and (``search``) the lexicon words its columns
+    spell best (``lexicon_search``) the line's log-probabilities and the prior like best, over the
+    whole line. The beam keeps a few prefixes column by column; the words a blurred letter or two
+    away ("betveen", "Resolts") are often not among them.
 
     ``encode(text)``: the class labels of a text, ValueError for a character outside the charset."""
     words = text.split(" ")
     starts = np.cumsum([0] + [len(word) + 1 for word in words])
+    spans = _spans_of(log_probs, text, encode) if search else None
     for position, word in enumerate(words):
         if min(confidences[starts[position]:starts[position] + len(word)], default=1.0) >= confident:
             continue
         core = word.strip(EDGE_PUNCTUATION)
         neighbours = list(nearby_words(core)) if len(core) >= 2 else []
+        if spans and len(core) >= 2 and core.isascii() and core.isalpha():
+            begin = starts[position] + word.index(core)
+            first, last = word_columns(spans, begin, begin + len(core), len(log_probs))
+            found = lexicon_search(log_probs[first:last + 1], _letter_classes(encode), lambda w: cased_like(w, core))
+            neighbours += [w for w, _ in found if w != core and w not in neighbours]
         if not neighbours:
             continue
         head, tail = word[:word.index(core)], word[word.index(core) + len(core):]

@@ -198,6 +198,19 @@ def _words_by_length(lang="en", count=NEIGHBOUR_WORDS):
             for length, words in groups.items()}
 
 
+@lru_cache(maxsize=None)
+def lexicon_prefixes(lang="en", count=NEIGHBOUR_WORDS):
+    """({prefix: the letters that continue it}, {the words}) over the lexicon's most frequent
+    lowercase ASCII words: the tree a lexicon search walks (``decode.lexicon_search``)."""
+    children, words = {}, set()
+    for word, _ in load_lexicon(lang)[:count]:
+        if word.isascii() and word.isalpha() and word.islower():
+            words.add(word)
+            for i in range(len(word)):
+                children.setdefault(word[:i], set()).add(word[i])
+    return {prefix: "".join(sorted(letters)) for prefix, letters in children.items()}, frozenset(words)
+
+
 def _edit_distances(token, codes):
     """Levenshtein distance from ``token`` to every row of ``codes``, all rows at once."""
     count, length = codes.shape
@@ -230,10 +243,10 @@ def nearby_words(token, limit=MAX_NEIGHBOURS):
         found += [(int(d), rank, words[rank]) for rank in np.flatnonzero(distances <= reach)
                   for d in [distances[rank]] if words[rank] != lower]
     found.sort(key=lambda item: (item[0], item[1]))
-    return tuple(_cased_like(word, token) for _, _, word in found[:limit])
+    return tuple(cased_like(word, token) for _, _, word in found[:limit])
 
 
-def _cased_like(word, model):
+def cased_like(word, model):
     if model.isupper() and len(model) > 1:
         return word.upper()
     if model[:1].isupper():
