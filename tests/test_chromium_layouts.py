@@ -271,3 +271,15 @@ def test_built_shards_hold_only_the_chosen_splits_and_a_rerun_renders_nothing(br
             image = pages.image(capture["image"])
             assert list(image.shape) == capture["shape"]
             assert capture["sigma_px"] == pytest.approx(capture["ratio"] * page["style"]["size"] * page["dpr"] * capture["scale"], abs=0.011)
+
+
+def test_a_missed_line_is_told_apart_as_not_found_merged_oversized_split_or_misplaced():
+    line, below = (0, 0, 100, 10), (0, 16, 100, 26)
+    assert line_eval.miss_kind(line, []) == "not found"
+    assert line_eval.miss_kind(line, [(0, 0, 20, 10)]) == "not found"  # a fifth of it
+    assert line_eval.miss_kind(line, [(-10, -2, 110, 30)], [below]) == "merged"  # inside a box with the line below
+    assert line_eval.miss_kind(line, [(-10, -2, 110, 30)], [(0, 60, 100, 70)]) == "oversized"  # a shape's box
+    assert line_eval.miss_kind(line, [(0, 0, 45, 10), (55, 0, 100, 10)]) == "split"
+    assert line_eval.miss_kind(line, [(40, 0, 100, 14)]) == "misplaced"  # IoU 0.48
+    assert line_eval.capture_misses([line, below], [below]) == ["not found"]
+    assert line_eval.capture_misses([line, below], [(0, 0, 100, 26)]) == ["merged", "merged"]

@@ -83,6 +83,46 @@ def capture_outcome(truth, truth_buckets, found, fallback_bucket, threshold=MATC
     return counts
 
 
+MISS_KINDS = ("not found", "merged", "oversized", "split", "misplaced")
+
+
+def _area(box):
+    return max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])
+
+
+def _cover(found, line):
+    """The share of ``line``'s area that ``found`` covers."""
+    width = min(found[2], line[2]) - max(found[0], line[0])
+    height = min(found[3], line[3]) - max(found[1], line[1])
+    return max(0.0, width) * max(0.0, height) / max(_area(line), 1e-9)
+
+
+def miss_kind(line, found, others=()):
+    """Why a true line matched no found box: "not found" (under 30 % of it covered by any box);
+    "merged" (most of it inside a box over twice its area that also covers most of one of the
+    ``others``, its neighbouring lines); "oversized" (such a box, holding no other line: a rule, a
+    border, a fill or the blur's spread taken in); "split" (two or more boxes cover parts of it);
+    "misplaced" (a box overlaps it, too loosely)."""
+    covers = [(_cover(box, line), box) for box in found]
+    if not covers or max(c for c, _ in covers) < 0.3:
+        return "not found"
+    large = [box for c, box in covers if c >= 0.5 and _area(box) >= 2 * _area(line)]
+    if any(_cover(box, other) >= 0.5 for box in large for other in others):
+        return "merged"
+    if large:
+        return "oversized"
+    parts = [c for c, _ in covers if c >= 0.15]
+    if len(parts) >= 2 and sum(parts) >= 0.5:
+        return "split"
+    return "misplaced"
+
+
+def capture_misses(truth, found, threshold=MATCH_IOU):
+    """The ``miss_kind`` of every true line no found box matched."""
+    matched = match_boxes(truth, found, threshold)
+    return [miss_kind(line, found, truth[:i] + truth[i + 1:]) for i, line in enumerate(truth) if i not in matched]
+
+
 def add_counts(total, counts):
     for bucket, entry in counts.items():
         slot = total.setdefault(bucket, {"lines": 0, "recalled": 0, "boxes": 0, "correct": 0})
@@ -132,6 +172,8 @@ def evaluate_pages(pages, finder=find_lines, splits=("tune", "test"), log=print)
             for truth in TRUTHS:
                 boxes, buckets = truth_boxes(page, capture, truth)
                 record[truth] = capture_outcome(boxes, buckets, found, fallback)
+            boxes, _ = truth_boxes(page, capture, "ink")
+            record["misses"] = capture_misses(boxes, found)
             records.append(record)
         if number % 20 == 0 or number == len(chosen):
             log(f"{number}/{len(chosen)} pages, {(time.time() - started) / 60:.1f} min")
@@ -177,9 +219,29 @@ def markdown(records, splits, header):
     for split in splits:
         families = summarize([r for r in records if r["split"] == split], key=lambda r: r["family"])
         out += [f"### {split} families (ink boxes)", ""] + bucket_table(families, sorted(families), "family") + [""]
+    out += ["### Why lines are missed (ink boxes)", "",
+            "Of the true lines no box matched, the share not found (under 30 % of the line covered), merged "
+            "(mostly inside a box over twice its area that holds another line too), oversized (such a box "
+            "holding no other line: a rule, a border, a fill or the blur's spread taken in), split (two or more "
+            "boxes cover parts of it) or misplaced (a box overlaps it, too loosely).", ""]
+    out += misses_table(records, splits) + [""]
     views = summarize(records, key=lambda r: f"{r['split']}, {'picture' if r['mode'] == 'picture' else 'CSS blur'}, DPR {r['dpr']}")
     out += ["### By capture kind (ink boxes)", ""] + bucket_table(views, sorted(views), "split, kind") + [""]
     return "\n".join(out)
+
+
+def misses_table(records, splits):
+    """Markdown rows: per split and family, how many true lines were missed and why."""
+    lines = ["| split | family | lines | missed | " + " | ".join(MISS_KINDS) + " |", "|---|---|---|---|" + "---|" * len(MISS_KINDS)]
+    for split in splits:
+        chosen = [r for r in records if r["split"] == split]
+        for family in sorted({r["family"] for r in chosen}):
+            own = [r for r in chosen if r["family"] == family]
+            total = sum(pooled(r["ink"])["lines"] for r in own)
+            kinds = [kind for r in own for kind in r["misses"]]
+            shares = [f"{kinds.count(kind) / len(kinds):.2f}" if kinds else "–" for kind in MISS_KINDS]
+            lines.append(f"| {split} | {family} | {total} | {len(kinds)} | " + " | ".join(shares) + " |")
+    return lines
 
 
 def main(argv=None):
@@ -192,7 +254,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     splits = tuple(s for s in args.splits.split(",") if s)
     started = time.time()
-    build_layouts(args.layouts, args.pages, splits, args.seed, rasters=tuple(RASTER_ARGS))
+    built = build_layouts(args.layouts, args.pages, splits, args.seed, rasters=tuple(RASTER_ARGS))
     render_minutes = (time.time() - started) / 60
     pages = LayoutPages(args.layouts)
     pages.pages = [p for p in pages.pages if p["id"] < args.pages]
@@ -204,8 +266,8 @@ def main(argv=None):
               f"(`models.data.chromium_layouts`, seed {args.seed}, page ids < {args.pages}: "
               + ", ".join(f"{counts[s]} {s} pages ({', '.join(families_of(s))})" for s in splits)
               + f", {len(records)} captures). Match: one to one at IoU >= {MATCH_IOU}; bucket: sigma / the line's "
-              f"font size; counts in brackets. Rendering took {render_minutes:.1f} min, finding "
-              f"{(time.time() - started) / 60 - render_minutes:.1f} min.")
+              f"font size; counts in brackets. This run rendered {built['rendered']} pages ({render_minutes:.1f} min) "
+              f"and found lines in {(time.time() - started) / 60 - render_minutes:.1f} min.")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "lines.md").write_text(markdown(records, splits, header) + "\n", encoding="utf-8")
