@@ -83,7 +83,10 @@ def assert_healthy(client):
 def assert_reading(body):
     """The contract of a 200 from /v1/read, whatever the reader read."""
     assert body["verdict"] in VERDICTS
-    assert body["text"] == "\n".join(line["text"] for line in body["lines"])
+    # a tab between the cells of one row (a receipt's item and price), a newline between rows
+    joined = "".join(("\t" if line.get("row") is not None and line.get("row") == previous.get("row") else "\n") + line["text"]
+                     for previous, line in zip([{}] + body["lines"], body["lines"]))
+    assert body["text"] == joined[1:]
     for line in body["lines"]:
         assert len(line["box"]) == 4 and all(isinstance(v, int) for v in line["box"])
         assert line["box"][2] > 0 and line["box"][3] > 0

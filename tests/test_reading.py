@@ -14,14 +14,16 @@ from models.data.blur import gaussian_blur
 from models.data.lexicon import load_lexicon
 from models.data.lines import ReadingLineConfig, make_reading_line
 from models.reading import decode
-from models.reading.line_finder import LineBox, find_lines, reading_order, reading_window, text_box
-from models.reading.pipeline import Reader, ReadLine, verdict
+from models.reading.line_finder import (LineBox, article_columns, find_lines, reading_order, reading_rows, reading_window,
+                                        text_box, without_slivers)
+from models.reading.pipeline import UNSURE_LINE, Reader, Reading, ReadLine, verdict
 from models.reading.prior import CharacterPrior, LanguagePrior, WordPrior, nearby_words
 from models.reading.recognizer import READER_CHARSET, SYMBOLS, build_recognizer, encode, line_input
 from models.training import train_recognizer
 from models.training.train_recognizer import located_box
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+SANS = "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf"
 
 
 def paragraph(px=16, leading=1.5, columns=(10, 380), rows=4, width=700):
@@ -124,6 +126,159 @@ def test_lines_come_row_by_row_even_where_a_taller_box_on_the_row_starts_higher(
     upper, lower = LineBox(20, 100, 80, 15), LineBox(120, 108, 80, 15)  # half a line apart: two rows
     assert reading_order([lower, upper]) == [upper, lower]
     assert reading_order([]) == []
+
+
+def small_line(text="Free shipping on orders over $35", px=12, pad=2, ink=(34, 139, 34)):
+    """One line of coloured product text cropped a few pixels around its ink, as a region read of it is."""
+    font = ImageFont.truetype(SANS, px)
+    _, _, right, bottom = font.getbbox(text)
+    image = Image.new("RGB", (right + 2 * pad, bottom + 2 * pad), "white")
+    ImageDraw.Draw(image).text((pad, pad), text, font=font, fill=ink)
+    return np.asarray(image)
+
+
+@pytest.mark.parametrize("px, sigma", [(10, 1.0), (11, 0.5), (11, 1.0), (12, 0.5)])
+def test_a_small_line_cropped_tightly_is_found_whole(px, sigma):
+    # The page above and below the line are two flat areas of one grey level, parted by the text:
+    # taken for two surfaces, the whole line lay "between" them as a shape's edge and was dropped.
+    image = blur(small_line(px=px), sigma)
+    found = find_lines(image)
+    assert len(found) == 1
+    assert found[0].x <= 4 and found[0].x + found[0].w >= image.shape[1] - 4  # "Free ..." to "$35"
+
+
+def text_block(rows, px=14, width=640, gap=None):
+    """Rows of cells drawn left-aligned at each cell's x (None: a cell right-aligned to the right
+    margin), one row per line; returns (uint8 image, each cell's text and its box as (x, y, w, h))."""
+    font = ImageFont.truetype(FONT, px)
+    image = Image.new("RGB", (width, int((len(rows) + 2) * px * 1.6)), (252, 252, 250))
+    draw = ImageDraw.Draw(image)
+    cells = []
+    for row, texts in enumerate(rows):
+        y = px + row * px * 1.6
+        for x, text in texts:
+            x = width - px - font.getlength(text) if x is None else x
+            draw.text((x, y), text, font=font, fill=(25, 25, 30))
+            left, top, right, bottom = draw.textbbox((x, y), text, font=font)
+            cells.append((text, (left, top, right - left, bottom - top)))
+    return np.asarray(image), cells
+
+
+RECEIPT = [[(14, "Greek yogurt"), (None, "$7.31")], [(14, "Oat milk latte x3"), (None, "$24.75")],
+           [(14, "Dish soap"), (None, "$5.34")], [(14, "TOTAL"), (None, "$37.40")]]
+ARTICLE = [["The tenant agrees to pay rent on the", "first day of each month. Either party",
+            "may end this agreement with thirty", "days of written notice to the other."],
+           ["All samples were stored at four", "degrees before the analysis began, and",
+            "the survey was sent to every member", "of the committee in the same week."]]
+
+
+def article():
+    """Two columns of wrapped text with a gutter of two and a half ems, their lines side by side."""
+    left, right = ARTICLE
+    gutter_at = 14 + max(ImageFont.truetype(FONT, 14).getlength(line) for line in left) + 35
+    return text_block([[(14, a), (gutter_at, b)] for a, b in zip(left, right)], width=640)
+
+
+def reader_naming_each_box_by(cells, sure=1.0):
+    """A Reader that reads each box as the text of the cell it covers, at confidence ``sure``."""
+    def read_boxes(_image, boxes, _sigma=None):
+        named = []
+        for box in boxes:
+            text = max(cells, key=lambda cell: overlap(box, cell[1]))[0]
+            named.append((text, [sure] * len(text)))
+        return named
+    reader = Reader.__new__(Reader)
+    reader.max_lines, reader.read_boxes = 200, read_boxes
+    return reader
+
+
+def overlap(box, xywh):
+    x, y, w, h = xywh
+    return max(0, min(box.x + box.w, x + w) - max(box.x, x)) * max(0, min(box.y + box.h, y + h) - max(box.y, y))
+
+
+@pytest.mark.parametrize("ratio", [0.0, 0.1])
+def test_a_two_column_receipt_is_read_row_by_row_with_a_tab_between_item_and_price(ratio):
+    image, cells = text_block(RECEIPT)
+    image = blur(image, ratio * 14) if ratio else image
+    rows = reading_rows(find_lines(image))
+    assert [[max(cells, key=lambda cell: overlap(box, cell[1]))[0] for box in row] for row in rows] == \
+        [[item, price] for (_, item), (_, price) in RECEIPT]
+    reading = reader_naming_each_box_by(cells).read(image)
+    assert reading.text == "\n".join(f"{item}\t{price}" for (_, item), (_, price) in RECEIPT)
+    assert [line["row"] for line in reading.as_dict()["lines"]] == [0, 0, 1, 1, 2, 2, 3, 3]
+
+
+@pytest.mark.parametrize("ratio", [0.0, 0.1])
+def test_a_two_column_article_is_read_column_after_column(ratio):
+    image, cells = article()
+    image = blur(image, ratio * 14) if ratio else image
+    found = find_lines(image)
+    assert [max(cells, key=lambda cell: overlap(box, cell[1]))[0] for box in found] == ARTICLE[0] + ARTICLE[1]
+    reading = reader_naming_each_box_by(cells).read(image)
+    assert reading.text == "\n".join(ARTICLE[0] + ARTICLE[1])
+
+
+def test_article_columns_need_wide_filled_columns_and_a_narrow_gutter():
+    def column(x, widths):
+        return [LineBox(x, 20 * row, width, 14) for row, width in enumerate(widths)]
+    left, right = column(0, [300, 290, 296, 180]), column(330, [298, 300, 240, 296])
+    assert article_columns(left + right) == [left, right]
+    assert reading_rows(left + right) == [[box] for box in left + right]
+    assert article_columns(left + column(400, [298, 300, 240, 296])) is None  # a gutter as wide as a third of a column
+    assert article_columns(column(0, [120, 40, 200, 60]) + column(330, [298, 300, 240, 296])) is None  # ragged cells
+    assert article_columns(left + column(330, [298])) is None  # one line is no column
+    pieces = [LineBox(330, 0, 298, 14), LineBox(372, 20, 256, 14), LineBox(330, 40, 296, 14), LineBox(350, 60, 280, 14)]
+    assert article_columns(left + pieces) is None  # the pieces a strong blur broke lines into start anywhere
+    assert article_columns(left) is None and reading_rows([]) == []
+    heading = LineBox(0, -30, 620, 20)  # spans the gutter: read first, then the columns
+    assert reading_rows([heading] + right + left) == [[heading]] + [[box] for box in left + right]
+
+
+def test_slivers_cut_by_the_capture_edge_are_not_lines():
+    sliver, first, second = LineBox(30, 0, 200, 4), LineBox(10, 20, 300, 22), LineBox(10, 60, 280, 22)
+    assert without_slivers([sliver, first, second], height=100) == [first, second]
+    foot = LineBox(10, 90, 300, 10)  # the top of a line cut by the bottom edge
+    assert without_slivers([first, second, foot], height=100) == [first, second]
+    assert without_slivers([LineBox(30, 2, 200, 4), first], height=100) == [LineBox(30, 2, 200, 4), first]  # not cut
+    assert without_slivers([sliver], height=100) == [sliver]  # nothing to compare it with
+    assert without_slivers([LineBox(0, 0, 300, 20), second], height=100) == [LineBox(0, 0, 300, 20), second]
+
+
+def region_below_a_heading(dpr=2, cut=2):
+    """A region read at DPR ``dpr`` whose top edge cuts a heading ``cut`` CSS px above its foot,
+    and the paragraph below; returns (uint8 image, the paragraph's lines' texts and boxes)."""
+    heading, body = ImageFont.truetype(FONT, 26 * dpr), ImageFont.truetype(FONT, 14 * dpr)
+    page = Image.new("RGB", (460 * dpr, 140 * dpr), "white")
+    draw = ImageDraw.Draw(page)
+    draw.text((10 * dpr, 10 * dpr), "Quarterly highlights", font=heading, fill=(20, 20, 20))
+    foot = draw.textbbox((10 * dpr, 10 * dpr), "Quarterly highlights", font=heading)[3]
+    cells = []
+    for row, text in enumerate(["Revenue grew in every region this", "quarter, led by the new stores."]):
+        y = foot + (16 + 24 * row) * dpr
+        draw.text((10 * dpr, y), text, font=body, fill=(20, 20, 20))
+        left, top, right, bottom = draw.textbbox((10 * dpr, y), text, font=body)
+        cells.append((text, (left, top - (foot - cut * dpr), right - left, bottom - top)))
+    return np.asarray(page)[foot - cut * dpr:], cells
+
+
+@pytest.mark.parametrize("sigma", [0.0, 2.0, 4.0])
+def test_a_sliver_of_the_heading_above_a_region_is_not_read(sigma):
+    image, cells = region_below_a_heading()
+    image = blur(image, sigma) if sigma else image
+    found = find_lines(image)
+    assert len(found) == 2 and all(overlap(box, xywh) for box, (_, xywh) in zip(found, cells))
+    # a reader sure of every box it is handed: only the finder can keep the sliver out of the text
+    reading = reader_naming_each_box_by(cells).read(image, sigma)
+    assert reading.text == "\n".join(text for text, _ in cells) and reading.verdict == "readable"
+
+
+def test_a_line_read_as_junk_is_unread_never_copied():
+    image, cells = region_below_a_heading()
+    junk = reader_naming_each_box_by(cells, sure=0.5 * UNSURE_LINE)
+    reading = junk.read(image)
+    assert (reading.text, reading.lines, reading.verdict) == ("", [], "unreadable")
+    assert reader_naming_each_box_by(cells, sure=UNSURE_LINE).read(image).text  # at the threshold: read
 
 
 def test_reading_window_adds_the_blur_spread_and_stays_inside_the_image():
@@ -325,7 +480,7 @@ def test_verdict_from_confident_shares():
     assert verdict([ReadLine("abc", box, [0.99, 0.95, 0.97])]) == "readable"
     assert verdict([ReadLine("abc", box, [0.99, 0.5, 0.97])]) == "partly"
     assert verdict([ReadLine("abc", box, [0.2, 0.5, 0.3])]) == "unreadable"
-    assert verdict([ReadLine("abc", box, [0.99, 0.95, 0.97])], too_small=3) == "partly"
+    assert verdict([ReadLine("abc", box, [0.99, 0.95, 0.97])], unread=3) == "partly"
 
 
 @pytest.fixture(scope="module")

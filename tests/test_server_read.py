@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from read_page import save_x_reader
 from server.reading import ReadService, reader_pixels
 from server_support import (assert_error, assert_healthy, assert_reading, bad_inputs, make_app, png_bytes, png_with_header, random_image,
                             text_image)
@@ -20,6 +21,14 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 @pytest.fixture
 def client(engine, read_service):
     return make_app(engine, READER=read_service).test_client()
+
+
+@pytest.fixture(scope="module")
+def x_read_service(tmp_path_factory):
+    """A reader sure of every line it is handed ("x"): the untrained reader's lines are junk, never answered."""
+    service = ReadService(save_x_reader(tmp_path_factory.mktemp("x") / "x_reader.pt"))
+    yield service
+    service.close()
 
 
 def post_read(client, data, sigma=None, form="multipart", path="/v1/read"):
@@ -35,7 +44,8 @@ def post_read(client, data, sigma=None, form="multipart", path="/v1/read"):
 # --- the answer ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("form", ["multipart", "raw", "json"])
-def test_read_answers_lines_with_boxes_confidences_and_a_verdict(client, form):
+def test_read_answers_lines_with_boxes_confidences_and_a_verdict(engine, x_read_service, form):
+    client = make_app(engine, READER=x_read_service).test_client()
     data = png_bytes(text_image("Hello world"))
     response = post_read(client, data, sigma="1.5" if form != "json" else 1.5, form=form)
     assert response.status_code == 200 and response.mimetype == "application/json"
@@ -67,10 +77,12 @@ def test_the_reader_gets_the_pixels_and_sigma_of_each_form(engine):
     service.close()
 
 
-def test_a_thumbnail_whose_line_is_a_few_pixels_tall_is_unreadable(client):
+def test_a_thumbnail_whose_line_is_a_few_pixels_tall_is_unreadable(engine, x_read_service):
     from models.reading.line_finder import find_lines
     from models.reading.pipeline import MIN_LINE_PX
 
+    # The "x" reader reads every line it is handed, sure: only the size rule can leave the thumbnail unread.
+    client = make_app(engine, READER=x_read_service).test_client()
     thumbnail = text_image("Invoice 42", size=(240, 72), font_px=40).resize((40, 12), Image.LANCZOS)
     found = find_lines(np.asarray(thumbnail))
     assert found and all(box.h < MIN_LINE_PX for box in found)  # text is there, too small to read
@@ -78,6 +90,8 @@ def test_a_thumbnail_whose_line_is_a_few_pixels_tall_is_unreadable(client):
         body = assert_reading(post_read(client, png_bytes(thumbnail), sigma).get_json())
         assert body["verdict"] == "unreadable"
         assert body["lines"] == [] and body["text"] == ""  # nothing invented
+    readable = assert_reading(post_read(client, png_bytes(text_image("Invoice 42"))).get_json())
+    assert readable["verdict"] == "readable" and set(readable["text"]) == {"x"}  # the same words, large enough
 
 
 def test_a_blank_image_reads_as_no_text(client):

@@ -1,5 +1,6 @@
 """Smoke tests of the checkpoints that ship in models/checkpoints/: every other test runs a random
 or constant network, so only these would notice a broken, truncated or swapped checkpoint."""
+import numpy as np
 import pytest
 import torch
 from PIL import Image, ImageDraw, ImageFont
@@ -57,6 +58,44 @@ def test_the_shipped_readers_read_a_sentence_to_the_letter(readers, sigma, told,
     reading = request.getfixturevalue(readers).read(as_uint8(blurred), sigma if told else None)
     assert reading.text == SENTENCE
     assert reading.verdict == "readable"
+
+
+SMALL_LINE = "Free shipping on orders over $35"
+
+
+def small_coloured_line(px, sigma):
+    """Green Liberation Sans product text of ``px`` px, cropped 2 px around its ink, blurred: a region read of it."""
+    font = ImageFont.truetype(str(FONT_ROOT / LATIN_FONTS["sans"][3]), px)
+    _, _, right, bottom = font.getbbox(SMALL_LINE)
+    image = Image.new("RGB", (right + 4, bottom + 4), "white")
+    ImageDraw.Draw(image).text((2, 2), SMALL_LINE, font=font, fill=(34, 139, 34))
+    return as_uint8(chromium_blur(to_tensor(image)[None], sigma))
+
+
+@pytest.mark.parametrize("px, sigma", [(10, 1.0), (11, 1.0), (12, 0.5)])
+@pytest.mark.parametrize("told", [True, False], ids=["sigma-given", "blind"])
+def test_the_shipped_pair_reads_a_small_line_cropped_tightly(shipped_pair, px, sigma, told):
+    # the finder took the page above and below each of these lines for two surfaces, and most or all
+    # of the line for the edge between them: it found no line, or only "Free"
+    reading = shipped_pair.read(small_coloured_line(px, sigma), sigma if told else None)
+    assert reading.text == SMALL_LINE
+
+
+def paragraph_thumbnail():
+    """Four lines of 16 px text shrunk to 70 x 14: lines under 2 px, found as one box taller than the size rule's."""
+    font = ImageFont.truetype(str(FONT_ROOT / LATIN_FONTS["sans"][0]), 16)
+    image = Image.new("RGB", (380, 160), (250, 250, 245))
+    draw = ImageDraw.Draw(image)
+    for row, text in enumerate(["The quick brown fox", "jumps over a lazy dog", "and reads it again", "Last line"]):
+        draw.text((10, 32 + 24 * row), text, font=font, fill=(20, 20, 30))
+    return np.asarray(image.resize((70, 14), Image.BILINEAR))
+
+
+@pytest.mark.parametrize("sigma", [None, 1.0])
+def test_the_shipped_pair_copies_nothing_from_a_thumbnail_of_a_paragraph(shipped_pair, sigma):
+    # what the networks make of it is junk, every character far below sure: unread, not copied
+    reading = shipped_pair.read(paragraph_thumbnail(), sigma)
+    assert (reading.text, reading.verdict) == ("", "unreadable")
 
 
 def test_the_shipped_pair_reads_korean_with_the_reader_and_the_rest_with_the_svtr(shipped_pair):

@@ -28,8 +28,13 @@ LIKE_HEIGHTS = 0.6        # bands split out of one piece are lines only if none 
 SAME_LINE_COLUMNS = 0.7   # neighbouring bands whose column profiles correlate this well are one line's stroke rows
 BLUR_SPREAD = 1.0         # sigmas a found box reaches past a blurred line's sharp edge (measured: 0.9-1.3)
 SAME_ROW = 0.5            # boxes sharing this share of the lower one's height are in one row
+ARTICLE_GUTTER = 0.25     # a gutter narrower than this share of the columns beside it parts an article's columns ...
+ARTICLE_FILL = 0.6        # ... whose lines mostly fill this share of their column's width (a table's cells are ragged)
+ARTICLE_ALIGN = 0.5       # ... and start within this many line heights of one left edge
+SLIVER_SHARE = 0.5        # a box cut by the capture's top or bottom edge, under this share of the other lines' height: a sliver
 FLAT_RANGE = 4.0          # grey levels a surface's neighbourhood spans at most (more where the capture is noisy)
 FLAT_WINDOW = 3           # px: the neighbourhood that must be flat
+SAME_SURFACE_LEVEL = FLAT_RANGE  # grey levels: flat areas nearer than this in level are one surface
 SURFACE_SHARE = 0.01      # of the capture: a smaller flat area is a letter's counter or a blurred blob's core
 HOLE_SHARE = 0.1          # a flat area inside the capture is a filled shape only if it holds this much else
 EDGE_RATIO, EDGE_SLACK = 1.5, 4.0  # a pixel no farther from another surface than this times its own distance, plus this (px): an edge
@@ -89,9 +94,12 @@ def surface_map(grey):
     level_of = np.zeros(labels.max() + 1, np.float32)
     level_of[list(levels)] = list(levels.values())
     between = np.zeros(grey.shape, bool)
-    if len(levels) > 1:
-        for index in levels:
-            to_others = ndimage.distance_transform_cdt(~(surface & (labels != index)), metric="chessboard")
+    for index, level in levels.items():
+        # flat areas of one grey level are one surface, cut apart by the text on it: the page above
+        # and below a tightly cropped line meets no shape's edge between them
+        others = [other for other, other_level in levels.items() if abs(other_level - level) > SAME_SURFACE_LEVEL]
+        if others:
+            to_others = ndimage.distance_transform_cdt(~np.isin(labels, others), metric="chessboard")
             between |= (nearest == index) & (to_others <= EDGE_RATIO * distance + EDGE_SLACK)
     return level_of[nearest], between & ~surface
 
@@ -300,7 +308,8 @@ def find_lines(image, min_contrast=6.0, fill=None):
     boxes = [LineBox(int(left), int(top), int(right - left), int(bottom - top))
              for top, bottom, left, right in _group_into_lines(bands)
              if bottom - top >= MIN_LINE_PX and right - left >= MIN_LINE_PX]
-    return reading_order([box for box in boxes if not _is_blurred_rule(contrast, box)])
+    lines = [box for box in boxes if not _is_blurred_rule(contrast, box)]
+    return reading_order(lines if fill is not None else without_slivers(lines, image.shape[0]))
 
 
 def _is_blurred_rule(ink, box):
@@ -315,9 +324,29 @@ def _is_blurred_rule(ink, box):
 
 
 def reading_order(boxes):
-    """Line boxes row by row, top to bottom, and left to right within a row. A row is the boxes
-    sharing most of their height: a receipt's bold "TOTAL" one pixel below its taller amount
-    still comes first (sorting by top edge alone read the amount first)."""
+    """Line boxes in reading order: ``reading_rows`` one after another."""
+    return [box for row in reading_rows(boxes) for box in row]
+
+
+def reading_rows(boxes):
+    """Line boxes as rows of cells in reading order: top to bottom, and left to right within a
+    row (the item and the price of a receipt's row, a table's cells). Rows that share a gutter
+    whose sides are an article's columns (wide, filled with lines, the gutter narrow beside them)
+    are read column after column instead, each line a row of its own."""
+    ordered, run = [], []
+    for row in _rows(boxes):
+        # a row that bridges every gap of the rows before it (a heading, a full-width line) ends their run
+        if run and not _gutters([box for cells in run + [row] for box in cells]):
+            ordered += _run_in_order(run)
+            run = []
+        run.append(row)
+    return ordered + _run_in_order(run)
+
+
+def _rows(boxes):
+    """Boxes grouped into rows, top to bottom, each left to right. A row is the boxes sharing most
+    of their height: a receipt's bold "TOTAL" one pixel below its taller amount is on its row
+    (sorting by top edge alone read the amount first)."""
     rows = []
     for box in sorted(boxes, key=lambda b: b.y + b.h / 2):
         row = rows[-1] if rows else None
@@ -327,7 +356,59 @@ def reading_order(boxes):
                 row.append(box)
                 continue
         rows.append([box])
-    return [box for row in rows for box in sorted(row, key=lambda b: (b.x, b.y))]
+    return [sorted(row, key=lambda b: (b.x, b.y)) for row in rows]
+
+
+def _run_in_order(run):
+    """Consecutive rows sharing a gutter: column after column if they are an article's, else as they are."""
+    columns = article_columns([box for row in run for box in row]) if len(run) > 1 else None
+    if columns is None:
+        return run
+    return [row for column in columns for row in reading_rows(column)]
+
+
+def _gutters(boxes):
+    """(left, right) of each stretch of columns no box covers, between the boxes."""
+    spans = sorted((box.x, box.x + box.w) for box in boxes)
+    gutters, reach = [], spans[0][1] if spans else 0
+    for left, right in spans[1:]:
+        if left > reach:
+            gutters.append((reach, left))
+        reach = max(reach, right)
+    return gutters
+
+
+def article_columns(boxes):
+    """The boxes split at their gutters into an article's columns, left to right, or None when
+    they are not one: each column at least two lines starting at one left edge, most of them
+    filling the column's width (a table's or a receipt's cells are ragged, or as narrow as a price;
+    the pieces of a paragraph blur broke up start anywhere), and each gutter narrow beside the
+    columns it parts."""
+    gutters = _gutters(boxes)
+    if not gutters:
+        return None
+    columns = [[box for box in boxes if left <= box.x < right]
+               for left, right in zip([-1] + [g[1] for g in gutters], [g[1] for g in gutters] + [np.inf])]
+    widths = [max(b.x + b.w for b in column) - min(b.x for b in column) for column in columns]
+    if any(len(column) < 2 or np.median([b.w for b in column]) < ARTICLE_FILL * width
+           or max(b.x for b in column) - min(b.x for b in column) > ARTICLE_ALIGN * np.median([b.h for b in column])
+           for column, width in zip(columns, widths)):
+        return None
+    if any(right - left >= ARTICLE_GUTTER * min(widths[i], widths[i + 1]) for i, (left, right) in enumerate(gutters)):
+        return None
+    return columns
+
+
+def without_slivers(boxes, height):
+    """The boxes less the slivers of lines outside a capture of ``height`` rows: cut by its top or
+    bottom edge and far shorter than its other lines (the foot of a heading above a region)."""
+    kept = []
+    for index, box in enumerate(boxes):
+        others = [other.h for i, other in enumerate(boxes) if i != index]
+        cut = box.y <= 0 or box.y + box.h >= height
+        if not (cut and others and box.h < SLIVER_SHARE * float(np.median(others))):
+            kept.append(box)
+    return kept
 
 
 def _touching_border(inked):

@@ -14,7 +14,7 @@ import numpy as np
 
 from models import CheckpointError, read_checkpoint
 from models.reading.decode import align, beam_search, character_confidences, greedy, refine_words
-from models.reading.line_finder import LineBox, find_lines, text_box
+from models.reading.line_finder import LineBox, find_lines, reading_rows, text_box
 from models.reading.line_networks import CrnnLines, SvtrLines, load_line_network
 from models.reading.prior import LanguagePrior
 from models.reading.recognizer import DEFAULT_READER, encode
@@ -24,6 +24,7 @@ CONFIDENT = 0.9            # a character at or above this is shown as read; belo
 MIN_LINE_PX = 8            # a line whose ink (tall letters to hanging ones) is shorter than this: a thumbnail, no readable letters
 READABLE_SHARE = 0.85      # verdict readable: at least this share of the characters confident
 UNREADABLE_SHARE = 0.25    # verdict unreadable: fewer than this share confident
+UNSURE_LINE = 0.02         # a line none of whose characters reaches this is junk (a sliver, a rule read as text): unread (chosen on tune)
 
 
 @dataclass
@@ -31,9 +32,11 @@ class ReadLine:
     text: str
     box: LineBox
     confidence: list = field(default_factory=list)  # one float 0..1 per character of text
+    row: int = None  # lines of one row (a receipt's item and price, a table's cells) share it
 
     def as_dict(self):
-        return {"text": self.text, "box": self.box.as_list(), "confidence": [round(c, 4) for c in self.confidence]}
+        answer = {"text": self.text, "box": self.box.as_list(), "confidence": [round(c, 4) for c in self.confidence]}
+        return answer if self.row is None else {**answer, "row": self.row}
 
 
 @dataclass
@@ -43,7 +46,13 @@ class Reading:
 
     @property
     def text(self):
-        return "\n".join(line.text for line in self.lines)
+        """The lines in reading order: a tab between the cells of a row, a newline between rows."""
+        parts = []
+        for previous, line in zip([None] + self.lines, self.lines):
+            if previous is not None:
+                parts.append("\t" if line.row is not None and line.row == previous.row else "\n")
+            parts.append(line.text)
+        return "".join(parts)
 
     def as_dict(self):
         confidences = [c for line in self.lines for c in line.confidence]
@@ -55,15 +64,15 @@ def confident_share(confidences):
     return float(np.mean([c >= CONFIDENT for c in confidences])) if confidences else 0.0
 
 
-def verdict(lines, too_small=0):
-    """readable, partly or unreadable, from the share of characters read confidently; lines the
-    finder saw but were too small to read count as unread text."""
+def verdict(lines, unread=0):
+    """readable, partly or unreadable, from the share of characters read confidently; ``unread``
+    lines (the finder saw them, but too small to read, or read as junk) count as unread text."""
     confidences = [c for line in lines for c in line.confidence]
     if not confidences:
         return "unreadable"
     share = confident_share(confidences)
-    if too_small:
-        share *= len(lines) / (len(lines) + too_small)
+    if unread:
+        share *= len(lines) / (len(lines) + unread)
     if share >= READABLE_SHARE:
         return "readable"
     return "partly" if share >= UNREADABLE_SHARE else "unreadable"
@@ -129,9 +138,15 @@ class Reader:
         if image.ndim != 3 or image.shape[2] < 3 or image.dtype != np.uint8:
             raise ValueError("expected a uint8 (H, W, 3) image")
         found = find_lines(image)[:self.max_lines]
-        boxes = [box for box in found if box.h >= MIN_LINE_PX]
-        lines = []
-        for box, (text, confidences) in zip(boxes, self.read_boxes(image, boxes, sigma) if boxes else []):
-            if text:
-                lines.append(ReadLine(text, text_box(box, sigma), confidences))
-        return Reading(lines, verdict(lines, too_small=len(found) - len(boxes)))
+        rows = reading_rows([box for box in found if box.h >= MIN_LINE_PX])
+        boxes = [box for row in rows for box in row]
+        row_of = [index for index, row in enumerate(rows) for _ in row]
+        lines, unread = [], len(found) - len(boxes)
+        for box, row, (text, confidences) in zip(boxes, row_of, self.read_boxes(image, boxes, sigma) if boxes else []):
+            if not text:
+                continue
+            if max(confidences) < UNSURE_LINE:  # never copied as text, but the verdict knows text was there
+                unread += 1
+                continue
+            lines.append(ReadLine(text, text_box(box, sigma), confidences, row))
+        return Reading(lines, verdict(lines, unread=unread))
