@@ -8,7 +8,7 @@
 // under the background still works; only the lines themselves (to select them) and the bar take
 // the pointer.
 import { message } from "../lib/i18n.js";
-import { cssColor, fitLine, lineLanguage } from "../lib/reading.js";
+import { cssColor, fitLine, lineLanguage, lineSeparator } from "../lib/reading.js";
 import { build } from "./dom.js";
 import { Overlay } from "./overlay-layer.js";
 
@@ -56,18 +56,19 @@ function measure(context, family, line) {
 /**
  * One line of text at its box, fitted to it, in its own ink on its own background where the server
  * measured them, with its uncertain runs marked (only to the eye: a screen reader reads the words,
- * not a mark per letter) and the language of its script. last: no line break after it: selections
- * join absolutely placed lines without one, so each other line ends in a newline of its own, out of
- * the flow so that it does not add a line box.
+ * not a mark per letter) and the language of its script. next: the line after it, if any:
+ * selections join absolutely placed lines without a break, so each line but the last ends in its
+ * own separator (a tab before the next cell of its row, else a newline), out of the flow so that
+ * it does not add a line box.
  */
-function lineNode(doc, context, family, line, last) {
+function lineNode(doc, context, family, line, next) {
   const fit = fitLine(line.box, measure(context, family, line.text), Array.from(line.text).length);
   const runs = line.runs.map((run) => (run.uncertain ? build(doc, "span", { class: "uncertain" }, run.text) : run.text));
   const glyphs = build(doc, "span", { class: "glyphs" }, ...runs);
   glyphs.style.top = `${fit.shift}px`;
   glyphs.style.left = `${fit.shiftX}px`;
   const language = lineLanguage(line.text, doc.documentElement.lang);
-  const node = build(doc, "div", { class: "line", ...(language ? { lang: language } : {}) }, glyphs, ...(last ? [] : [build(doc, "span", { class: "eol" }, "\n")]));
+  const node = build(doc, "div", { class: "line", ...(language ? { lang: language } : {}) }, glyphs, ...(next ? [build(doc, "span", { class: "eol" }, lineSeparator(line, next))] : []));
   if (line.ink) node.style.color = cssColor(line.ink);
   if (line.background) node.style.background = cssColor(line.background);
   Object.assign(node.style, {
@@ -112,7 +113,7 @@ export async function textOverlay(doc, item, family, notify) {
     return new TextOverlay("text", node, item);
   }
   const context = doc.createElement("canvas").getContext("2d");
-  const lines = build(doc, "div", { class: "lines" }, ...reading.lines.map((line, i) => lineNode(doc, context, family, line, i === reading.lines.length - 1)));
+  const lines = build(doc, "div", { class: "lines" }, ...reading.lines.map((line, i) => lineNode(doc, context, family, line, reading.lines[i + 1])));
   const pixels = build(doc, "img", { class: "pixels", alt: "", draggable: "false", decoding: "sync", src: item.image });
   await pixels.decode();
   const copy = build(doc, "button", { class: "copy", type: "button" }, message("text_layer_copy"));

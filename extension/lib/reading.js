@@ -61,7 +61,7 @@ export function linesOnElement(reading, { crop, box, scale, partOffset = 0, fram
     const x = ((crop.x + bx) / scale - box.x) / frameScale.x;
     const y = ((crop.y + by) / scale - box.y + partOffset) / frameScale.y;
     const placed = { text: line.text, runs: markRuns(line.text, line.confidence), box: { x, y, width: bw / scale / frameScale.x, height: bh / scale / frameScale.y },
-      ink: colourOrNull(line.ink), background: colourOrNull(line.background) };
+      ink: colourOrNull(line.ink), background: colourOrNull(line.background), row: Number.isInteger(line.row) ? line.row : null };
     const centre = placed.box.y + placed.box.height / 2;
     if (span && (centre < span[0] / frameScale.y || centre >= span[1] / frameScale.y)) continue;
     lines.push(placed);
@@ -78,8 +78,22 @@ export function linesOnElement(reading, { crop, box, scale, partOffset = 0, fram
 export function layoutReading(parts, offset) {
   const verdict = combineVerdicts(parts.map(({ reading }) => reading.verdict));
   if (verdict === "unreadable") return { verdict, text: "", lines: [], uncertain: 0 };
-  const lines = parts.flatMap((part) => part.lines).map((line) => ({ ...line, box: { ...line.box, x: line.box.x - offset.x, y: line.box.y - offset.y } }));
-  return { verdict, text: lines.map((line) => line.text).join("\n"), lines, uncertain: uncertainCount(lines) };
+  const lines = parts.flatMap((part, index) => part.lines.map((line) => ({ ...line, row: line.row == null ? null : `${index}:${line.row}` })))
+    .map((line) => ({ ...line, box: { ...line.box, x: line.box.x - offset.x, y: line.box.y - offset.y } }));
+  return { verdict, text: joinLines(lines), lines, uncertain: uncertainCount(lines) };
+}
+
+/**
+ * What follows a line in the text: a tab before the next cell of its row (a receipt's price, a
+ * table's cell: the server gives the cells of a row one row number), a newline before anything else.
+ */
+export function lineSeparator(line, next) {
+  return line.row != null && next?.row === line.row ? "\t" : "\n";
+}
+
+/** The lines' text in reading order, cells of a row joined by tabs (lineSeparator). */
+export function joinLines(lines) {
+  return lines.map((line, i) => (i === lines.length - 1 ? line.text : line.text + lineSeparator(line, lines[i + 1]))).join("");
 }
 
 /**

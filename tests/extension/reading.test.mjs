@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  colourOrNull, combineVerdicts, INK_HEIGHT_PER_EM, fitLine, layoutReading, lineLanguage, linesOnElement, markRuns, MAX_SCALE_X, sampleColors,
+  colourOrNull, combineVerdicts, INK_HEIGHT_PER_EM, fitLine, joinLines, layoutReading, lineLanguage, lineSeparator, linesOnElement, markRuns, MAX_SCALE_X, sampleColors,
   uncertainCount,
 } from "../../extension/lib/reading.js";
 import { panelView } from "../../extension/content/panel-view.js";
@@ -103,6 +103,20 @@ test("layoutReading moves lines onto the overlay and paints no letters for an un
   assert.equal(laid.uncertain, 1);
   const unreadable = layoutReading([{ reading: { verdict: "unreadable" }, lines }], { x: 0, y: 0 });
   assert.deepEqual(unreadable, { verdict: "unreadable", text: "", lines: [], uncertain: 0 });
+});
+
+test("cells of a row are joined by tabs, rows and parts by newlines", () => {
+  const line = (text, row, y) => ({ text, runs: markRuns(text, [1]), box: { x: 0, y, width: 10, height: 10 }, row });
+  const receipt = [line("Milk", 0, 0), line("$2.10", 0, 0), line("Total", 1, 20), line("$2.10", 1, 20)];
+  const next = [line("Thank you", 0, 40)];
+  const laid = layoutReading([{ reading: { verdict: "readable" }, lines: receipt }, { reading: { verdict: "readable" }, lines: next }], { x: 0, y: 0 });
+  assert.equal(laid.text, "Milk\t$2.10\nTotal\t$2.10\nThank you", "row 0 of the second part is not row 0 of the first");
+  assert.equal(lineSeparator(laid.lines[0], laid.lines[1]), "\t");
+  assert.equal(lineSeparator(laid.lines[1], laid.lines[2]), "\n");
+  assert.equal(joinLines([line("a", null, 0), line("b", null, 0)]), "a\nb", "an older server gives no rows: one line each");
+  const placed = linesOnElement({ lines: [{ text: "x", box: [0, 0, 4, 4], confidence: [1], row: 3 }, { text: "y", box: [0, 9, 4, 4], confidence: [1] }] },
+    { crop: { x: 0, y: 0 }, box: { x: 0, y: 0 }, scale: 1 });
+  assert.deepEqual(placed.map((l) => l.row), [3, null]);
 });
 
 test("fitLine makes the text's ink as tall as the box and fills the box's width", () => {
