@@ -245,12 +245,15 @@ def test_the_same_seed_and_index_render_the_same_page_and_blur_it_by_the_recorde
     assert lines == again_lines and np.array_equal(sharp, again_sharp)
     assert all(np.array_equal(a, b) for a, b in zip(captures, again_captures))
     kernel = box3_blur if spec["raster"] == "software" else gaussian_blur
+    checked = 0
     for plan, capture in zip(spec["captures"], captures):
         meta = layouts.capture_meta(spec, plan, capture)
         if plan["mode"] != "css" or meta["sigma_px"] < 1:
             continue
         assert psnr_uint8(to_uint8(kernel(to_tensor(sharp), meta["sigma_px"])), capture) > 40, meta
         assert psnr_uint8(sharp, capture) < 35, meta
+        checked += 1
+    assert checked >= 1
 
 
 @pytest.mark.browser
