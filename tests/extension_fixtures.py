@@ -176,7 +176,7 @@ def document_stub(document_pages_drawn):
 
 @pytest.fixture(scope="module")
 def firefox_build(tmp_path_factory):
-    """The Firefox package as `make extension` builds it, unpacked, plus <all_urls> and the harness."""
+    """The Firefox package as `make extension` builds it, unpacked, plus <all_urls>, clipboardRead and the harness."""
     pack = load_pack()
     package = pack.build_firefox(tmp_path_factory.mktemp("package"))
     build = tmp_path_factory.mktemp("firefox") / "extension"
@@ -184,6 +184,8 @@ def firefox_build(tmp_path_factory):
         archive.extractall(build)
     manifest = json.loads((build / "manifest.json").read_text())
     manifest["host_permissions"].append("<all_urls>")
+    # The harness reads what Copy text put on the clipboard (without it Firefox asks the user to paste).
+    manifest["permissions"].append("clipboardRead")
     manifest["background"]["scripts"].append("test/open-harness.js")
     (build / "manifest.json").write_text(json.dumps(manifest, indent=2))
     (build / "test").mkdir()

@@ -3,6 +3,7 @@ fixture page (tests/fixtures/extension/blurred.html) and their geometry, Chromiu
 extension (ExtensionBrowser) and firefox-esr with the Firefox package (Firefox, launch_firefox).
 
 The fixtures built from them are in tests/extension_fixtures.py."""
+import base64
 import importlib.util
 import io
 import json
@@ -316,11 +317,13 @@ FIREFOX_LAYER_JS = """() => new Promise((resolve) => requestAnimationFrame(() =>
 
 
 class Firefox:
-    """firefox-esr with the extension's Firefox package installed, one test page."""
+    """firefox-esr with the extension's Firefox package installed, one test page, at one
+    devicePixelRatio (Firefox's layout.css.devPixelsPerPx: a real ratio, which its captures keep)."""
 
-    def __init__(self, build, env):
+    def __init__(self, build, env, dpr=1):
+        self.dpr = dpr
         config = {"firefox": str(FIREFOX), "extension": str(build), "id": load_pack().GECKO_ID, "uuid": EXTENSION_UUID,
-                  "width": WINDOW["width"], "height": WINDOW["height"], "dpr": 1}
+                  "width": WINDOW["width"], "height": WINDOW["height"], "dpr": dpr}
         self.process = subprocess.Popen(["node", str(BRIDGE), json.dumps(config)], cwd=ROOT, env=env, text=True,
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         assert self._answer().get("ready"), "the Firefox bridge did not start"
@@ -364,6 +367,13 @@ class Firefox:
         return self.page(f"(id) => {{ const r = ({FIND_ELEMENT_JS})(id).getBoundingClientRect();"
                          " return { x: r.x, y: r.y, width: r.width, height: r.height }; }", element_id)
 
+    def press(self, key):
+        self.command("key", key=key)
+
+    def screenshot(self):
+        """The page as shown, in device px."""
+        return Image.open(io.BytesIO(base64.b64decode(self.command("screenshot")))).convert("RGB")
+
     def hover(self, element_id):
         self.page(f"(id) => ({FIND_ELEMENT_JS})(id).scrollIntoView({{ block: 'nearest' }})", element_id)
         r = self.rect(element_id)
@@ -403,12 +413,12 @@ class Firefox:
         assert self.layer()["layer"] is False
 
 
-def launch_firefox(build, server_url, tmp_path_factory):
-    """firefox-esr with `build` installed and set to use the server at `server_url`, for as long as
-    the generator runs: yields the Firefox."""
+def launch_firefox(build, server_url, tmp_path_factory, dpr=1):
+    """firefox-esr with `build` installed, at devicePixelRatio `dpr`, set to use the server at
+    `server_url`, for as long as the generator runs: yields the Firefox."""
     # puppeteer makes the Firefox profile under TMPDIR: it goes with the test's other temporary files.
     env = {**os.environ, "TMPDIR": str(tmp_path_factory.mktemp("firefox-profile"))}
-    browser = Firefox(build, env)
+    browser = Firefox(build, env, dpr)
     try:
         browser.set_server(server_url)
         yield browser

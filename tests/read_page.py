@@ -124,6 +124,95 @@ def drawn_ink_box(shot, rect, ink, paper, dpr, reach=4):
     return box and {"x": (x0 + box["x"]) / dpr, "y": (y0 + box["y"]) / dpr, "width": box["width"] / dpr, "height": box["height"] / dpr}
 
 
+def assert_drawn_like_the_original(shot, line, original, ink, dpr):
+    """A text layer line drawn in the original's ink (dE under 10) and as large: its letters' box
+    within 2 CSS px of the original's on every side. shot: the screen with the layer showing (a PIL
+    image, device px); line: LAYER_JS's description; original: the sharp letters' box, CSS px.
+    Says what it measured (pytest -s shows it)."""
+    drawn_ink, paper = css_rgb(line["color"]), css_rgb(line["backgroundColor"])
+    assert delta_e(drawn_ink, ink) < 10, (line["text"], drawn_ink, ink, delta_e(drawn_ink, ink))
+    drawn = drawn_ink_box(shot, line["rect"], drawn_ink, paper, dpr)
+    edges = lambda box: (box["x"], box["y"], box["x"] + box["width"], box["y"] + box["height"])
+    print(f"  DPR {dpr} {line['text']!r}: ink {drawn_ink} (dE {delta_e(drawn_ink, ink):.1f}), letters {drawn} for {original}")
+    assert all(abs(a - b) <= 2 for a, b in zip(edges(drawn), edges(original))), (line["text"], drawn, original)
+
+
+def card_originals(card_rect):
+    """The card's lines' sharp letters' boxes in the page's CSS px, the card shown at card_rect."""
+    return [{**box, "x": card_rect["x"] + box["x"], "y": card_rect["y"] + box["y"]} for box in card_ink_boxes()]
+
+
+def region_original(evaluate, screenshot, article_rect, dpr):
+    """The region page's article letters' box in CSS px, from the screen with the article's blur taken
+    off and then put back. evaluate(js) runs a function in the page; screenshot() shoots it (device px)."""
+    evaluate("() => { document.getElementById('article').style.filter = 'none'; }")
+    sharp = screenshot()
+    evaluate("() => { document.getElementById('article').style.filter = ''; }")
+    return drawn_ink_box(sharp, article_rect, REGION_INK, (255, 255, 255), dpr, reach=0)
+
+
+# Find-in-page from the start of the page: window.find(words) searches on from the selection.
+FIND_JS = "(words) => { getSelection().removeAllRanges(); return window.find(words); }"
+
+
+def assert_the_card_is_drawn_like_the_original_and_found(text_layer, shot, card_rect, dpr, evaluate):
+    """The card read as CARD_LINES: its text layer (LAYER_JS's description) has their texts, each line
+    drawn like the sharp original (assert_drawn_like_the_original, shot: the screen) with lang "en",
+    and find-in-page finds the layer's words and not words it lacks. evaluate(js, arg) runs a function in the page."""
+    assert [line["text"].rstrip("\n") for line in text_layer["lines"]] == [text for text, _ in CARD_LINES]
+    for line, original in zip(text_layer["lines"], card_originals(card_rect)):
+        assert_drawn_like_the_original(shot, line, original, CARD_INK, dpr)
+        assert line["lang"] == "en"  # a Latin line on a page that names no language
+    # the page itself has none of these words: only the layer can hold them
+    assert evaluate(FIND_JS, "second line")
+    assert not evaluate(FIND_JS, "third line")
+
+
+def assert_the_region_read_drew_the_articles_ink(result, state, region, shot, original, dpr):
+    """"Read a region…" over the region page's row (region, CSS px) read as REGION_TEXTS: the text
+    layer over the rectangle (assert_region_read), its first line the article's, on white, drawn
+    like the article's sharp letters (original, CSS px; shot: the screen), not in the button's blue.
+    result: the region read's answer; state: LAYER_JS's description."""
+    assert_region_read(result, state, region)
+    article_line = state["layers"][0]["lines"][0]
+    assert article_line["text"].rstrip("\n") == REGION_TEXTS[0]
+    assert css_rgb(article_line["backgroundColor"]) == [255, 255, 255]
+    assert_drawn_like_the_original(shot, article_line, original, REGION_INK, dpr)
+# Which of the text layer's bar buttons has the focus (its class), or null.
+FOCUSED_BAR_BUTTON_JS = "() => document.getElementById('anti-aging-layer')?.shadowRoot.activeElement?.className ?? null"
+TOGGLE_PRESSED_JS = "() => document.getElementById('anti-aging-layer').shadowRoot.querySelector('.text-layer .show').getAttribute('aria-pressed')"
+LAYER_SHOWING_JS = "() => document.getElementById('anti-aging-layer').shadowRoot.querySelector('.text-layer').dataset.showing"
+# Tab presses from the top of the page, at the most, to reach the bar's Copy text.
+TABS_TO_COPY = 6
+
+
+def tab_to_copy_text(press, evaluate):
+    """Tab from the top of the page until the text layer's Copy text has the focus, which it must
+    within TABS_TO_COPY presses. press(key) presses a key in the page; evaluate(js) runs a function there."""
+    evaluate("() => { getSelection().removeAllRanges(); document.activeElement?.blur(); }")
+    for _ in range(TABS_TO_COPY):
+        press("Tab")
+        if evaluate(FOCUSED_BAR_BUTTON_JS) == "copy":
+            break
+    assert evaluate(FOCUSED_BAR_BUTTON_JS) == "copy"
+
+
+def assert_copy_and_toggle_work_from_the_keyboard(press, evaluate, copied):
+    """Tab from the top of the page reaches the text layer's Copy text, Enter copies, the next Tab
+    reaches the toggle, and Space switches it to the pixels (aria-pressed) and back. press and
+    evaluate as for tab_to_copy_text; copied() checks that Enter copied the reading."""
+    tab_to_copy_text(press, evaluate)
+    press("Enter")
+    copied()
+    press("Tab")
+    assert evaluate(FOCUSED_BAR_BUTTON_JS) == "show"
+    assert evaluate(TOGGLE_PRESSED_JS) == "false"
+    press("Space")
+    assert (evaluate(LAYER_SHOWING_JS), evaluate(TOGGLE_PRESSED_JS)) == ("pixels", "true")
+    press("Space")
+    assert (evaluate(LAYER_SHOWING_JS), evaluate(TOGGLE_PRESSED_JS)) == ("text", "false")
+
+
 def thumbnail():
     """A line of text too small to read: the server's line finder boxes its ink (ascenders and
     descenders since the connected-ink finder) 5 px tall at DPR 1, under the reader's MIN_LINE_PX.

@@ -15,12 +15,12 @@ the original ink) and the drawn letters' box (within 2 CSS px of the sharp origi
 2, on the picture of text and on a region read beside a blue button; find-in-page, each line's
 lang, and Copy text and the toggle from the keyboard.
 """
-import numpy as np
 import pytest
 
 from extension_support import CHROMIUM, ExtensionBrowser
-from read_page import (CARD_INK, CARD_LINES, LAYER_JS, REGION_INK, REGION_TEXTS, STUB_LINES, assert_read_all_read_the_card_and_revealed_the_live_text,
-                       assert_region_read, blind_crop, card_ink_boxes, css_rgb, delta_e, drawn_ink_box, expected_boxes, ink_box, read_via_server, within)
+from read_page import (CARD_LINES, LAYER_JS, REGION_TEXTS, STUB_LINES, assert_copy_and_toggle_work_from_the_keyboard,
+                       assert_read_all_read_the_card_and_revealed_the_live_text, assert_region_read, assert_the_card_is_drawn_like_the_original_and_found,
+                       assert_the_region_read_drew_the_articles_ink, blind_crop, expected_boxes, read_via_server, region_original, within)
 
 pytestmark = [
     pytest.mark.browser,
@@ -251,17 +251,6 @@ def drag(browser, region):
     return browser.worker.evaluate("globalThis.regionRun")
 
 
-def assert_drawn_like_the_original(browser, line, original, ink, dpr):
-    """A text layer line drawn in the original's ink (dE under 10) and as large: its letters' box
-    within 2 CSS px of the original's on every side. original: the sharp letters' box, CSS px."""
-    drawn_ink, paper = css_rgb(line["color"]), css_rgb(line["backgroundColor"])
-    assert delta_e(drawn_ink, ink) < 10, (line["text"], drawn_ink, ink, delta_e(drawn_ink, ink))
-    drawn = drawn_ink_box(browser.screenshot(), line["rect"], drawn_ink, paper, dpr)
-    edges = lambda box: (box["x"], box["y"], box["x"] + box["width"], box["y"] + box["height"])
-    print(f"  DPR {dpr} {line['text']!r}: ink {drawn_ink} (dE {delta_e(drawn_ink, ink):.1f}), letters {drawn} for {original}")
-    assert all(abs(a - b) <= 2 for a, b in zip(edges(drawn), edges(original))), (line["text"], drawn, original)
-
-
 @pytest.mark.parametrize("dpr", [1, 2])
 def test_the_text_layer_draws_the_pictures_ink_at_its_size_and_is_found_and_used_from_the_keyboard(read_browsers, read_site, known_text_server, read_server, dpr):
     server_url, reader = known_text_server
@@ -276,33 +265,12 @@ def test_the_text_layer_draws_the_pictures_ink_at_its_size_and_is_found_and_used
         browser.set_server(read_server)
     assert result["ok"] and result["read"] == 1, result
     [text_layer] = layer(browser)["layers"]
-    assert [line["text"].rstrip("\n") for line in text_layer["lines"]] == reader.texts
-    for line, original in zip(text_layer["lines"], card_ink_boxes()):
-        assert_drawn_like_the_original(browser, line, {**original, "x": card_rect["x"] + original["x"], "y": card_rect["y"] + original["y"]}, CARD_INK, dpr)
-        assert line["lang"] == "en"  # a Latin line on a page that names no language
+    assert_the_card_is_drawn_like_the_original_and_found(text_layer, browser.screenshot(), card_rect, dpr, browser.page.evaluate)
 
-    # find-in-page finds the layer's words (the page itself has none of them), and not words it lacks
-    assert browser.page.evaluate("() => { getSelection().removeAllRanges(); return window.find('second line'); }")
-    assert not browser.page.evaluate("() => { getSelection().removeAllRanges(); return window.find('third line'); }")
+    def copied():
+        assert browser.page.evaluate("navigator.clipboard.readText()") == "\n".join(reader.texts)
 
-    # the keyboard reaches Copy text and the toggle: Tab, then Enter copies and Space toggles
-    focused = "() => document.getElementById('anti-aging-layer')?.shadowRoot.activeElement?.className ?? null"
-    browser.page.evaluate("() => { getSelection().removeAllRanges(); document.activeElement?.blur(); }")
-    for _ in range(6):
-        browser.page.keyboard.press("Tab")
-        if browser.page.evaluate(focused) == "copy":
-            break
-    assert browser.page.evaluate(focused) == "copy"
-    browser.page.keyboard.press("Enter")
-    assert browser.page.evaluate("navigator.clipboard.readText()") == "\n".join(reader.texts)
-    browser.page.keyboard.press("Tab")
-    assert browser.page.evaluate(focused) == "show"
-    pressed = "() => document.getElementById('anti-aging-layer').shadowRoot.querySelector('.show').getAttribute('aria-pressed')"
-    assert browser.page.evaluate(pressed) == "false"
-    browser.page.keyboard.press("Space")
-    assert layer(browser)["layers"][0]["showing"] == "pixels" and browser.page.evaluate(pressed) == "true"
-    browser.page.keyboard.press("Space")
-    assert layer(browser)["layers"][0]["showing"] == "text" and browser.page.evaluate(pressed) == "false"
+    assert_copy_and_toggle_work_from_the_keyboard(browser.page.keyboard.press, browser.page.evaluate, copied)
     browser.page.keyboard.press("Escape")
     assert layer(browser) is None
 
@@ -313,15 +281,7 @@ def test_a_region_read_beside_a_blue_button_draws_the_articles_ink_not_the_butto
     reader.texts = REGION_TEXTS
     browser = read_browsers(dpr)
     browser.open(read_site.rsplit("/", 1)[0] + "/region.html")
-    # the original: the article's letters without the blur, from the screen
-    article = browser.rect("article")
-    browser.page.evaluate("document.getElementById('article').style.filter = 'none'")
-    shot = np.asarray(browser.screenshot().convert("RGB"), np.float64)
-    browser.page.evaluate("document.getElementById('article').style.filter = ''")
-    x0, y0 = int(article["x"] * dpr), int(article["y"] * dpr)
-    inside = shot[y0:int((article["y"] + article["height"]) * dpr), x0:int((article["x"] + article["width"]) * dpr)]
-    sharp = ink_box(np.linalg.norm(inside - REGION_INK, axis=2) < np.linalg.norm(inside - 255, axis=2))
-    original = {"x": (x0 + sharp["x"]) / dpr, "y": (y0 + sharp["y"]) / dpr, "width": sharp["width"] / dpr, "height": sharp["height"] / dpr}
+    original = region_original(browser.page.evaluate, browser.screenshot, browser.rect("article"), dpr)
 
     row = browser.rect("row")
     region = {"x": row["x"] - 6, "y": row["y"] - 6, "width": row["width"] + 12, "height": row["height"] + 12}
@@ -331,12 +291,6 @@ def test_a_region_read_beside_a_blue_button_draws_the_articles_ink_not_the_butto
         result = drag(browser, region)
     finally:
         browser.set_server(read_server)
-    state = layer(browser)
-    assert_region_read(result, state, region)
-    [text_layer] = state["layers"]
-    article_line = text_layer["lines"][0]
-    assert article_line["text"].rstrip("\n") == REGION_TEXTS[0]
-    assert css_rgb(article_line["backgroundColor"]) == [255, 255, 255]
-    assert_drawn_like_the_original(browser, article_line, original, REGION_INK, dpr)
+    assert_the_region_read_drew_the_articles_ink(result, layer(browser), region, browser.screenshot(), original, dpr)
     browser.page.keyboard.press("Escape")
     assert layer(browser) is None
