@@ -114,6 +114,14 @@ test("the document as text: title, source, legend, each page in order with its h
   assert.doesNotMatch(documentText(sure), /brackets/);
 });
 
+test("a receipt page's rows keep their cells together: a tab between them in the text and the Markdown", () => {
+  const cells = (texts, row) => placed(texts).map((line) => ({ ...line, row }));
+  const receipt = pageReading([{ reading: reading([], "readable"), lines: [...cells(["Milk", "$2.10"], 0), ...cells(["Total", "$2.10"], 1)] }]);
+  const doc = readDocument([{ ...FOUND, total: 1 }, { type: "page", number: 1, page: receipt }, { type: "done" }]);
+  assert.match(documentText(doc), /--- Page 1 of 1 ---\nMilk\t\$2\.10\nTotal\t\$2\.10\n$/);
+  assert.match(documentMarkdown(doc), /## Page 1 of 1\n\nMilk\t\$2\.10  \nTotal\t\$2\.10\n$/);
+});
+
 test("the document as Markdown: headings, escaped text, line breaks kept, unreadable and unread pages in italics", () => {
   const doc = readDocument([FOUND, { type: "page", number: 1, page: readable }, { type: "page", number: 2, page: partly }, { type: "cancelled" }]);
   assert.equal(documentMarkdown(doc), [
