@@ -3,7 +3,7 @@ IoU >= 0.5 on the Chromium layouts (``models.data.chromium_layouts``), per sigma
 per template family, on the held-out families (test, with tune beside it).
 
     python -m models.evaluation.line_eval [--layouts runs/layouts] [--pages 500] [--splits tune,test]
-        [--out docs/eval/lines]
+        [--out docs/eval/lines] [--detector runs/detector/last.pt]
 
 Pages the layouts folder lacks are rendered first (Chromium). A true line is a DOM line whose
 sharp capture holds ink, boxed tightly around that ink (``ink``; the DOM box spans the font's
@@ -22,6 +22,7 @@ from pathlib import Path
 
 from models.data.chromium_layouts import FAMILY_SPLIT, LayoutPages, build_layouts, families_of, line_ratio
 from models.data.chromium_devset import RASTER_ARGS
+from models.reading.line_detector import LineDetector
 from models.reading.line_finder import find_lines
 
 MATCH_IOU = 0.5
@@ -244,6 +245,17 @@ def misses_table(records, splits):
     return lines
 
 
+def rendered_splits(folder, splits):
+    """The splits to render into ``folder``: those it was built with where they hold ``splits`` (a
+    folder of tune and test pages serves a tune-only run), else ``splits``."""
+    settings = Path(folder) / "layouts.json"
+    if settings.is_file():
+        saved = tuple(json.loads(settings.read_text())["splits"])
+        if set(splits) <= set(saved):
+            return saved
+    return splits
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--layouts", default="runs/layouts", help="layouts folder (pages it lacks are rendered)")
@@ -251,18 +263,22 @@ def main(argv=None):
     parser.add_argument("--splits", default="tune,test", help="comma-separated, of train,tune,test")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="docs/eval/lines", help="folder for lines.md and lines.json")
+    parser.add_argument("--detector", default="", help="a line detector checkpoint to measure instead of find_lines")
     args = parser.parse_args(argv)
+    finder = LineDetector(args.detector) if args.detector else find_lines
+    finder_name = f"the learned line detector `{args.detector}`" if args.detector else "`models.reading.line_finder.find_lines`"
     splits = tuple(s for s in args.splits.split(",") if s)
     started = time.time()
-    built = build_layouts(args.layouts, args.pages, splits, args.seed, rasters=tuple(RASTER_ARGS))
+    built = build_layouts(args.layouts, args.pages, rendered_splits(args.layouts, splits), args.seed,
+                          rasters=tuple(RASTER_ARGS))
     render_minutes = (time.time() - started) / 60
     pages = LayoutPages(args.layouts)
     pages.pages = [p for p in pages.pages if p["id"] < args.pages]
-    records = evaluate_pages(pages, splits=splits)
+    records = evaluate_pages(pages, finder=finder, splits=splits)
     counts = defaultdict(int)
     for page in pages.pages:
         counts[page["split"]] += page["split"] in splits
-    header = (f"Line finding (`models.reading.line_finder.find_lines`) on the Chromium layouts "
+    header = (f"Line finding ({finder_name}) on the Chromium layouts "
               f"(`models.data.chromium_layouts`, seed {args.seed}, page ids < {args.pages}: "
               + ", ".join(f"{counts[s]} {s} pages ({', '.join(families_of(s))})" for s in splits)
               + f", {len(records)} captures). Match: one to one at IoU >= {MATCH_IOU}; bucket: sigma / the line's "

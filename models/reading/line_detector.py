@@ -1,0 +1,95 @@
+"""Text lines from the learned line detector's maps (``models.nets.line_detector``): pure decoding
+functions, and ``LineDetector``, a line finder (image -> LineBoxes in reading order) like
+``line_finder.find_lines``.
+
+A line's core is its ink box less ``shrink`` of the box's height on every side (``core_box``); the
+net marks cores and, on them, the line's height. Decoding thresholds the core probability, takes
+each connected component as one line, keeps the confident ones, and grows each back by the height
+the net read there (``unshrink``): the box of the line's sharp ink, even where blur spread it.
+"""
+import math
+
+import numpy as np
+import torch
+from scipy import ndimage
+
+from models.nets.line_detector import load_line_detector
+from models.reading.line_finder import MIN_LINE_PX, LineBox, reading_order, without_slivers
+
+CORE_THRESHOLD = 0.5   # a pixel whose core probability is above this is in a core
+MIN_SCORE = 0.6        # a component whose mean core probability is below this is noise, not a line
+
+
+def core_box(box, shrink):
+    """The core of an ink box (x0, y0, x1, y1): ``shrink`` x its height off every side, never
+    thinner or narrower than a pixel (a one-letter line keeps its middle)."""
+    x0, y0, x1, y1 = box
+    inset = shrink * (y1 - y0)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    half_w, half_h = max(0.5, (x1 - x0) / 2 - inset), max(0.5, (y1 - y0) / 2 - inset)
+    return cx - half_w, cy - half_h, cx + half_w, cy + half_h
+
+
+def unshrink(core, height, shrink):
+    """The ink box (x0, y0, x1, y1) of a core (x0, y0, x1, y1) on a line ``height`` tall: the
+    core's middle row, the height around it, and ``shrink`` x the height past either end."""
+    x0, y0, x1, y1 = core
+    cy = (y0 + y1) / 2
+    return x0 - shrink * height, cy - height / 2, x1 + shrink * height, cy + height / 2
+
+
+def core_components(core_probability, threshold=CORE_THRESHOLD):
+    """(slices, mask) of each connected region above ``threshold``, in label order."""
+    labels, _ = ndimage.label(core_probability > threshold)
+    return [(window, labels[window] == index) for index, window in enumerate(ndimage.find_objects(labels), start=1)
+            if window is not None]
+
+
+def decode_lines(core_probability, heights, shrink, threshold=CORE_THRESHOLD, min_score=MIN_SCORE):
+    """LineBoxes in reading order from a core probability map and a height map (px), both (H, W).
+
+    Each core above ``threshold`` whose mean probability reaches ``min_score`` is a line as tall
+    as the median height the net read over it; a box under ``MIN_LINE_PX`` either way (a rule, a
+    speck) is not a line, nor is a sliver cut by the capture's top or bottom edge."""
+    rows, columns = core_probability.shape
+    boxes = []
+    for (ys, xs), mask in core_components(core_probability, threshold):
+        if float(core_probability[ys, xs][mask].mean()) < min_score:
+            continue
+        height = float(np.median(heights[ys, xs][mask]))
+        x0, y0, x1, y1 = unshrink((xs.start, ys.start, xs.stop, ys.stop), height, shrink)
+        left, top = max(0, math.floor(x0 + 0.5)), max(0, math.floor(y0 + 0.5))
+        right, bottom = min(columns, math.floor(x1 + 0.5)), min(rows, math.floor(y1 + 0.5))
+        if right - left >= MIN_LINE_PX and bottom - top >= MIN_LINE_PX:
+            boxes.append(LineBox(left, top, right - left, bottom - top))
+    return reading_order(without_slivers(boxes, rows))
+
+
+def image_tensor(image):
+    """uint8 (H, W, 3) RGB or (H, W) grey -> float (1, 3, H, W) in [0, 1]."""
+    array = np.asarray(image)
+    if array.ndim == 2:
+        array = np.repeat(array[..., None], 3, axis=-1)
+    return torch.from_numpy(np.array(array[..., :3], dtype=np.float32)).permute(2, 0, 1)[None] / 255
+
+
+@torch.inference_mode()
+def line_maps(model, image):
+    """(core probability, line height in px), numpy (H, W) each, of one capture."""
+    maps = model(image_tensor(image))[0]
+    return torch.sigmoid(maps[0]).numpy(), (torch.exp(maps[1]) * model.config.height_scale).numpy()
+
+
+class LineDetector:
+    """A line finder backed by the learned detector: ``detector(image) -> [LineBox]``. Built once
+    (from a checkpoint path or a net) and shared by threads: a call keeps no state."""
+
+    def __init__(self, checkpoint, threshold=CORE_THRESHOLD, min_score=MIN_SCORE):
+        self.model = load_line_detector(checkpoint) if not isinstance(checkpoint, torch.nn.Module) else checkpoint.eval()
+        self.threshold, self.min_score = threshold, min_score
+
+    def __call__(self, image):
+        if min(np.asarray(image).shape[:2]) < 1:
+            return []
+        core, heights = line_maps(self.model, image)
+        return decode_lines(core, heights, self.model.config.core_shrink, self.threshold, self.min_score)

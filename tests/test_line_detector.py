@@ -1,0 +1,193 @@
+"""The learned line detector: the net's size contract and checkpoint, decoding boxes from its maps,
+its trainer (two steps on a tiny fake layouts shard, then a resume), and its use as a line_eval finder."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from models import CheckpointError, build_model, read_checkpoint, save_checkpoint
+from models.data.chromium_devset import RASTER_ARGS
+from models.data.chromium_layouts import LayoutPages, build_layouts, write_shard
+from models.evaluation import line_eval
+from models.evaluation.line_eval import evaluate_pages, rates, summarize
+from models.nets.line_detector import LineDetectorConfig, build_line_detector, load_line_detector
+from models.reading.line_detector import LineDetector, core_box, decode_lines, unshrink
+from models.reading.line_finder import MIN_LINE_PX, LineBox
+from models.training import train_detector
+from models.training.train_detector import DetectorTrainConfig, detector_batch, line_targets
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+SHRINK = LineDetectorConfig.core_shrink
+PAGE_LINES = ([12, 14, 150, 24], [12, 32, 120, 42], [30, 50, 100, 60])  # ink boxes (x0, y0, x1, y1) of the fake page
+PAGE_RULE = (8, 74, 160, 75)                                          # a one-pixel rule under them: not a line
+
+
+# ---------------------------------------------------------------- the net
+
+@pytest.mark.parametrize("height, width", [(1, 1), (17, 33), (40, 100), (64, 48)])
+def test_the_net_maps_any_capture_to_two_full_size_maps(height, width):
+    model = build_line_detector().eval()
+    with torch.no_grad():
+        maps = model(torch.rand(2, 3, height, width))
+    assert maps.shape == (2, 2, height, width)
+    assert torch.isfinite(maps).all()
+
+
+def test_every_stage_needs_its_depth_and_kernel():
+    with pytest.raises(ValueError, match="one depth and one kernel per stage"):
+        build_line_detector(widths=(8, 16, 32))
+
+
+def test_the_net_is_small_and_its_checkpoint_alone_rebuilds_it(tmp_path):
+    model = build_line_detector(widths=(8, 16, 32), depths=(1, 1, 1), kernels=(3, 3, 3), neck=8).eval()
+    assert sum(p.numel() for p in build_line_detector().parameters()) <= 1_000_000
+    path = tmp_path / "detector.pt"
+    save_checkpoint(path, model, half=True)
+    loaded = load_line_detector(path)
+    assert loaded.config == model.config
+    x = torch.rand(1, 3, 32, 48)
+    with torch.no_grad():
+        assert torch.allclose(loaded(x), model(x), atol=2e-2)
+    save_checkpoint(tmp_path / "deblur.pt", build_model("nafunet", width=8))
+    with pytest.raises(CheckpointError):
+        load_line_detector(tmp_path / "deblur.pt")
+
+
+# ---------------------------------------------------------------- decoding
+
+def maps_of(shape, cores, height):
+    """A core probability map with ``cores`` (top, bottom, left, right, probability) and a flat height map."""
+    probability = np.zeros(shape, np.float32)
+    for top, bottom, left, right, value in cores:
+        probability[top:bottom, left:right] = value
+    return probability, np.full(shape, float(height), np.float32)
+
+
+@pytest.mark.parametrize("box", [(10.0, 20.0, 90.0, 30.0), (3.0, 4.0, 5.0, 40.0), (0.0, 0.0, 200.0, 7.0)])
+def test_unshrink_undoes_core_box_whenever_the_core_keeps_its_share(box):
+    core = core_box(box, SHRINK)
+    assert core[0] >= box[0] and core[1] > box[1] and core[2] <= box[2] and core[3] < box[3]
+    if box[2] - box[0] > 2 * SHRINK * (box[3] - box[1]) + 1:
+        assert np.allclose(unshrink(core, box[3] - box[1], SHRINK), box)
+
+
+def test_two_lines_whose_cores_are_apart_decode_as_two_boxes_top_first_unshrunk_by_the_read_height():
+    probability, heights = maps_of((60, 120), [(30, 34, 20, 80, 0.9), (10, 14, 20, 100, 0.95)], 10)
+    lines = decode_lines(probability, heights, SHRINK)
+    # cores 4 rows tall centred on rows 12 and 32: boxes 10 tall around them, 3 px (0.3 x 10) past each end
+    assert lines == [LineBox(17, 7, 86, 10), LineBox(17, 27, 66, 10)]
+
+
+def test_a_thin_rule_and_a_faint_blob_are_not_lines():
+    probability, heights = maps_of((60, 200), [(20, 21, 5, 195, 0.9), (40, 44, 20, 60, 0.55)], MIN_LINE_PX - 1)
+    heights[40:44] = 10
+    assert decode_lines(probability, heights, SHRINK) == []
+    probability[40:44, 20:60] = 0.9  # the blob made confident is a line
+    assert decode_lines(probability, heights, SHRINK) == [LineBox(17, 37, 46, 10)]
+
+
+def test_boxes_stay_inside_the_capture():
+    probability, heights = maps_of((30, 50), [(12, 16, 0, 50, 0.9)], 12)
+    [line] = decode_lines(probability, heights, SHRINK)
+    assert (line.x, line.y, line.x + line.w, line.y + line.h) == (0, 8, 50, 20)
+
+
+def test_line_targets_decode_back_to_the_lines_they_were_made_from():
+    boxes = [list(b) for b in PAGE_LINES]
+    core, log_height = line_targets(boxes, 90, 170, SHRINK, 16.0)
+    assert core[int(PAGE_RULE[1]), :].sum() == 0
+    found = decode_lines(core, np.exp(log_height) * 16.0, SHRINK)
+    assert [[b.x, b.y, b.x + b.w, b.y + b.h] for b in found] == boxes
+
+
+# ---------------------------------------------------------------- a tiny fake layouts folder
+
+def fake_page(page_id, split):
+    """A light page with three dark lines of 'ink' and a rule, as chromium_layouts records one, with
+    one CSS capture (the same pixels: the trainer and the benchmark read only the image and its boxes)."""
+    image = np.full((90, 170, 3), 245, np.uint8)
+    for x0, y0, x1, y1 in PAGE_LINES:
+        image[y0:y1, x0:x1:3] = 30  # strokes with gaps, as letters are
+    image[PAGE_RULE[1]:PAGE_RULE[3], PAGE_RULE[0]:PAGE_RULE[2]] = 30
+    lines = [{"text": "x", "font_css": 12.0, "layout_box": k, "box": [x0, y0 - 2, x1, y1 + 2], "ink": [x0, y0, x1, y1]}
+             for k, (x0, y0, x1, y1) in enumerate(PAGE_LINES)]
+    spec = {"id": page_id, "family": "article" if split == "train" else "form", "split": split, "lang": "en",
+            "style": {"size": 12.0}, "body": "", "raster": "software", "dpr": 1,
+            "captures": [{"mode": "css", "ratio": 0.05, "blur_css": 0.6}]}
+    return spec, image, [image.copy()], lines
+
+
+@pytest.fixture
+def fake_layouts(tmp_path):
+    folder = tmp_path / "layouts"
+    folder.mkdir()
+    write_shard(folder, 0, 2, [fake_page(0, "train"), fake_page(1, "tune")], seed=0)
+    return folder
+
+
+class OracleNet(torch.nn.Module):
+    """Stands in for a perfectly trained net on the fake page: the target maps of its lines."""
+
+    def __init__(self):
+        super().__init__()
+        self.config = LineDetectorConfig()
+
+    def forward(self, x):
+        core, log_height = line_targets([list(b) for b in PAGE_LINES], x.shape[-2], x.shape[-1], SHRINK, 16.0)
+        logits = torch.from_numpy(core) * 20 - 10
+        return torch.stack([logits, torch.from_numpy(log_height)])[None]
+
+
+def test_the_detector_is_a_line_eval_finder(fake_layouts, tmp_path):
+    pages = LayoutPages(fake_layouts)
+    records = evaluate_pages(pages, finder=LineDetector(OracleNet()), splits=("tune",), log=lambda *_: None)
+    assert rates(summarize(records)["tune"]["all"]) == (1.0, 1.0)
+    path = tmp_path / "untrained.pt"
+    save_checkpoint(path, build_line_detector())
+    untrained = evaluate_pages(pages, finder=LineDetector(path), splits=("tune",), log=lambda *_: None)
+    assert untrained[0]["ink"]["<=.1"]["lines"] == len(PAGE_LINES)
+
+
+def test_a_batch_is_a_pure_function_of_seed_and_step(fake_layouts):
+    config = DetectorTrainConfig(batch_size=3, tile=64, layouts=str(fake_layouts))
+    pages = train_detector.train_pages(fake_layouts)
+    images = train_detector.cached_images(pages, 4)
+    first = detector_batch(pages, images, 0, 5, config, SHRINK, 16.0)
+    again = detector_batch(pages, images, 0, 5, config, SHRINK, 16.0)
+    other = detector_batch(pages, images, 0, 6, config, SHRINK, 16.0)
+    assert all(torch.equal(a, b) for a, b in zip(first, again))
+    assert not torch.equal(first[0], other[0])
+    assert first[0].shape == (3, 3, 64, 64) and first[1].shape == (3, 64, 64)
+    assert first[1].sum() > 0  # tiles centred near lines hold cores
+
+
+def test_training_runs_two_steps_saves_and_resumes(fake_layouts, tmp_path, capsys):
+    out = tmp_path / "run"
+    common = ["--layouts", str(fake_layouts), "--val-layouts", str(fake_layouts), "--val-pages", "1",
+              "--batch-size", "2", "--tile", "64", "--log-every", "1", "--threads", "1", "--out", str(out),
+              "--model-overrides", '{"widths": [8, 16, 32], "depths": [1, 1, 1], "kernels": [3, 3, 3], "neck": 8}']
+    train_detector.main(common + ["--steps", "2"])
+    first = read_checkpoint(out / "last.pt")
+    assert first["step"] == 2 and first["optimizer"]["state"]
+    assert first["config"]["widths"] == (8, 16, 32)
+    assert set(first["extra"]["val"]) >= {"recall all", "precision all"}
+    train_detector.main(common + ["--steps", "3", "--resume", str(out / "last.pt")])
+    resumed = read_checkpoint(out / "last.pt")
+    assert resumed["step"] == 3
+    assert not torch.equal(resumed["model"]["head.weight"], first["model"]["head.weight"])
+    log = capsys.readouterr().out
+    assert "steps 0->2" in log and "steps 2->3" in log and "step 3 loss" in log
+
+
+def test_line_eval_measures_a_detector_checkpoint_on_the_tune_pages_of_a_tune_and_test_folder(fake_layouts, tmp_path):
+    build_layouts(fake_layouts, 2, ("tune", "test"), browsers=dict.fromkeys(RASTER_ARGS), log=lambda *_: None)
+    checkpoint = tmp_path / "detector.pt"
+    save_checkpoint(checkpoint, build_line_detector())
+    out = tmp_path / "eval"
+    line_eval.main(["--layouts", str(fake_layouts), "--pages", "2", "--splits", "tune", "--detector", str(checkpoint),
+                    "--out", str(out)])
+    report = json.loads((out / "lines.json").read_text())
+    assert str(checkpoint) in report["header"]
+    assert [record["split"] for record in report["records"]] == ["tune"]
