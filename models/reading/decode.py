@@ -105,7 +105,7 @@ def beam_search(log_probs, charset, prior=None, beam_width=8, candidates_per_col
     return sorted(finals, key=lambda f: f[1] + f[2], reverse=True)
 
 
-def lexicon_search(log_probs, index, written_as, lexicon=None, beam_width=16, candidates_per_column=8, count=5):
+def lexicon_search(log_probs, index, written_as, lexicon=None, beam_width=8, candidates_per_column=5, count=5):
     """The lexicon words a stretch of columns spells best: CTC prefix search in which every prefix
     must begin a lexicon word -> [(word as written, acoustic log-prob)], best first. A word far
     from the greedy reading ("wohuie" for "website") can still be near in the probabilities.
