@@ -16,8 +16,8 @@ from scipy import ndimage
 from models.nets.line_detector import load_line_detector
 from models.reading.line_finder import MIN_LINE_PX, LineBox, reading_order, without_slivers
 
-CORE_THRESHOLD = 0.5   # a pixel whose core probability is above this is in a core
-MIN_SCORE = 0.6        # a component whose mean core probability is below this is noise, not a line
+CORE_THRESHOLD = 0.4   # a pixel whose core probability is above this is in a core (chosen on tune, EXPERIMENTS 22-3e)
+MIN_SCORE = 0.75       # a component whose mean core probability is below this is noise, not a line (tune)
 
 
 def core_box(box, shrink):
