@@ -16,7 +16,7 @@ from scipy import ndimage
 from models.nets.line_detector import load_line_detector
 from models.reading.line_finder import MIN_LINE_PX, LineBox, reading_order, without_slivers
 
-CORE_THRESHOLD = 0.4   # a pixel whose core probability is above this is in a core (chosen on tune, EXPERIMENTS 22-3e)
+CORE_THRESHOLD = 0.4   # a pixel whose core probability is above this is in a core (chosen on tune, EXPERIMENTS 22-3d)
 MIN_SCORE = 0.75       # a component whose mean core probability is below this is noise, not a line (tune)
 
 
