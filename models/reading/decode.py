@@ -255,16 +255,20 @@ def refine_words(log_probs, text, confidences, encode, prior=None, confident=0.9
     ``encode(text)``: the class labels of a text, ValueError for a character outside the charset."""
     words = text.split(" ")
     starts = np.cumsum([0] + [len(word) + 1 for word in words])
-    spans = _spans_of(log_probs, text, encode) if search else None
+    searched = None  # (spans, letter classes): aligned once, the first time an uncertain word needs them
     for position, word in enumerate(words):
         if min(confidences[starts[position]:starts[position] + len(word)], default=1.0) >= confident:
             continue
         core = word.strip(EDGE_PUNCTUATION)
         neighbours = list(nearby_words(core)) if len(core) >= 2 else []
-        if spans and len(core) >= 2 and core.isascii() and core.isalpha():
+        searchable = search and len(core) >= 2 and core.isascii() and core.isalpha()
+        if searchable and searched is None:
+            searched = (_spans_of(log_probs, text, encode), _letter_classes(encode))
+        if searchable and searched[0]:
+            spans, letters = searched
             begin = starts[position] + word.index(core)
             first, last = word_columns(spans, begin, begin + len(core), len(log_probs))
-            found = lexicon_search(log_probs[first:last + 1], _letter_classes(encode), lambda w: cased_like(w, core))
+            found = lexicon_search(log_probs[first:last + 1], letters, lambda w: cased_like(w, core))
             neighbours += [w for w, _ in found if w != core and w not in neighbours]
         if not neighbours:
             continue
