@@ -151,6 +151,12 @@ def region_original(evaluate, screenshot, article_rect, dpr):
     return drawn_ink_box(sharp, article_rect, REGION_INK, (255, 255, 255), dpr, reach=0)
 
 
+def region_around(rect, margin=6):
+    """The rectangle a user drags around ``rect`` (CSS px), ``margin`` px outside it on every side."""
+    return {"x": rect["x"] - margin, "y": rect["y"] - margin, "width": rect["width"] + 2 * margin,
+            "height": rect["height"] + 2 * margin}
+
+
 # Find-in-page from the start of the page: window.find(words) searches on from the selection.
 FIND_JS = "(words) => { getSelection().removeAllRanges(); return window.find(words); }"
 

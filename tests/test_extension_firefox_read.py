@@ -21,7 +21,7 @@ import pytest
 from extension_support import FIREFOX, PUPPETEER, launch_firefox
 from read_page import (CARD_LINES, FOCUSED_BAR_BUTTON_JS, LAYER_JS, REGION_TEXTS, STUB_LINES, TOGGLE_PRESSED_JS,
                        assert_read_all_read_the_card_and_revealed_the_live_text, assert_region_read, assert_the_card_is_drawn_like_the_original_and_found,
-                       assert_the_region_read_drew_the_articles_ink, blind_crop, expected_boxes, read_via_server, region_original, tab_to_copy_text, within)
+                       assert_the_region_read_drew_the_articles_ink, blind_crop, expected_boxes, read_via_server, region_around, region_original, tab_to_copy_text, within)
 
 pytestmark = [
     pytest.mark.browser,
@@ -294,8 +294,7 @@ def test_firefox_region_read_beside_a_blue_button_draws_the_articles_ink_not_the
     firefox.open(read_site.rsplit("/", 1)[0] + "/region.html")
     original = region_original(firefox.page, firefox.screenshot, firefox.rect("article"), dpr)
 
-    row = firefox.rect("row")
-    region = {"x": row["x"] - 6, "y": row["y"] - 6, "width": row["width"] + 12, "height": row["height"] + 12}
+    region = region_around(firefox.rect("row"))
 
     def read_region():
         firefox.start_region("read-region")

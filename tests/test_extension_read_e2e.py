@@ -20,7 +20,7 @@ import pytest
 from extension_support import CHROMIUM, ExtensionBrowser
 from read_page import (CARD_LINES, LAYER_JS, REGION_TEXTS, STUB_LINES, assert_copy_and_toggle_work_from_the_keyboard,
                        assert_read_all_read_the_card_and_revealed_the_live_text, assert_region_read, assert_the_card_is_drawn_like_the_original_and_found,
-                       assert_the_region_read_drew_the_articles_ink, blind_crop, expected_boxes, read_via_server, region_original, within)
+                       assert_the_region_read_drew_the_articles_ink, blind_crop, expected_boxes, read_via_server, region_around, region_original, within)
 
 pytestmark = [
     pytest.mark.browser,
@@ -283,8 +283,7 @@ def test_a_region_read_beside_a_blue_button_draws_the_articles_ink_not_the_butto
     browser.open(read_site.rsplit("/", 1)[0] + "/region.html")
     original = region_original(browser.page.evaluate, browser.screenshot, browser.rect("article"), dpr)
 
-    row = browser.rect("row")
-    region = {"x": row["x"] - 6, "y": row["y"] - 6, "width": row["width"] + 12, "height": row["height"] + 12}
+    region = region_around(browser.rect("row"))
     browser.set_server(server_url)
     try:
         start_region_read(browser)
