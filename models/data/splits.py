@@ -15,6 +15,11 @@ def split_of(sample):
     return SPLITS[digest[0] % 2]
 
 
+def by_split(records, summarize):
+    """{split: summarize(that split's records)} for each split that has records (each carries "split")."""
+    return {split: summarize(chosen) for split in SPLITS if (chosen := [r for r in records if r["split"] == split])}
+
+
 def split_sections(results, tables, samples_in):
     """Markdown of a result's test half, tune half and all samples, in that order: ``tables(summary)``
     gives one summary's table lines, ``samples_in(summary)`` its sample count."""

@@ -26,7 +26,7 @@ from skimage.metrics import structural_similarity
 from models import REGISTRY, CheckpointError, default_checkpoint, load_checkpoint
 from models.evaluation.baselines import richardson_lucy, unsharp_mask, wiener
 from models.data.chromium_devset import load_pair, psnr_uint8, read_manifest
-from models.data.splits import SPLITS, split_of, split_sections
+from models.data.splits import by_split, split_of, split_sections
 from models.evaluation.ocr import cer, ocr_scale, read_text
 
 BUCKETS = (("<=1", -math.inf, 1.0), ("1-2", 1.0, 2.0), ("2-4", 2.0, 4.0), (">4", 4.0, math.inf))
@@ -235,11 +235,6 @@ def summarize(records, methods, key=None):
     return summary
 
 
-def splits_summary(records, methods):
-    """split -> ``summarize`` of that split's records."""
-    return {split: summarize(chosen, methods) for split in SPLITS if (chosen := [r for r in records if r["split"] == split])}
-
-
 def by_css_blur(records, methods):
     """method -> CSS blur radius -> DPR -> {n, cer}: how readable each radius leaves the text at each
     pixel density. A radius blurs the same share of a letter at every DPR, so equal rows across DPR
@@ -399,7 +394,7 @@ def main(argv=None):
         "buckets": [name for name, _, _ in BUCKETS], "methods": methods,
         "checkpoints": {label: str(checkpoints.get(label, default_checkpoint(label))) for label in models},
         "summary": summarize(records, methods),
-        "splits": splits_summary(records, methods),
+        "splits": by_split(records, lambda chosen: summarize(chosen, methods)),
         "by_raster": {raster: summarize(records, methods, key=lambda r, raster=raster: r["raster"] == raster)
                       for raster in sorted({r["raster"] for r in records})},
         "by_css_blur": by_css_blur(records, methods),

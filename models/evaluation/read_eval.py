@@ -20,7 +20,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from models import CheckpointError
 from models.data.chromium_devset import load_pair, read_manifest
-from models.data.splits import SPLITS, split_of, split_sections
+from models.data.splits import SPLITS, by_split, split_of, split_sections
 from models.evaluation.evaluate import BUCKETS, LABEL_FONT, sigma_bucket
 from models.evaluation.ocr import cer, normalize_text
 from models.reading.line_networks import DEFAULT_SVTR
@@ -264,8 +264,7 @@ def main(argv=None):
         "prior_weight": reader.prior.words.weight,
         "char_prior_weight": reader.prior.characters.weight, "refine": reader.refine, "confident": CONFIDENT,
         "summary": summarize(records, baselines),
-        "splits": {split: summarize(chosen, baselines) for split in SPLITS
-                   if (chosen := [r for r in records if r["split"] == split])},
+        "splits": by_split(records, lambda chosen: summarize(chosen, baselines)),
         "reliability": reliability(records),
         "timing": {"wall_seconds": round(time.time() - started, 1),
                    "median_read_seconds": float(np.median([r["modes"][m]["seconds"] for r in records for m in MODES]))},
