@@ -2,7 +2,7 @@
 // state as its pages are read, the words the document view shows, and the document as .txt and
 // Markdown. Pure: no DOM, no chrome.* but chrome.i18n (through i18n.js); tested with node --test.
 import { countMessage, listOf, message } from "./i18n.js";
-import { combineVerdicts, layoutReading, lineSeparator } from "./reading.js";
+import { combineVerdicts, joinLines, layoutReading } from "./reading.js";
 
 // The name of the port a document view reads its document over (lib/document-read.js serves it).
 export const DOCUMENT_PORT = "read-document";
@@ -150,21 +150,13 @@ export function markedMarkdown(runs) {
   }).join(""));
 }
 
-/**
- * A page's lines, each written by mark(runs): the cells of a row (reading.js lineSeparator) joined
- * by a tab, rows by newline.
- */
-function joinMarked(lines, mark, newline) {
-  return lines.map((line, i) => mark(line.runs) + (i === lines.length - 1 ? "" : lineSeparator(line, lines[i + 1]).replace("\n", newline))).join("");
-}
-
 /** The document as plain text: what "Copy all" copies and "Save as .txt" saves. */
 export function documentText(doc) {
   const head = [doc.title || doc.url, ...(doc.url && doc.title ? [message("document_source", doc.url)] : []), ...(hasUncertain(doc) ? [message("document_legend")] : [])];
   const pages = doc.pages.map((page) => {
     const heading = `--- ${message("document_page", page.number, doc.total)} ---`;
     if (page.status !== "read") return [heading, pageNote(page)].join("\n");
-    return `${heading}\n${joinMarked(page.lines, markedText, "\n")}`;
+    return `${heading}\n${joinLines(page.lines, (line) => markedText(line.runs))}`;
   });
   return `${[head.join("\n"), ...pages].join("\n\n")}\n`;
 }
@@ -176,7 +168,7 @@ export function documentMarkdown(doc) {
   const pages = doc.pages.map((page) => {
     const heading = `## ${escapeMarkdown(message("document_page", page.number, doc.total))}`;
     // A page's lines stay lines: two spaces end each one but the last.
-    const body = page.status === "read" ? joinMarked(page.lines, markedMarkdown, "  \n") : `*${escapeMarkdown(pageNote(page))}*`;
+    const body = page.status === "read" ? joinLines(page.lines, (line) => markedMarkdown(line.runs), "  \n") : `*${escapeMarkdown(pageNote(page))}*`;
     return `${heading}\n\n${body}`;
   });
   return `${[head.join("\n\n"), ...pages].join("\n\n")}\n`;

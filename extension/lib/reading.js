@@ -91,9 +91,12 @@ export function lineSeparator(line, next) {
   return line.row != null && next?.row === line.row ? "\t" : "\n";
 }
 
-/** The lines' text in reading order, cells of a row joined by tabs (lineSeparator). */
-export function joinLines(lines) {
-  return lines.map((line, i) => (i === lines.length - 1 ? line.text : line.text + lineSeparator(line, lines[i + 1]))).join("");
+/**
+ * The lines in reading order, each as write(line) gives it (its text by default), cells of a row
+ * joined by tabs and rows by newline (lineSeparator's "\n", or another line break, e.g. Markdown's).
+ */
+export function joinLines(lines, write = (line) => line.text, newline = "\n") {
+  return lines.map((line, i) => write(line) + (i === lines.length - 1 ? "" : lineSeparator(line, lines[i + 1]).replace("\n", newline))).join("");
 }
 
 /**
