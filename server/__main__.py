@@ -15,7 +15,8 @@ from . import DEFAULT_HOST, DEFAULT_PORT, create_app, resolve_checkpoint, runtim
 from .engine import PRECISIONS, Engine, cpu_count, resolve_device, validate_sigma
 from .errors import ReaderUnavailable, ServerError
 from .imaging import DEFAULT_MAX_PIXELS
-from .reading import READER_ENV, SVTR_ENV, ReadService, read_with_line_colours, reader_pixels, resolve_reader, resolve_svtr
+from .reading import (DETECTOR_ENV, READER_ENV, SVTR_ENV, ReadService, read_with_line_colours, reader_pixels,
+                      resolve_detector, resolve_reader, resolve_svtr)
 
 TOKEN_ENV = "ANTI_AGING_TOKEN"
 
@@ -39,11 +40,15 @@ def add_reader_option(parser):
                         help=f"SVTR-LCNet checkpoint that reads the lines without Hangul ('none': the reader reads "
                              f"all; default: ${SVTR_ENV}, else models/checkpoints/svtr_reader.pt beside the "
                              "shipped reader)")
+    parser.add_argument("--detector", metavar="CKPT",
+                        help=f"line detector checkpoint that finds the lines ('none': the rule-based finder; default: "
+                             f"${DETECTOR_ENV}, else models/checkpoints/line_detector.pt where it is shipped)")
 
 
 def read_service(args, device, **options):
     reader = resolve_reader(args.reader)
-    return ReadService(reader, device=device, svtr=resolve_svtr(args.svtr, reader), **options)
+    return ReadService(reader, device=device, svtr=resolve_svtr(args.svtr, reader),
+                       detector=resolve_detector(args.detector), **options)
 
 
 def add_serve_options(parser):
@@ -131,7 +136,8 @@ def load_reader(args, device, **options):
     try:
         service.warmup()
     except ReaderUnavailable as exc:
-        if args.reader or os.environ.get(READER_ENV) or args.svtr or os.environ.get(SVTR_ENV):
+        if any((args.reader, os.environ.get(READER_ENV), args.svtr, os.environ.get(SVTR_ENV), args.detector,
+                os.environ.get(DETECTOR_ENV))):
             raise SystemExit(f"error: {exc.message}") from None
     return service
 
@@ -380,6 +386,8 @@ def serve_argv(args):
         argv += ["--reader", str(Path(args.reader).resolve())]
     if args.svtr:
         argv += ["--svtr", args.svtr if args.svtr == "none" else str(Path(args.svtr).resolve())]
+    if args.detector:
+        argv += ["--detector", args.detector if args.detector == "none" else str(Path(args.detector).resolve())]
     if args.token:
         argv += ["--token", args.token]
     for origin in args.allow_origin:

@@ -15,6 +15,10 @@ pretrained recogniser fine-tuned on our lines) reads every line the reader does 
 svtr_reader.pt goes with the shipped reader.pt, and a reader named by path reads alone. It is loaded once, on first use or at
 ``load()`` (serve calls it at start); a missing file is looked for again on the next request,
 so a checkpoint dropped in place later is picked up without a restart.
+
+Lines are found by the learned line detector (``models.reading.line_detector``) when one is named
+(--detector or $ANTI_AGING_DETECTOR) or shipped as models/checkpoints/line_detector.pt, and by the
+rule-based ``find_lines`` otherwise or with "none".
 """
 import os
 import threading
@@ -31,7 +35,8 @@ from .errors import QueueFull, ReaderUnavailable, RequestTimeout, ServerError, S
 
 READER_ENV = "ANTI_AGING_READER"
 SVTR_ENV = "ANTI_AGING_SVTR"
-NO_SVTR = "none"
+DETECTOR_ENV = "ANTI_AGING_DETECTOR"
+NO_SVTR = NO_DETECTOR = "none"
 DEFAULT_QUEUE_SIZE = 64  # images waiting at most, as the engine's default
 HOW_TO_GET_A_READER = ("pass --reader PATH, set $ANTI_AGING_READER, or train one "
                        "(python -m models.training.train_recognizer --task reader)")
@@ -41,6 +46,7 @@ HOW_TO_GET_A_READER = ("pass --reader PATH, set $ANTI_AGING_READER, or train one
 # seconds (SciPy, the word lists) that a server that only sharpens should not pay at start.
 DEFAULT_READER = default_checkpoint("reader")
 DEFAULT_SVTR = default_checkpoint("svtr_reader")  # models.reading.line_networks.DEFAULT_SVTR
+DEFAULT_DETECTOR = default_checkpoint("line_detector")
 
 
 def resolve_reader(path=None):
@@ -56,6 +62,15 @@ def resolve_svtr(path=None, reader=None):
         return None if named == NO_SVTR else str(named)
     shipped_pair = reader is not None and Path(reader).resolve() == DEFAULT_READER.resolve()
     return str(DEFAULT_SVTR) if shipped_pair and DEFAULT_SVTR.is_file() else None
+
+
+def resolve_detector(path=None):
+    """--detector wins, then $ANTI_AGING_DETECTOR ("none": find_lines); else the shipped
+    line_detector.pt when it is there, else None (find_lines)."""
+    named = path or os.environ.get(DETECTOR_ENV)
+    if named:
+        return None if named == NO_DETECTOR else str(named)
+    return str(DEFAULT_DETECTOR) if DEFAULT_DETECTOR.is_file() else None
 
 
 def reader_pixels(rgb, alpha=None):
@@ -82,17 +97,22 @@ def read_with_line_colours(reader, image, sigma=None):
     (models.reading.line_colours): what /v1/read and `anti-aging read --json` answer."""
     from models.reading.line_colours import measure_lines
 
-    reading = reader.read(image, sigma).as_dict()
-    return {**reading, "lines": measure_lines(image, reading["lines"], sigma)}
+    reading = reader.read(image, sigma)
+    answer = reading.as_dict()
+    found = [line.found for line in reading.lines]
+    return {**answer, "lines": measure_lines(image, answer["lines"], sigma, None if None in found else found)}
 
 
 class ReadService:
-    """One reader for the whole process. ``checkpoint`` (with ``svtr`` beside it, if given) is
-    loaded on first use; ``reader`` (a built Reader, e.g. a test's) is used as it is."""
+    """One reader for the whole process. ``checkpoint`` (with ``svtr`` beside it and the line
+    ``detector``, if given) is loaded on first use; ``reader`` (a built Reader, e.g. a test's) is
+    used as it is."""
 
-    def __init__(self, checkpoint=None, reader=None, device="cpu", queue_size=DEFAULT_QUEUE_SIZE, svtr=None):
+    def __init__(self, checkpoint=None, reader=None, device="cpu", queue_size=DEFAULT_QUEUE_SIZE, svtr=None,
+                 detector=None):
         self.checkpoint = str(checkpoint) if checkpoint else None
         self.svtr = str(svtr) if svtr else None
+        self.detector = str(detector) if detector else None
         self.device = device
         self.queue_size = queue_size
         self._reader = reader
@@ -112,7 +132,8 @@ class ReadService:
         return self.loaded or bool(self.checkpoint and Path(self.checkpoint).is_file())
 
     def describe(self):
-        return {"checkpoint": self.checkpoint, "svtr": self.svtr, "loaded": self.loaded, "available": self.available}
+        return {"checkpoint": self.checkpoint, "svtr": self.svtr, "detector": self.detector, "loaded": self.loaded,
+                "available": self.available}
 
     def load(self):
         """The shared Reader, built on the first call; ReaderUnavailable when there is none to build."""
@@ -130,9 +151,9 @@ class ReadService:
         from models.reading.pipeline import Reader
 
         try:
-            return Reader(checkpoint=self.checkpoint, device=self.device, svtr=self.svtr)
+            return Reader(checkpoint=self.checkpoint, device=self.device, svtr=self.svtr, detector=self.detector)
         except CheckpointError as exc:
-            raise ReaderUnavailable(f"the reader checkpoint cannot be used: {exc}; {HOW_TO_GET_A_READER}") from None
+            raise ReaderUnavailable(f"a reading checkpoint cannot be used: {exc}; {HOW_TO_GET_A_READER}") from None
 
     def warmup(self):
         """Load the reader, the word lists and the network's kernels before the first request."""

@@ -10,7 +10,8 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from models.data.blur import chromium_blur
-from models.reading.line_colours import background_around, estimate_sigma, measure_ink, measure_lines, sharp_box
+from models.reading.line_colours import (background_around, blurred_box, estimate_sigma, found_extent, measure_ink,
+                                         measure_lines, sharp_box)
 from models.reading.line_finder import LineBox, find_lines
 from models.reading.pipeline import Reading, ReadLine
 from server.reading import ReadService
@@ -214,3 +215,35 @@ def test_read_answers_each_lines_ink_background_and_blur(engine):
         assert delta_e(line["ink"], (25, 25, 25)) < 10 and line["background"] == [255, 255, 255]
         assert abs(line["sigma"] - 2.5) < 0.6
         assert all(abs(a - b) <= 2 for a, b in zip(line["box"], ink_box)), (line["box"], ink_box)
+
+
+def test_blurred_box_undoes_sharp_box_and_stays_inside_the_image():
+    box = LineBox(30, 20, 200, 24)
+    for sigma in (0.0, 1.5, 4.0):
+        grown = blurred_box(box, sigma, (100, 400, 3))
+        assert sharp_box(grown, sigma) == box
+    assert blurred_box(LineBox(1, 1, 50, 10), 10.0, (14, 60, 3)).as_list() == [0, 0, 60, 14]
+
+
+@pytest.mark.parametrize("sigma", [1.5, 3.0])
+def test_a_sharp_box_grown_blind_reaches_about_where_the_finder_finds_the_blurred_line(sigma):
+    image, (ink_box,) = drawn([("Quarterly revenue rose", (30, 30), (20, 20, 20))])
+    capture = blurred(image, sigma)
+    (found,) = find_lines(capture)
+    told, measured = found_extent(capture, LineBox(*ink_box), sigma), found_extent(capture, LineBox(*ink_box))
+    for extent in (told, measured):
+        assert abs(extent.h - found.h) <= max(2, sigma) and abs(extent.w - found.w) <= 2 * max(2, sigma)
+    assert measured.h > ink_box[3]  # blind, the blur was measured and its spread added
+
+
+def test_a_line_reported_at_its_sharp_box_keeps_it_in_a_blind_read():
+    image, (ink_box,) = drawn([("Quarterly revenue rose", (30, 30), (20, 20, 20))])
+    capture = blurred(image, 3.0)
+    found = found_extent(capture, LineBox(*ink_box))
+    line = {"text": "Quarterly revenue rose", "box": list(ink_box), "confidence": [0.9] * 22}
+    (kept,) = measure_lines(capture, [line], None, found=[found])
+    (narrowed,) = measure_lines(capture, [{**line, "box": found.as_list()}], None, found=[found])
+    assert kept["box"] == list(ink_box) and narrowed["box"] != found.as_list()
+    assert kept["ink"] == narrowed["ink"] and kept["sigma"] == narrowed["sigma"]
+    with pytest.raises(ValueError, match="found boxes"):
+        measure_lines(capture, [line], None, found=[])

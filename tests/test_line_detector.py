@@ -1,10 +1,12 @@
 """The learned line detector: the net's size contract and checkpoint, decoding boxes from its maps,
 its trainer (two steps on a tiny fake layouts shard, then a resume), and its use as a line_eval finder."""
+import io
 import json
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from models import CheckpointError, build_model, read_checkpoint, save_checkpoint
 from models.data.chromium_devset import RASTER_ARGS
@@ -12,7 +14,7 @@ from models.data.chromium_layouts import LayoutPages, build_layouts, write_shard
 from models.evaluation import line_eval
 from models.evaluation.line_eval import evaluate_pages, rates, summarize
 from models.nets.line_detector import LineDetectorConfig, build_line_detector, load_line_detector
-from models.reading.line_detector import LineDetector, core_box, decode_lines, unshrink
+from models.reading.line_detector import LineDetector, core_box, decode_lines, join_pieces, unshrink
 from models.reading.line_finder import MIN_LINE_PX, LineBox
 from models.training import train_detector
 from models.training.train_detector import DetectorTrainConfig, detector_batch, line_targets
@@ -55,6 +57,12 @@ def test_the_net_is_small_and_its_checkpoint_alone_rebuilds_it(tmp_path):
         load_line_detector(tmp_path / "deblur.pt")
 
 
+def png(image):
+    out = io.BytesIO()
+    Image.fromarray(image).save(out, "PNG")
+    return out.getvalue()
+
+
 # ---------------------------------------------------------------- decoding
 
 def maps_of(shape, cores, height):
@@ -86,6 +94,59 @@ def test_a_thin_rule_and_a_faint_blob_are_not_lines():
     assert decode_lines(probability, heights, SHRINK) == []
     probability[40:44, 20:60] = 0.9  # the blob made confident is a line
     assert decode_lines(probability, heights, SHRINK) == [LineBox(17, 37, 46, 10)]
+
+
+def test_pieces_of_one_row_join_where_the_gap_is_small_for_their_height():
+    word, next_word = (10, 20, 60, 30), (66, 21, 120, 30)          # 6 px apart, 9-10 px tall
+    cell, other_row = (150, 20, 200, 30), (10, 40, 60, 50)        # 30 px along the row; a row below
+    assert join_pieces([next_word, cell, word, other_row], gap=1.0) == [[2, 0], [3], [1]]
+    assert join_pieces([next_word, cell, word], gap=4.0) == [[2, 0, 1]]
+    assert join_pieces([word, next_word], gap=None) == [[0], [1]]
+    assert join_pieces([word, (66, 28, 120, 38)], gap=1.0) == [[0], [1]]  # overlapping 2 of 10 rows: not one row
+
+
+def test_a_core_broken_at_a_wide_space_decodes_as_one_line():
+    probability, heights = maps_of((40, 200), [(18, 22, 20, 80, 0.9), (18, 22, 88, 150, 0.9)], 10)
+    assert decode_lines(probability, heights, SHRINK, gap=1.0) == [LineBox(17, 15, 136, 10)]
+    assert len(decode_lines(probability, heights, SHRINK, gap=None)) == 2
+
+
+def test_the_detector_is_the_named_one_or_the_shipped_one(tmp_path, monkeypatch):
+    from server import reading
+
+    monkeypatch.delenv(reading.DETECTOR_ENV, raising=False)
+    shipped = tmp_path / "line_detector.pt"
+    monkeypatch.setattr(reading, "DEFAULT_DETECTOR", shipped)
+    assert reading.resolve_detector(None) is None                    # none shipped: find_lines
+    shipped.write_bytes(b"")
+    assert reading.resolve_detector(None) == str(shipped)
+    assert reading.resolve_detector("mine.pt") == "mine.pt"
+    assert reading.resolve_detector("none") is None
+    monkeypatch.setenv(reading.DETECTOR_ENV, "from-env.pt")
+    assert reading.resolve_detector(None) == "from-env.pt"
+    assert reading.resolve_detector("none") is None
+
+
+def test_the_server_reads_with_the_detector_it_is_given_and_says_which_cannot_be_used(engine, reader_checkpoint, tmp_path):
+    from server.errors import ReaderUnavailable
+    from server.reading import ReadService
+    from server_support import make_app
+
+    detector = tmp_path / "detector.pt"
+    save_checkpoint(detector, build_line_detector(widths=(8, 16, 32), depths=(1, 1, 1), kernels=(3, 3, 3), neck=8))
+    service = ReadService(reader_checkpoint, detector=detector)
+    client = make_app(engine, READER=service).test_client()
+    image = np.full((60, 200, 3), 255, np.uint8)
+    image[25:35, 20:180] = 0
+    assert client.post("/v1/read", data=png(image), content_type="image/png").status_code == 200
+    assert isinstance(service.load().detector, LineDetector)
+    assert client.get("/v1/models").get_json()["reader"]["detector"] == str(detector)
+    service.close()
+    for wrong, message in ((tmp_path / "missing.pt", "not found: .*missing.pt"), (tmp_path / "deblur.pt", "not hold a line detector")):
+        if wrong.name == "deblur.pt":
+            save_checkpoint(wrong, build_model("nafunet", width=8))
+        with pytest.raises(ReaderUnavailable, match=message):
+            ReadService(reader_checkpoint, detector=wrong).load()
 
 
 def test_boxes_stay_inside_the_capture():

@@ -188,7 +188,7 @@ def reader_naming_each_box_by(cells, sure=1.0):
             named.append((text, [sure] * len(text)))
         return named
     reader = Reader.__new__(Reader)
-    reader.max_lines, reader.read_boxes = 200, read_boxes
+    reader.max_lines, reader.read_boxes, reader.detector = 200, read_boxes, None
     return reader
 
 
@@ -517,6 +517,20 @@ def test_a_thumbnail_whose_lines_are_a_few_pixels_tall_is_unreadable(tiny_reader
     monkeypatch.setattr(tiny_reader, "read_line", lambda *_: ("text", [1.0] * 4))
     assert tiny_reader.read(image).verdict == "readable"
     assert tiny_reader.read(thumbnail).verdict == "unreadable"
+
+
+def test_with_a_detector_lines_are_read_in_their_blurred_extent_and_answered_at_their_sharp_ink(tiny_reader, monkeypatch):
+    image, truth = paragraph()
+    sharp = [LineBox(*box) for box in truth]
+    monkeypatch.setattr(tiny_reader, "detector", lambda _: sharp)  # a detector that finds every line's ink box
+    read_in = []
+    monkeypatch.setattr(tiny_reader, "read_boxes",
+                        lambda _, boxes, __: read_in.extend(boxes) or [("text", [1.0] * 4)] * len(boxes))
+    reading = tiny_reader.read(blur(image, 3.0), sigma=3.0)
+    assert {line.box for line in reading.lines} == set(sharp)
+    for line in reading.lines:  # read in the box the finder would find: the ink plus the blur's spread
+        assert line.found in read_in and line.found.h > line.box.h + 4 and line.found.w > line.box.w + 4
+    assert {(box.x, box.y) for box in read_in} == {(box.x - 4, box.y - 4) for box in sharp}  # 1.2 / 1.08 + 1.14 sigma
 
 
 def test_reading_lines_are_pure_functions_of_seed_and_index_and_blurred_relative_to_the_font():

@@ -241,12 +241,13 @@ def main(argv=None):
     parser.add_argument("--korean-to-reader", action="store_true",
                         help="Korean lines read by the reader even when the SVTR has Hangul")
     parser.add_argument("--no-refine", action="store_true", help="keep the beam's words (no lexicon refinement)")
+    parser.add_argument("--detector", default="", help="find lines with this line detector checkpoint ('': find_lines)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     started = time.time()
     try:
         reader = Reader(args.reader, refine=not args.no_refine, svtr=args.svtr or None,
-                        korean_to_reader=args.korean_to_reader)
+                        korean_to_reader=args.korean_to_reader, detector=args.detector or None)
         if args.prior_weight is not None:
             reader.prior.words.weight = args.prior_weight
         if args.char_prior_weight is not None:
@@ -260,6 +261,7 @@ def main(argv=None):
     baselines = load_baselines(out / "results.json")
     results = {
         "devset": str(args.devset), "samples": len(records), "reader": str(args.reader), "svtr": args.svtr or None,
+        "detector": args.detector or None,
         "svtr_reads": "every line" if reader.svtr_reads_all else "lines without Hangul",
         "prior_weight": reader.prior.words.weight,
         "char_prior_weight": reader.prior.characters.weight, "refine": reader.refine, "confident": CONFIDENT,

@@ -155,6 +155,27 @@ def sharp_box(box, sigma):
     return LineBox(box.x + dx, box.y + dy, box.w - 2 * dx, box.h - 2 * dy)
 
 
+def blurred_box(box, sigma, shape):
+    """A sharp ink box grown by a blur of ``sigma`` px's spread each side (the inverse of
+    ``sharp_box``): the box ``find_lines`` finds around the blurred line, clipped to ``shape``."""
+    dy = int(round(ROW_SPREAD * sigma))
+    dx = int(round(COLUMN_SPREAD_PX + COLUMN_SPREAD * sigma)) if sigma > 0 else 0
+    top, bottom, left, right = _grow(box, dx, dy, shape)
+    return LineBox(left, top, right - left, bottom - top)
+
+
+def found_extent(image, box, sigma=None):
+    """The box ``find_lines`` would find around a line whose sharp ink is ``box`` (a LineBox):
+    grown by the told ``sigma``'s spread, or in a blind read by the sigma measured from the ink's
+    edges in the box grown by a quarter of its height (where blurred ink still lies)."""
+    if sigma is None:
+        top, bottom, left, right = _grow(box, box.h // 4, box.h // 4, image.shape)
+        around = LineBox(left, top, right - left, bottom - top)
+        ink = measure_ink(image, around, background_around(image, around, around.h / 4))
+        sigma = estimate_sigma(ink.contrast, ink.slope, around.h) if ink.contrast >= MIN_CONTRAST else 0.0
+    return blurred_box(box, sigma, image.shape)
+
+
 def darkest_share(sigma, core_height):
     """How much of its ink's contrast a line's darkest run keeps under a blur of ``sigma`` px, for
     a line whose densest rows (its x-height, blurred) are ``core_height`` px: strokes are thinner
@@ -179,15 +200,22 @@ def _rgb(colour):
     return [int(v) for v in np.clip(np.round(colour), 0, 255)]
 
 
-def measure_lines(image, lines, sigma=None):
+def measure_lines(image, lines, sigma=None, found=None):
     """Each line of a reading with its colours and sharp size measured from ``image`` (uint8 (H, W,
     3), the pixels read). lines: the reading's lines ({"box": [x, y, w, h], ...}, boxes as the
-    pipeline reports them); sigma: the blur the reader was told (image px), None for a blind read.
+    pipeline reports them); sigma: the blur the reader was told (image px), None for a blind read;
+    found: the LineBoxes the lines were found in (the blurred ink's extent), by default the
+    reported boxes grown back by the told sigma's spread (``found_box``: ``find_lines``' boxes).
     Returns new line dicts, each with ``ink`` and ``background`` ([r, g, b]) and ``sigma`` (the one
-    told, or the one measured), and, in a blind read, ``box`` less the measured blur's spread."""
+    told, or the one measured), and, in a blind read whose reported box is still the found one,
+    ``box`` less the measured blur's spread."""
     _check_image(image)
     sigma = _check_sigma(sigma)
-    found = [found_box(_check_box(line["box"], image.shape), sigma, image.shape) for line in lines]
+    reported = [_check_box(line["box"], image.shape) for line in lines]
+    if found is None:
+        found = [found_box(box, sigma, image.shape) for box in reported]
+    elif len(found) != len(lines):
+        raise ValueError(f"{len(found)} found boxes for {len(lines)} lines")
     measured = []
     for index, (line, box) in enumerate(zip(lines, found)):
         others = found[:index] + found[index + 1:]
@@ -202,7 +230,7 @@ def measure_lines(image, lines, sigma=None):
         has_ink = ink.contrast >= MIN_CONTRAST
         colour = unblurred_ink(ink.darkest, background, darkest_share(blur, ink.core_height)) if has_ink else ink.darkest
         entry = {**line, "ink": _rgb(colour), "background": _rgb(background), "sigma": round(blur, 2)}
-        if sigma is None and has_ink:
+        if sigma is None and has_ink and box == reported[index]:
             entry["box"] = sharp_box(box, blur).as_list()
         measured.append(entry)
     return measured

@@ -18,6 +18,8 @@ from models.reading.line_finder import MIN_LINE_PX, LineBox, reading_order, with
 
 CORE_THRESHOLD = 0.4   # a pixel whose core probability is above this is in a core (chosen on tune, EXPERIMENTS 22-3d)
 MIN_SCORE = 0.75       # a component whose mean core probability is below this is noise, not a line (tune)
+JOIN_GAP = 0.5         # pieces of one row nearer than this many line heights are one line the core broke at a space (tune)
+SAME_ROW = 0.5         # ... pieces "of one row" share this much of the shorter one's height
 
 
 def core_box(box, shrink):
@@ -38,6 +40,35 @@ def unshrink(core, height, shrink):
     return x0 - shrink * height, cy - height / 2, x1 + shrink * height, cy + height / 2
 
 
+def _joinable(a, b, gap):
+    """Whether boxes ``a`` and ``b`` (x0, y0, x1, y1) are pieces of one line: on one row, and
+    their facing ends at most ``gap`` x the shorter one's height apart."""
+    shorter = min(a[3] - a[1], b[3] - b[1])
+    shared = min(a[3], b[3]) - max(a[1], b[1])
+    apart = max(a[0], b[0]) - min(a[2], b[2])
+    return shared >= SAME_ROW * shorter and apart <= gap * shorter
+
+
+def join_pieces(boxes, gap=JOIN_GAP):
+    """The pieces of each line among ``boxes`` (x0, y0, x1, y1), as lists of their indices, left
+    to right: a core breaks where a wide space or a blurred gap leaves the net unsure, and each
+    piece read alone reads its neighbours' letters at its ends. ``gap`` None joins nothing."""
+    groups = [([i], tuple(box)) for i, box in sorted(enumerate(boxes), key=lambda item: item[1][0])]
+    joined = gap is not None
+    while joined:
+        joined = False
+        for i in range(len(groups)):
+            for j in range(i + 1, len(groups)):
+                if _joinable(groups[i][1], groups[j][1], gap):
+                    (members, a), (others, b) = groups[i], groups.pop(j)
+                    groups[i] = (members + others, (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])))
+                    joined = True
+                    break
+            if joined:
+                break
+    return [members for members, _ in groups]
+
+
 def core_components(core_probability, threshold=CORE_THRESHOLD):
     """(slices, mask) of each connected region above ``threshold``, in label order."""
     labels, _ = ndimage.label(core_probability > threshold)
@@ -45,19 +76,22 @@ def core_components(core_probability, threshold=CORE_THRESHOLD):
             if window is not None]
 
 
-def decode_lines(core_probability, heights, shrink, threshold=CORE_THRESHOLD, min_score=MIN_SCORE):
+def decode_lines(core_probability, heights, shrink, threshold=CORE_THRESHOLD, min_score=MIN_SCORE, gap=JOIN_GAP):
     """LineBoxes in reading order from a core probability map and a height map (px), both (H, W).
 
-    Each core above ``threshold`` whose mean probability reaches ``min_score`` is a line as tall
-    as the median height the net read over it; a box under ``MIN_LINE_PX`` either way (a rule, a
-    speck) is not a line, nor is a sliver cut by the capture's top or bottom edge."""
+    Each core above ``threshold`` whose mean probability reaches ``min_score`` is a piece of a
+    line as tall as the median height the net read over it; the pieces of one line are joined
+    (``join_pieces``); a box under ``MIN_LINE_PX`` either way (a rule, a speck) is not a line,
+    nor is a sliver cut by the capture's top or bottom edge."""
     rows, columns = core_probability.shape
-    boxes = []
+    pieces = []
     for (ys, xs), mask in core_components(core_probability, threshold):
-        if float(core_probability[ys, xs][mask].mean()) < min_score:
-            continue
-        height = float(np.median(heights[ys, xs][mask]))
-        x0, y0, x1, y1 = unshrink((xs.start, ys.start, xs.stop, ys.stop), height, shrink)
+        if float(core_probability[ys, xs][mask].mean()) >= min_score:
+            pieces.append(unshrink((xs.start, ys.start, xs.stop, ys.stop), float(np.median(heights[ys, xs][mask])), shrink))
+    boxes = []
+    for members in join_pieces(pieces, gap):
+        x0, y0 = min(pieces[i][0] for i in members), min(pieces[i][1] for i in members)
+        x1, y1 = max(pieces[i][2] for i in members), max(pieces[i][3] for i in members)
         left, top = max(0, math.floor(x0 + 0.5)), max(0, math.floor(y0 + 0.5))
         right, bottom = min(columns, math.floor(x1 + 0.5)), min(rows, math.floor(y1 + 0.5))
         if right - left >= MIN_LINE_PX and bottom - top >= MIN_LINE_PX:
@@ -84,12 +118,13 @@ class LineDetector:
     """A line finder backed by the learned detector: ``detector(image) -> [LineBox]``. Built once
     (from a checkpoint path or a net) and shared by threads: a call keeps no state."""
 
-    def __init__(self, checkpoint, threshold=CORE_THRESHOLD, min_score=MIN_SCORE):
+    def __init__(self, checkpoint, threshold=CORE_THRESHOLD, min_score=MIN_SCORE, gap=JOIN_GAP):
         self.model = load_line_detector(checkpoint) if not isinstance(checkpoint, torch.nn.Module) else checkpoint.eval()
-        self.threshold, self.min_score = threshold, min_score
+        self.threshold, self.min_score, self.gap = threshold, min_score, gap
 
     def __call__(self, image):
         if min(np.asarray(image).shape[:2]) < 1:
             return []
         core, heights = line_maps(self.model, image)
-        return decode_lines(core, heights, self.model.config.core_shrink, self.threshold, self.min_score)
+        return decode_lines(core, heights, self.model.config.core_shrink, self.threshold, self.min_score,
+                            self.gap)

@@ -14,6 +14,8 @@ import numpy as np
 
 from models import CheckpointError, read_checkpoint
 from models.reading.decode import align, beam_search, character_confidences, greedy, refine_words
+from models.reading.line_colours import found_extent
+from models.reading.line_detector import LineDetector
 from models.reading.line_finder import LineBox, find_lines, reading_rows, text_box
 from models.reading.line_networks import CrnnLines, SvtrLines, load_line_network
 from models.reading.prior import LanguagePrior
@@ -33,6 +35,7 @@ class ReadLine:
     box: LineBox
     confidence: list = field(default_factory=list)  # one float 0..1 per character of text
     row: int = None  # lines of one row (a receipt's item and price, a table's cells) share it
+    found: LineBox = None  # the box it was found and read in (its blurred ink's extent); ``box`` is its sharp text
 
     def as_dict(self):
         answer = {"text": self.text, "box": self.box.as_list(), "confidence": [round(c, 4) for c in self.confidence]}
@@ -85,7 +88,8 @@ class Reader:
     reader even when the SVTR has Hangul (for A/B runs)."""
 
     def __init__(self, checkpoint=DEFAULT_READER, device="cpu", prior=None, beam_width=8, max_lines=200,
-                 refine=True, svtr=None, korean_to_reader=False):
+                 refine=True, svtr=None, korean_to_reader=False, detector=None):
+        self.detector = LineDetector(detector) if detector else None
         self.network = CrnnLines(read_checkpoint(checkpoint), checkpoint, device)
         self.svtr = load_line_network(svtr, device) if svtr else None
         if self.svtr is not None and not isinstance(self.svtr, SvtrLines):
@@ -132,13 +136,21 @@ class Reader:
         return [self.read_line(readers[i]) if korean[i] else self.read_line(svtrs[i], self.svtr)
                 for i in range(len(boxes))]
 
+    def find(self, image, sigma=None):
+        """Each line as (found, sharp): the box the reader crops around (the blurred ink's extent, as
+        ``find_lines`` finds it and as the reader was trained on) and where its sharp text lies."""
+        if self.detector is None:
+            return [(box, text_box(box, sigma)) for box in find_lines(image)]
+        return [(found_extent(image, box, sigma), box) for box in self.detector(image)]
+
     def read(self, image, sigma=None):
         """Read every line of ``image`` (uint8 (H, W, 3)); ``sigma`` is the blur in image pixels."""
         image = np.asarray(image)
         if image.ndim != 3 or image.shape[2] < 3 or image.dtype != np.uint8:
             raise ValueError("expected a uint8 (H, W, 3) image")
-        found = find_lines(image)[:self.max_lines]
-        rows = reading_rows([box for box in found if box.h >= MIN_LINE_PX])
+        found = self.find(image, sigma)[:self.max_lines]
+        sharp_of = dict(found)
+        rows = reading_rows([box for box, _ in found if box.h >= MIN_LINE_PX])
         boxes = [box for row in rows for box in row]
         row_of = [index for index, row in enumerate(rows) for _ in row]
         lines, unread = [], len(found) - len(boxes)
@@ -148,5 +160,5 @@ class Reader:
             if max(confidences) < UNSURE_LINE:  # never copied as text, but the verdict knows text was there
                 unread += 1
                 continue
-            lines.append(ReadLine(text, text_box(box, sigma), confidences, row))
+            lines.append(ReadLine(text, sharp_of[box], confidences, row, box))
         return Reading(lines, verdict(lines, unread=unread))

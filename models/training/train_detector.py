@@ -45,6 +45,7 @@ class DetectorTrainConfig:
     zoom_max: float = 1.6
     on_line: float = 0.85         # share of tiles centred near a line (the rest anywhere on the page)
     grey_share: float = 0.1       # tiles turned grey (a grey capture is read too)
+    faint_share: float = 0.0      # tiles whose contrast is cut to 25-70 % (pale grey prices, captions, placeholders)
     height_weight: float = 1.0    # weight of the height loss beside the core's
     image_cache: int = 600        # decoded captures kept in memory
     layouts: str = "runs/layouts_train"  # train families' shards
@@ -114,6 +115,13 @@ def cut_tile(image, boxes, centre, source, tile):
     return tensor[0].clamp(0, 1), inside
 
 
+def faded(tensor, contrast):
+    """A tile (3, T, T) with its contrast against its background (the corner's colour, as the
+    padding) cut to ``contrast``: the same layout in paler ink."""
+    background = tensor[:, :1, :1]
+    return background + (tensor - background) * contrast
+
+
 def detector_sample(pages, images, seed, step, index, config, shrink, height_scale):
     """Tile ``index`` of ``step``: (image (3, T, T), core target (T, T), log height target (T, T))."""
     rng = np.random.default_rng((seed, step, index))
@@ -129,6 +137,8 @@ def detector_sample(pages, images, seed, step, index, config, shrink, height_sca
     else:
         centre = (rng.uniform(0, image.shape[1]), rng.uniform(0, image.shape[0]))
     tensor, tile_boxes = cut_tile(image, boxes, centre, source, config.tile)
+    if rng.random() < config.faint_share:
+        tensor = faded(tensor, rng.uniform(0.25, 0.7))
     if rng.random() < config.grey_share:
         tensor = (tensor * torch.tensor([0.299, 0.587, 0.114])[:, None, None]).sum(0, keepdim=True).expand(3, -1, -1)
     core, log_height = line_targets(tile_boxes, config.tile, config.tile, shrink, height_scale)
