@@ -13,7 +13,7 @@ from models import build_model, save_checkpoint
 from models.reading.line_networks import CrnnLines, SvtrLines, load_line_network
 from models.reading.pipeline import Reader
 from models.reading.recognizer import READER_CHARSET
-from models.reading.routing import has_hangul, without_hangul
+from models.reading.routing import has_hangul, path_certainty, sure_reading, without_hangul
 from models.reading.svtr_lcnet import HEIGHT, STRIDE, build_svtr_lcnet, collate_lines, normalize_line
 from models.training import finetune_svtr, port_ppocr
 
@@ -212,21 +212,28 @@ def svtr_checkpoint(tmp_path_factory):
     return path
 
 
-class FixedLines:
-    """A line network that gives every line the same log-probabilities: those of ``text``."""
+def fixed_log_probs(charset, text, certainty=1.0):
+    """(T, C) log-probabilities whose best path is ``text``, each character at probability ``certainty``."""
+    log_probs = np.full((2 * len(text) + 1, len(charset) + 1), -20.0, np.float32)
+    log_probs[::2, 0] = 0.0
+    for i, ch in enumerate(text):
+        log_probs[2 * i + 1, charset.index(ch) + 1] = np.log(certainty)
+    return log_probs
 
-    def __init__(self, charset, text, power=1.0):
+
+class FixedLines:
+    """A line network that gives every line the same log-probabilities: those of ``text``, or of
+    ``texts[box]`` for a box named there; each character read at probability ``certainty``."""
+
+    def __init__(self, charset, text, power=1.0, certainty=1.0, texts=None):
         self.charset, self.power = charset, power
-        log_probs = np.full((2 * len(text) + 1, len(charset) + 1), -20.0, np.float32)
-        log_probs[::2, 0] = 0.0
-        for i, ch in enumerate(text):
-            log_probs[2 * i + 1, charset.index(ch) + 1] = 0.0
-        self.line = log_probs
+        self.line = fixed_log_probs(charset, text, certainty)
+        self.lines = {box: fixed_log_probs(charset, *reading) for box, reading in (texts or {}).items()}
         self.calls = []
 
     def log_probs(self, image, boxes, sigma=None):
-        self.calls.append(len(boxes))
-        return [self.line] * len(boxes)
+        self.calls.append(list(boxes))
+        return [self.lines.get(box, self.line) for box in boxes]
 
 
 @pytest.mark.parametrize("reader_reads, expected", [("가격", "가격"), ("price", "SVTR")])
@@ -234,11 +241,35 @@ def test_lines_the_reader_reads_as_korean_stay_with_it_the_rest_go_to_the_svtr(
         reader_checkpoint, svtr_checkpoint, reader_reads, expected):
     reader = Reader(reader_checkpoint, svtr=svtr_checkpoint, refine=False)
     reader.network = FixedLines(READER_CHARSET, reader_reads)
-    reader.svtr = FixedLines(without_hangul(READER_CHARSET), "SVTR")
+    reader.svtr = FixedLines(without_hangul(READER_CHARSET), "SVTR", certainty=0.5)  # unsure: the reader checks
     image = np.zeros((20, 40, 3), np.uint8)
     boxes = ["line one", "line two"]
     assert [text for text, _ in reader.read_boxes(image, boxes)] == [expected] * 2
-    assert reader.svtr.calls == ([] if expected == "가격" else [2])
+    assert reader.network.calls == [boxes] and reader.svtr.calls == [boxes]
+
+
+def test_only_the_lines_the_svtr_is_unsure_of_go_through_the_readers_hangul_check(reader_checkpoint, svtr_checkpoint):
+    reader = Reader(reader_checkpoint, svtr=svtr_checkpoint, refine=False)
+    reader.network = FixedLines(READER_CHARSET, "가격")
+    reader.svtr = FixedLines(without_hangul(READER_CHARSET), "SVTR",
+                             texts={"unsure": ("SVTR", 0.5), "nothing": ("", 1.0)})
+    image = np.zeros((20, 40, 3), np.uint8)
+    assert [text for text, _ in reader.read_boxes(image, ["sure", "unsure", "also sure", "nothing"])] == \
+        ["SVTR", "가격", "SVTR", "가격"]  # a line the SVTR reads as nothing is checked too
+    assert reader.network.calls == [["unsure", "nothing"]]
+    reader.network.calls.clear()
+    assert [text for text, _ in reader.read_boxes(image, ["sure", "also sure"])] == ["SVTR"] * 2
+    assert reader.network.calls == []  # every line sure: the reader is not run at all
+
+
+def test_path_certainty_is_the_mean_probability_of_the_best_paths_characters():
+    charset = "ab"
+    assert path_certainty(fixed_log_probs(charset, "ab", 0.8)) == pytest.approx(0.8)
+    assert path_certainty(fixed_log_probs(charset, "", 1.0)) == 0.0 and path_certainty(np.zeros((0, 3))) == 0.0
+    mixed = np.concatenate([fixed_log_probs(charset, "a", 1.0), fixed_log_probs(charset, "b", 0.6)])
+    assert path_certainty(mixed) == pytest.approx(0.8)
+    assert sure_reading(mixed, charset, threshold=0.79) and not sure_reading(mixed, charset, threshold=0.81)
+    assert not sure_reading(fixed_log_probs("a가", "a가", 1.0), "a가")  # sure, but Hangul: the reader checks
 
 
 def test_an_svtr_with_hangul_reads_every_line_unless_korean_is_kept_with_the_reader(
@@ -251,7 +282,7 @@ def test_an_svtr_with_hangul_reads_every_line_unless_korean_is_kept_with_the_rea
         reader.network = FixedLines(READER_CHARSET, "가격")
         reader.svtr = FixedLines(READER_CHARSET, "SVTR 가")
         assert [text for text, _ in reader.read_boxes(image, ["one", "two"])] == [expected] * 2
-        assert reader.network.calls == ([] if expected == "SVTR 가" else [2])  # the reader is not run at all
+        assert reader.network.calls == ([] if expected == "SVTR 가" else [["one", "two"]])  # the reader is not run at all
     assert not Reader(reader_checkpoint, svtr=svtr_checkpoint).svtr_reads_all
 
 

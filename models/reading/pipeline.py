@@ -20,7 +20,7 @@ from models.reading.line_finder import LineBox, find_lines, reading_rows, text_b
 from models.reading.line_networks import CrnnLines, SvtrLines, load_line_network
 from models.reading.prior import LanguagePrior
 from models.reading.recognizer import DEFAULT_READER, encode
-from models.reading.routing import has_hangul
+from models.reading.routing import has_hangul, sure_reading
 
 CONFIDENT = 0.9            # a character at or above this is shown as read; below it, marked uncertain
 MIN_LINE_PX = 8            # a line whose ink (tall letters to hanging ones) is shorter than this: a thumbnail, no readable letters
@@ -83,8 +83,8 @@ def verdict(lines, unread=0):
 
 class Reader:
     """The reading pipeline around the reader checkpoint and, when one is given, the SVTR-LCNet.
-    An SVTR whose head has Hangul reads every line; one without it reads the lines the reader does
-    not read as Korean (``models.reading.routing``). ``korean_to_reader`` keeps Korean lines with the
+    An SVTR whose head has Hangul reads every line; one without it reads the lines it reads surely
+    and those the reader does not read as Korean (``models.reading.routing``). ``korean_to_reader`` keeps Korean lines with the
     reader even when the SVTR has Hangul (for A/B runs)."""
 
     def __init__(self, checkpoint=DEFAULT_READER, device="cpu", prior=None, beam_width=8, max_lines=200,
@@ -123,17 +123,18 @@ class Reader:
 
     def read_boxes(self, image, boxes, sigma=None):
         """(text, confidences) of each box: the SVTR's when it reads every line; otherwise the
-        reader's, or the SVTR's where the reader's best path holds no Hangul (only the network that
-        reads a line decodes it)."""
+        SVTR's where it reads the line surely or the reader's best path holds no Hangul, the
+        reader's elsewhere (the reader runs only on the lines the SVTR is unsure of; only the
+        network that reads a line decodes it)."""
         if self.svtr_reads_all:
             return [self.read_line(log_probs, self.svtr) for log_probs in self.svtr.log_probs(image, boxes, sigma)]
-        readers = self.network.log_probs(image, boxes, sigma)
         if self.svtr is None:
-            return [self.read_line(log_probs) for log_probs in readers]
-        korean = [has_hangul(greedy(log_probs, self.network.charset)) for log_probs in readers]
-        others = [i for i, is_korean in enumerate(korean) if not is_korean]
-        svtrs = dict(zip(others, self.svtr.log_probs(image, [boxes[i] for i in others], sigma) if others else []))
-        return [self.read_line(readers[i]) if korean[i] else self.read_line(svtrs[i], self.svtr)
+            return [self.read_line(log_probs) for log_probs in self.network.log_probs(image, boxes, sigma)]
+        svtrs = self.svtr.log_probs(image, boxes, sigma)
+        unsure = [i for i, log_probs in enumerate(svtrs) if not sure_reading(log_probs, self.svtr.charset)]
+        readers = dict(zip(unsure, self.network.log_probs(image, [boxes[i] for i in unsure], sigma) if unsure else []))
+        korean = {i for i, log_probs in readers.items() if has_hangul(greedy(log_probs, self.network.charset))}
+        return [self.read_line(readers[i]) if i in korean else self.read_line(svtrs[i], self.svtr)
                 for i in range(len(boxes))]
 
     def find(self, image, sigma=None):
