@@ -224,6 +224,20 @@ def test_a_batch_is_a_pure_function_of_seed_and_step(fake_layouts):
     assert first[1].sum() > 0  # tiles centred near lines hold cores
 
 
+def test_element_steps_cut_small_tiles_around_one_line_with_its_core_inside(fake_layouts):
+    config = DetectorTrainConfig(batch_size=4, crop_share=1.0, layouts=str(fake_layouts))
+    pages = train_detector.train_pages(fake_layouts)
+    images = train_detector.cached_images(pages, 4)
+    for step in range(6):
+        tiles, core, _ = detector_batch(pages, images, 0, step, config, SHRINK, 16.0)
+        height, width = train_detector.element_shape(0, step)
+        assert tiles.shape == (4, 3, height, width) and height % 16 == 0 and width % 16 == 0 and height * width <= 256 * 256
+        assert all(tile_core.sum() > 0 for tile_core in core)  # every element capture holds its line's core
+    boxes = [[10.0, 20.0, 110.0, 30.0]]
+    tile, moved = train_detector.cut_tile(np.full((60, 200, 3), 255, np.uint8), boxes, (60.0, 25.0), (20, 100), (40, 200))
+    assert tile.shape == (3, 40, 200) and np.allclose(moved, [[0.0, 10.0, 200.0, 30.0]])  # from (10, 15), scaled 2x
+
+
 def test_training_runs_two_steps_saves_and_resumes(fake_layouts, tmp_path, capsys):
     out = tmp_path / "run"
     common = ["--layouts", str(fake_layouts), "--val-layouts", str(fake_layouts), "--val-pages", "1",

@@ -46,6 +46,7 @@ class DetectorTrainConfig:
     on_line: float = 0.85         # share of tiles centred near a line (the rest anywhere on the page)
     grey_share: float = 0.1       # tiles turned grey (a grey capture is read too)
     faint_share: float = 0.0      # tiles whose contrast is cut to 25-70 % (pale grey prices, captions, placeholders)
+    crop_share: float = 0.0       # steps of element captures: small tiles around one line (a button, a price, a heading)
     height_weight: float = 1.0    # weight of the height loss beside the core's
     image_cache: int = 600        # decoded captures kept in memory
     layouts: str = "runs/layouts_train"  # train families' shards
@@ -96,23 +97,45 @@ def page_truth(page, capture):
 
 
 def cut_tile(image, boxes, centre, source, tile):
-    """The ``source`` x ``source`` px window of ``image`` around ``centre`` (x, y), scaled to
-    ``tile`` x ``tile``, padded with the capture's corner colour (its page) where it leaves the
-    image -> (float (3, tile, tile) in [0, 1], boxes in tile px)."""
+    """The window of ``image`` around ``centre`` (x, y), ``source`` (height, width) px (or a side,
+    square), scaled to ``tile`` (height, width) (or a side), padded with the capture's corner
+    colour (its page) where it leaves the image -> (float (3, tile h, tile w) in [0, 1], boxes in tile px)."""
+    (source_h, source_w), (tile_h, tile_w) = (pair if isinstance(pair, tuple) else (pair, pair) for pair in (source, tile))
     height, width = image.shape[:2]
-    left, top = int(round(centre[0] - source / 2)), int(round(centre[1] - source / 2))
-    window = np.empty((source, source, 3), np.uint8)
+    left, top = int(round(centre[0] - source_w / 2)), int(round(centre[1] - source_h / 2))
+    window = np.empty((source_h, source_w, 3), np.uint8)
     window[:] = image[0, 0, :3]
-    y0, y1, x0, x1 = max(0, top), min(height, top + source), max(0, left), min(width, left + source)
+    y0, y1, x0, x1 = max(0, top), min(height, top + source_h), max(0, left), min(width, left + source_w)
     if y1 > y0 and x1 > x0:
         window[y0 - top:y1 - top, x0 - left:x1 - left] = image[y0:y1, x0:x1, :3]
     tensor = torch.from_numpy(window).permute(2, 0, 1)[None].float() / 255
-    if source != tile:
-        tensor = F.interpolate(tensor, size=(tile, tile), mode="bilinear", antialias=source > tile, align_corners=False)
-    zoom = tile / source
-    moved = [[(b[0] - left) * zoom, (b[1] - top) * zoom, (b[2] - left) * zoom, (b[3] - top) * zoom] for b in boxes]
-    inside = [b for b in moved if b[2] > 0 and b[3] > 0 and b[0] < tile and b[1] < tile]
+    if (source_h, source_w) != (tile_h, tile_w):
+        tensor = F.interpolate(tensor, size=(tile_h, tile_w), mode="bilinear", antialias=source_h > tile_h,
+                               align_corners=False)
+    zoom_y, zoom_x = tile_h / source_h, tile_w / source_w
+    moved = [[(b[0] - left) * zoom_x, (b[1] - top) * zoom_y, (b[2] - left) * zoom_x, (b[3] - top) * zoom_y] for b in boxes]
+    inside = [b for b in moved if b[2] > 0 and b[3] > 0 and b[0] < tile_w and b[1] < tile_h]
     return tensor[0].clamp(0, 1), inside
+
+
+def element_shape(seed, step):
+    """The (height, width) of a step's element-capture tiles, multiples of 16: 32-128 tall, 2-32
+    times as wide, at most 256 x 256 px in all."""
+    rng = np.random.default_rng((seed, step, 1))
+    height = 16 * int(rng.integers(2, 9))
+    return height, 16 * int(rng.integers(height // 8, min(32 * height // 16, 4096 // height) + 1))
+
+
+def element_window(rng, box, shape):
+    """(centre, source (height, width)) of an element capture around a line ``box`` (x0, y0, x1,
+    y1) for a tile of ``shape``: the line ink 12-50 % of the tile's height (zoom kept in 0.4-2.5),
+    anywhere along it, a little off centre."""
+    line_height = max(box[3] - box[1], 1.0)
+    zoom = min(2.5, max(0.4, rng.uniform(0.12, 0.5) * shape[0] / line_height))
+    source = (max(8, int(round(shape[0] / zoom))), max(8, int(round(shape[1] / zoom))))
+    centre_x = rng.uniform(box[0], box[2]) if box[2] - box[0] > source[1] else (box[0] + box[2]) / 2
+    centre = (centre_x + rng.uniform(-0.15, 0.15) * source[1], (box[1] + box[3]) / 2 + rng.uniform(-0.15, 0.15) * source[0])
+    return centre, source
 
 
 def faded(tensor, contrast):
@@ -122,8 +145,9 @@ def faded(tensor, contrast):
     return background + (tensor - background) * contrast
 
 
-def detector_sample(pages, images, seed, step, index, config, shrink, height_scale):
-    """Tile ``index`` of ``step``: (image (3, T, T), core target (T, T), log height target (T, T))."""
+def detector_sample(pages, images, seed, step, index, config, shrink, height_scale, element=None):
+    """Tile ``index`` of ``step``: (image (3, H, W), core target (H, W), log height target (H, W));
+    a page tile (T x T) or, where ``element`` gives its (H, W), an element capture around one line."""
     rng = np.random.default_rng((seed, step, index))
     page = pages.pages[int(rng.integers(len(pages.pages)))]
     capture = None if rng.random() < config.sharp_share else page["captures"][int(rng.integers(len(page["captures"])))]
@@ -131,22 +155,31 @@ def detector_sample(pages, images, seed, step, index, config, shrink, height_sca
     boxes = page_truth(page, capture)
     zoom = math.exp(rng.uniform(math.log(config.zoom_min), math.log(config.zoom_max)))
     source = max(8, int(round(config.tile / zoom)))
-    if boxes and rng.random() < config.on_line:
+    tile = config.tile if element is None else element
+    if element is not None and boxes:
+        centre, source = element_window(rng, boxes[int(rng.integers(len(boxes)))], element)
+    elif element is not None:
+        centre = (rng.uniform(0, image.shape[1]), rng.uniform(0, image.shape[0]))
+        source = (max(8, int(round(element[0] / zoom))), max(8, int(round(element[1] / zoom))))
+    elif boxes and rng.random() < config.on_line:
         box = boxes[int(rng.integers(len(boxes)))]
         centre = ((box[0] + box[2]) / 2 + rng.uniform(-0.4, 0.4) * source, (box[1] + box[3]) / 2 + rng.uniform(-0.4, 0.4) * source)
     else:
         centre = (rng.uniform(0, image.shape[1]), rng.uniform(0, image.shape[0]))
-    tensor, tile_boxes = cut_tile(image, boxes, centre, source, config.tile)
+    tensor, tile_boxes = cut_tile(image, boxes, centre, source, tile)
     if rng.random() < config.faint_share:
         tensor = faded(tensor, rng.uniform(0.25, 0.7))
     if rng.random() < config.grey_share:
         tensor = (tensor * torch.tensor([0.299, 0.587, 0.114])[:, None, None]).sum(0, keepdim=True).expand(3, -1, -1)
-    core, log_height = line_targets(tile_boxes, config.tile, config.tile, shrink, height_scale)
+    core, log_height = line_targets(tile_boxes, tensor.shape[1], tensor.shape[2], shrink, height_scale)
     return tensor, torch.from_numpy(core), torch.from_numpy(log_height)
 
 
 def detector_batch(pages, images, seed, step, config, shrink, height_scale):
-    samples = [detector_sample(pages, images, seed, step, k, config, shrink, height_scale) for k in range(config.batch_size)]
+    """A step's tiles: page tiles, or for a ``crop_share`` of steps element captures of one shape."""
+    element = element_shape(seed, step) if np.random.default_rng((seed, step, 2)).random() < config.crop_share else None
+    samples = [detector_sample(pages, images, seed, step, k, config, shrink, height_scale, element)
+               for k in range(config.batch_size)]
     return tuple(torch.stack(parts) for parts in zip(*samples))
 
 
