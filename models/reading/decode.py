@@ -75,14 +75,15 @@ def beam_search(log_probs, charset, prior=None, beam_width=8, candidates_per_col
             return grown[text]
 
         for beam in beams.values():
+            acoustic = beam.acoustic  # the old beams do not change within a column
+            last = beam.text[-1] if beam.text else None
             for k in ranked:
                 p = column[k]
                 if k == 0:
                     target = entry(beam.text, beam.prior)
-                    target.blank = _logsumexp(target.blank, beam.acoustic + p)
+                    target.blank = _logsumexp(target.blank, acoustic + p)
                     continue
                 ch = charset[k - 1]
-                last = beam.text[-1] if beam.text else None
                 if ch == last:
                     same = entry(beam.text, beam.prior)  # a repeat without a blank between stays one character
                     same.label = _logsumexp(same.label, beam.label + p)
@@ -90,7 +91,7 @@ def beam_search(log_probs, charset, prior=None, beam_width=8, candidates_per_col
                         continue
                     extended_from = beam.blank
                 else:
-                    extended_from = beam.acoustic
+                    extended_from = acoustic
                 text = beam.text + ch
                 prior_score = beam.prior
                 if prior is not None and prior.settles(ch):
@@ -245,14 +246,15 @@ def _letter_classes(encode):
     return classes
 
 
-def refine_words(log_probs, text, confidences, encode, prior=None, confident=0.9, search=True):
+def refine_words(log_probs, text, confidences, encode, prior=None, confident=0.9, search=True, spans=None):
     """``text`` with each uncertain word (a character below ``confident``) replaced by whichever of
     it, the English words within two edits of it and (``search``) the lexicon words its columns
     spell best (``lexicon_search``) the line's log-probabilities and the prior like best, over the
     whole line. The beam keeps a few prefixes column by column; the words a blurred letter or two
     away ("betveen", "Resolts") are often not among them.
 
-    ``encode(text)``: the class labels of a text, ValueError for a character outside the charset."""
+    ``encode(text)``: the class labels of a text, ValueError for a character outside the charset;
+    ``spans``: ``text``'s alignment (``align``) where the caller has it."""
     words = text.split(" ")
     starts = np.cumsum([0] + [len(word) + 1 for word in words])
     searched = None  # (spans, letter classes): aligned once, the first time an uncertain word needs them
@@ -263,7 +265,7 @@ def refine_words(log_probs, text, confidences, encode, prior=None, confident=0.9
         neighbours = list(nearby_words(core)) if len(core) >= 2 else []
         searchable = search and len(core) >= 2 and core.isascii() and core.isalpha()
         if searchable and searched is None:
-            searched = (_spans_of(log_probs, text, encode), _letter_classes(encode))
+            searched = (spans or _spans_of(log_probs, text, encode), _letter_classes(encode))
         if searchable and searched[0]:
             spans, letters = searched
             begin = starts[position] + word.index(core)

@@ -104,19 +104,21 @@ class Reader:
         """(text, confidences) of one line from ``network``'s log-probabilities (the reader's by default)."""
         network = network or self.network
         text = beam_search(log_probs, network.charset, self.prior, self.beam_width)[0][0].strip()
-        confidences = self.confidences(log_probs, text, network)
+        spans = align(log_probs, encode(text, network.charset))  # once, for the confidences and the refinement
+        confidences = self.confidences(log_probs, text, network, spans)
         if self.refine and text:
             refined = refine_words(log_probs, text, confidences, lambda t: encode(t, network.charset), self.prior,
-                                   CONFIDENT)
+                                   CONFIDENT, spans=spans)
             if refined != text:
                 text, confidences = refined, self.confidences(log_probs, refined, network)
         return text, confidences
 
-    def confidences(self, log_probs, text, network=None):
-        """Each character's calibrated confidence: the network's probability at its aligned columns."""
+    def confidences(self, log_probs, text, network=None, spans=None):
+        """Each character's calibrated confidence: the network's probability at its aligned columns
+        (``spans``: ``text``'s alignment, where the caller has it)."""
         network = network or self.network
         labels = encode(text, network.charset)
-        spans = align(log_probs, labels)
+        spans = align(log_probs, labels) if spans is None else spans
         if spans is None:
             return [0.0] * len(text)
         return [c ** network.power for c in character_confidences(np.exp(log_probs), labels, spans)]
