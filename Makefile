@@ -8,7 +8,7 @@ TCMALLOC := $(wildcard /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4)
 PPOCR_WHEEL := runs/wheels/rapidocr-3.10.0-py3-none-any.whl
 RUN_ENV := $(if $(TCMALLOC),LD_PRELOAD=$(TCMALLOC),MALLOC_MMAP_THRESHOLD_=1000000000 MALLOC_TRIM_THRESHOLD_=1000000000)
 
-.PHONY: setup node-deps run test test-py test-js test-fast test-py-fast train train-reader train-svtr evaluate bench loadtest system-deps clean extension
+.PHONY: setup node-deps run test test-py test-js test-fast test-py-fast train train-reader train-svtr train-detector evaluate bench loadtest system-deps clean extension
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -81,6 +81,16 @@ train-svtr: setup $(VENV)/.ppocr-port $(PPOCR_WHEEL)
 		--export models/checkpoints/svtr_reader.pt $(ARGS)
 	$(RUN_ENV) $(PY) -m models.training.calibrate_reader models/checkpoints/svtr_reader.pt --target 0.0015
 
+# The line detector (/v1/read's line finding): Chromium renders the layouts' train families (about
+# 35 min) and 16 tune pages to validate on; then one run of the shipped checkpoint's recipe (its chain
+# of runs, about 2 CPU-hours, is in the model card).
+train-detector: setup
+	$(RUN_ENV) $(PY) -m models.data.chromium_layouts --pages 330 --splits train --out runs/layouts_train
+	$(RUN_ENV) $(PY) -m models.data.chromium_layouts --pages 500 --splits tune --out runs/layouts
+	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.train_detector --layouts runs/layouts_train \
+		--val-layouts runs/layouts --steps 10000 --faint-share 0.15 --crop-share 0.3 --out runs/detector \
+		--export models/checkpoints/line_detector.pt $(ARGS)
+
 evaluate: setup
 	$(RUN_ENV) $(PY) -m models.evaluation.evaluate $(ARGS)
 	$(RUN_ENV) $(PY) -m models.evaluation.evaluate --devset models/docset --out docs/eval/documents $(ARGS)
@@ -88,6 +98,8 @@ evaluate: setup
 	$(RUN_ENV) $(PY) -m models.evaluation.read_eval --devset models/docset --out docs/eval/documents $(READ_ARGS)
 	$(RUN_ENV) $(PY) -m models.evaluation.evaluate --devset models/pixset --out docs/eval/pixset --models nafunet $(ARGS)
 	$(RUN_ENV) $(PY) -m models.evaluation.read_eval --devset models/pixset --out docs/eval/pixset $(READ_ARGS)
+	$(RUN_ENV) $(PY) -m models.evaluation.line_eval --detector models/checkpoints/line_detector.pt --rules-too \
+		--out docs/eval/lines_detector
 
 bench: setup
 	$(RUN_ENV) $(PY) -m models.evaluation.bench

@@ -46,7 +46,7 @@ HOW_TO_GET_A_READER = ("pass --reader PATH, set $ANTI_AGING_READER, or train one
 # seconds (SciPy, the word lists) that a server that only sharpens should not pay at start.
 DEFAULT_READER = default_checkpoint("reader")
 DEFAULT_SVTR = default_checkpoint("svtr_reader")  # models.reading.line_networks.DEFAULT_SVTR
-DEFAULT_DETECTOR = default_checkpoint("line_detector")
+DEFAULT_DETECTOR = default_checkpoint("line_detector")  # models.reading.line_detector.DEFAULT_DETECTOR
 
 
 def resolve_reader(path=None):

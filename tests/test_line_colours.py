@@ -10,8 +10,8 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from models.data.blur import chromium_blur
-from models.reading.line_colours import (background_around, blurred_box, estimate_sigma, found_extent, measure_ink,
-                                         measure_lines, sharp_box)
+from models.reading.line_colours import (background_around, blurred_box, estimate_sigma, found_extent, found_extents,
+                                         measure_ink, measure_lines, sharp_box)
 from models.reading.line_finder import LineBox, find_lines
 from models.reading.pipeline import Reading, ReadLine
 from server.reading import ReadService
@@ -247,3 +247,15 @@ def test_a_line_reported_at_its_sharp_box_keeps_it_in_a_blind_read():
     assert kept["ink"] == narrowed["ink"] and kept["sigma"] == narrowed["sigma"]
     with pytest.raises(ValueError, match="found boxes"):
         measure_lines(capture, [line], None, found=[])
+
+
+def test_the_extents_of_lines_one_above_another_part_at_the_middle_of_their_gap():
+    image, inks = drawn([("Quarterly revenue rose", (30, 20), (20, 20, 20)), ("twelve percent again", (30, 46), (20, 20, 20))])
+    capture = blurred(image, 4.0)
+    upper, lower = (LineBox(*box) for box in inks)
+    alone = [found_extent(capture, box, 4.0) for box in (upper, lower)]
+    parted = found_extents(capture, [upper, lower], 4.0)
+    assert alone[0].y + alone[0].h > lower.y - 2  # grown alone, each would reach into the other's rows
+    middle = (upper.y + upper.h + lower.y + 1) // 2
+    assert parted[0].y + parted[0].h <= middle <= parted[1].y
+    assert parted[0].y == alone[0].y and parted[1].y + parted[1].h == alone[1].y + alone[1].h  # the outer sides stay

@@ -254,6 +254,12 @@ def test_training_runs_two_steps_saves_and_resumes(fake_layouts, tmp_path, capsy
     assert not torch.equal(resumed["model"]["head.weight"], first["model"]["head.weight"])
     log = capsys.readouterr().out
     assert "steps 0->2" in log and "steps 2->3" in log and "step 3 loss" in log
+    shipped = tmp_path / "line_detector.pt"
+    train_detector.main(common + ["--steps", "3", "--resume", str(out / "last.pt"), "--export", str(shipped)])
+    exported = read_checkpoint(shipped)
+    assert exported["step"] == 3 and "optimizer" not in exported and exported["model"]["head.weight"].dtype == torch.float16
+    assert list(exported["extra"]["history"]) == [f"{out} steps 0-2", f"{out} steps 2-3"]  # exporting trained nothing more
+    assert isinstance(LineDetector(shipped).model, torch.nn.Module)
 
 
 def test_line_eval_measures_a_detector_checkpoint_on_the_tune_pages_of_a_tune_and_test_folder(fake_layouts, tmp_path):

@@ -14,6 +14,7 @@ from models.data.blur import gaussian_blur
 from models.data.lexicon import load_lexicon
 from models.data.lines import ReadingLineConfig, make_reading_line
 from models.reading import decode
+from models.reading.line_detector import missed_lines
 from models.reading.line_finder import (LineBox, article_columns, find_lines, reading_order, reading_rows, reading_window,
                                         text_box, without_slivers)
 from models.reading.pipeline import UNSURE_LINE, Reader, Reading, ReadLine, verdict
@@ -188,7 +189,7 @@ def reader_naming_each_box_by(cells, sure=1.0):
             named.append((text, [sure] * len(text)))
         return named
     reader = Reader.__new__(Reader)
-    reader.max_lines, reader.read_boxes, reader.detector = 200, read_boxes, None
+    reader.max_lines, reader.read_boxes, reader.detector, reader.rules_too = 200, read_boxes, None, True
     return reader
 
 
@@ -531,6 +532,25 @@ def test_with_a_detector_lines_are_read_in_their_blurred_extent_and_answered_at_
     for line in reading.lines:  # read in the box the finder would find: the ink plus the blur's spread
         assert line.found in read_in and line.found.h > line.box.h + 4 and line.found.w > line.box.w + 4
     assert {(box.x, box.y) for box in read_in} == {(box.x - 4, box.y - 4) for box in sharp}  # 1.2 / 1.08 + 1.14 sigma
+
+
+def test_lines_the_detector_missed_are_taken_from_the_rule_finder_unless_told_not_to(tiny_reader, monkeypatch):
+    image, truth = paragraph()
+    capture = blur(image, 2.0)
+    found = find_lines(capture)
+    detected = [LineBox(*box) for box in truth[::2]]  # a detector that sees every other line
+    monkeypatch.setattr(tiny_reader, "detector", lambda _: detected)
+    lines = tiny_reader.find(capture, 2.0)
+    assert {sharp for _, sharp in lines} >= set(detected) and len(lines) == len(found) == len(truth)
+    monkeypatch.setattr(tiny_reader, "rules_too", False)
+    assert {sharp for _, sharp in tiny_reader.find(capture, 2.0)} == set(detected)
+
+
+def test_missed_lines_are_those_overlapping_no_detected_line():
+    detected = [LineBox(10, 10, 100, 20)]
+    assert missed_lines([LineBox(12, 12, 90, 18), LineBox(10, 40, 100, 20), LineBox(100, 25, 50, 20)], detected) == \
+        [LineBox(10, 40, 100, 20), LineBox(100, 25, 50, 20)]  # the last shares 50 of its 1000 px: under a fifth
+    assert missed_lines([LineBox(0, 0, 5, 5)], []) == [LineBox(0, 0, 5, 5)]
 
 
 def test_reading_lines_are_pure_functions_of_seed_and_index_and_blurred_relative_to_the_font():

@@ -208,7 +208,7 @@ def test_bearer_token(engine, read_service):
 
 def test_without_a_reader_checkpoint_sharpening_works_and_read_says_how_to_get_one(engine, reader_checkpoint, tmp_path):
     missing = tmp_path / "reader.pt"
-    client = make_app(engine, READER_CHECKPOINT=str(missing)).test_client()
+    client = make_app(engine, READER_CHECKPOINT=str(missing), DETECTOR_CHECKPOINT="none").test_client()
     assert client.post("/v1/sharpen", data=png_bytes(random_image(16, 16)), content_type="image/png").status_code == 200
     assert client.get("/healthz").get_json()["reader"] is False
     assert client.get("/v1/models").get_json()["reader"] == {"checkpoint": str(missing), "svtr": None, "detector": None,

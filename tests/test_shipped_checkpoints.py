@@ -15,7 +15,7 @@ from models.reading.pipeline import Reader
 
 SENTENCE = "The quick brown fox jumps over the lazy dog."
 FONT_PX = 22  # the text size of server.bench's read figures; 18 to 28 px all read to the letter
-NOT_DEBLURRING = {"reader", "recognizer", "svtr_reader"}
+NOT_DEBLURRING = {"reader", "recognizer", "svtr_reader", "line_detector"}
 DEBLURRING = sorted(path.stem for path in CHECKPOINT_DIR.glob("*.pt") if path.stem not in NOT_DEBLURRING)
 DEBLUR_SIGMA = 2.0
 # Over the same network untrained, whose zero-initialised last layer passes its base estimate

@@ -18,12 +18,13 @@ import json
 import math
 import time
 from collections import defaultdict
+from functools import partial
 from pathlib import Path
 
 from models.data.chromium_layouts import FAMILY_SPLIT, LayoutPages, build_layouts, families_of, line_ratio
 from models.data.chromium_devset import RASTER_ARGS
-from models.reading.line_detector import LineDetector
-from models.reading.line_finder import find_lines
+from models.reading.line_detector import LineDetector, missed_lines
+from models.reading.line_finder import find_lines, reading_order
 
 MATCH_IOU = 0.5
 BUCKETS = (("<=.1", -math.inf, 0.1), (".1-.2", 0.1, 0.2), (".2-.3", 0.2, 0.3), (">.3", 0.3, math.inf))
@@ -256,6 +257,12 @@ def rendered_splits(folder, splits):
     return splits
 
 
+def with_missed_lines(detector, image):
+    """The detector's lines and those ``find_lines`` finds that it missed, in reading order."""
+    detected = detector(image)
+    return reading_order(detected + missed_lines(find_lines(image), detected))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--layouts", default="runs/layouts", help="layouts folder (pages it lacks are rendered)")
@@ -264,9 +271,16 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="docs/eval/lines", help="folder for lines.md and lines.json")
     parser.add_argument("--detector", default="", help="a line detector checkpoint to measure instead of find_lines")
+    parser.add_argument("--rules-too", action="store_true",
+                        help="with --detector: also find_lines' lines the detector missed (as /v1/read finds lines)")
     args = parser.parse_args(argv)
-    finder = LineDetector(args.detector) if args.detector else find_lines
-    finder_name = f"the learned line detector `{args.detector}`" if args.detector else "`models.reading.line_finder.find_lines`"
+    finder, finder_name = find_lines, "`models.reading.line_finder.find_lines`"
+    if args.detector:
+        detector = LineDetector(args.detector, precision="auto")
+        finder, finder_name = detector, f"the learned line detector `{args.detector}`"
+        if args.rules_too:
+            finder = partial(with_missed_lines, detector)
+            finder_name += " with `find_lines`' lines it missed (`missed_lines`, as `/v1/read`)"
     splits = tuple(s for s in args.splits.split(",") if s)
     started = time.time()
     built = build_layouts(args.layouts, args.pages, rendered_splits(args.layouts, splits), args.seed,

@@ -23,6 +23,7 @@ from models.data.chromium_devset import load_pair, read_manifest
 from models.data.splits import SPLITS, by_split, split_of, split_sections
 from models.evaluation.evaluate import BUCKETS, LABEL_FONT, sigma_bucket
 from models.evaluation.ocr import cer, normalize_text
+from models.reading.line_detector import DEFAULT_DETECTOR
 from models.reading.line_networks import DEFAULT_SVTR
 from models.reading.pipeline import CONFIDENT, Reader
 from models.reading.recognizer import DEFAULT_READER
@@ -241,13 +242,17 @@ def main(argv=None):
     parser.add_argument("--korean-to-reader", action="store_true",
                         help="Korean lines read by the reader even when the SVTR has Hangul")
     parser.add_argument("--no-refine", action="store_true", help="keep the beam's words (no lexicon refinement)")
-    parser.add_argument("--detector", default="", help="find lines with this line detector checkpoint ('': find_lines)")
+    parser.add_argument("--detector", default=str(DEFAULT_DETECTOR) if DEFAULT_DETECTOR.is_file() else "",
+                        help="find lines with this line detector checkpoint ('': find_lines; default: the shipped one)")
+    parser.add_argument("--detector-only", action="store_true",
+                        help="with a detector, read only its lines (not find_lines' lines it missed too)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     started = time.time()
     try:
         reader = Reader(args.reader, refine=not args.no_refine, svtr=args.svtr or None,
-                        korean_to_reader=args.korean_to_reader, detector=args.detector or None)
+                        korean_to_reader=args.korean_to_reader, detector=args.detector or None,
+                        rules_too=not args.detector_only)
         if args.prior_weight is not None:
             reader.prior.words.weight = args.prior_weight
         if args.char_prior_weight is not None:
@@ -261,7 +266,7 @@ def main(argv=None):
     baselines = load_baselines(out / "results.json")
     results = {
         "devset": str(args.devset), "samples": len(records), "reader": str(args.reader), "svtr": args.svtr or None,
-        "detector": args.detector or None,
+        "detector": args.detector or None, "rules_too": bool(args.detector) and not args.detector_only,
         "svtr_reads": "every line" if reader.svtr_reads_all else "lines without Hangul",
         "prior_weight": reader.prior.words.weight,
         "char_prior_weight": reader.prior.characters.weight, "refine": reader.refine, "confident": CONFIDENT,

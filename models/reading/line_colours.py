@@ -176,6 +176,25 @@ def found_extent(image, box, sigma=None):
     return blurred_box(box, sigma, image.shape)
 
 
+def found_extents(image, boxes, sigma=None):
+    """``found_extent`` of each sharp ink box, each kept to its side of the middle of the gap to a
+    line above or below it (sharing columns), as ``find_lines`` parts blurred lines at the valley
+    between them: a line's crop is then no more its neighbour's than the finder's was."""
+    extents = [found_extent(image, box, sigma) for box in boxes]
+    parted = []
+    for box, extent in zip(boxes, extents):
+        top, bottom = extent.y, extent.y + extent.h
+        for other in boxes:
+            if other is box or min(box.x + box.w, other.x + other.w) <= max(box.x, other.x):
+                continue
+            if other.y >= box.y + box.h:  # below
+                bottom = min(bottom, max(box.y + box.h, (box.y + box.h + other.y + 1) // 2))
+            elif other.y + other.h <= box.y:  # above
+                top = max(top, min(box.y, (other.y + other.h + box.y) // 2))
+        parted.append(LineBox(extent.x, top, extent.w, bottom - top))
+    return parted
+
+
 def darkest_share(sigma, core_height):
     """How much of its ink's contrast a line's darkest run keeps under a blur of ``sigma`` px, for
     a line whose densest rows (its x-height, blurred) are ``core_height`` px: strokes are thinner

@@ -13,13 +13,17 @@ import numpy as np
 import torch
 from scipy import ndimage
 
+from models import CHECKPOINT_DIR
+from models.nets.common import resolve_precision
 from models.nets.line_detector import load_line_detector
 from models.reading.line_finder import MIN_LINE_PX, LineBox, reading_order, without_slivers
 
+DEFAULT_DETECTOR = CHECKPOINT_DIR / "line_detector.pt"
 CORE_THRESHOLD = 0.4   # a pixel whose core probability is above this is in a core (chosen on tune, EXPERIMENTS 22-3d)
 MIN_SCORE = 0.75       # a component whose mean core probability is below this is noise, not a line (tune)
 JOIN_GAP = 0.5         # pieces of one row nearer than this many line heights are one line the core broke at a space (tune)
 SAME_ROW = 0.5         # ... pieces "of one row" share this much of the shorter one's height
+MISSED_OVERLAP = 0.2   # a find_lines line overlapping no detected line by more than this share of the smaller box is one the detector missed
 
 
 def core_box(box, shrink):
@@ -99,6 +103,20 @@ def decode_lines(core_probability, heights, shrink, threshold=CORE_THRESHOLD, mi
     return reading_order(without_slivers(boxes, rows))
 
 
+def _overlap(a, b):
+    width = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
+    height = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
+    return max(0, width) * max(0, height)
+
+
+def missed_lines(found, detected, share=MISSED_OVERLAP):
+    """The boxes of ``found`` (``find_lines``') that overlap no box of ``detected`` (the detector's
+    lines) by more than ``share`` of the smaller of the two: what the rules see and the net
+    missed (a small button in a downscaled picture, pale text)."""
+    return [box for box in found
+            if not any(_overlap(box, other) > share * min(box.w * box.h, other.w * other.h) for other in detected)]
+
+
 def image_tensor(image):
     """uint8 (H, W, 3) RGB or (H, W) grey -> float (1, 3, H, W) in [0, 1]."""
     array = np.asarray(image)
@@ -108,9 +126,11 @@ def image_tensor(image):
 
 
 @torch.inference_mode()
-def line_maps(model, image):
-    """(core probability, line height in px), numpy (H, W) each, of one capture."""
-    maps = model(image_tensor(image))[0]
+def line_maps(model, image, precision="fp32"):
+    """(core probability, line height in px), numpy (H, W) each, of one capture; ``precision``
+    "bf16" runs the net under bf16 autocast."""
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+        maps = model(image_tensor(image).contiguous(memory_format=torch.channels_last))[0].float()
     return torch.sigmoid(maps[0]).numpy(), (torch.exp(maps[1]) * model.config.height_scale).numpy()
 
 
@@ -118,13 +138,17 @@ class LineDetector:
     """A line finder backed by the learned detector: ``detector(image) -> [LineBox]``. Built once
     (from a checkpoint path or a net) and shared by threads: a call keeps no state."""
 
-    def __init__(self, checkpoint, threshold=CORE_THRESHOLD, min_score=MIN_SCORE, gap=JOIN_GAP):
-        self.model = load_line_detector(checkpoint) if not isinstance(checkpoint, torch.nn.Module) else checkpoint.eval()
+    def __init__(self, checkpoint, threshold=CORE_THRESHOLD, min_score=MIN_SCORE, gap=JOIN_GAP, precision="fp32"):
+        if isinstance(checkpoint, torch.nn.Module):  # a net in training: used as it is
+            self.model = checkpoint.eval()
+        else:
+            self.model = load_line_detector(checkpoint).to(memory_format=torch.channels_last)
+        self.precision = resolve_precision(precision, "cpu")
         self.threshold, self.min_score, self.gap = threshold, min_score, gap
 
     def __call__(self, image):
         if min(np.asarray(image).shape[:2]) < 1:
             return []
-        core, heights = line_maps(self.model, image)
+        core, heights = line_maps(self.model, image, self.precision)
         return decode_lines(core, heights, self.model.config.core_shrink, self.threshold, self.min_score,
                             self.gap)

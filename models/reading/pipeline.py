@@ -14,8 +14,8 @@ import numpy as np
 
 from models import CheckpointError, read_checkpoint
 from models.reading.decode import align, beam_search, character_confidences, greedy, refine_words
-from models.reading.line_colours import found_extent
-from models.reading.line_detector import LineDetector
+from models.reading.line_colours import found_extents
+from models.reading.line_detector import LineDetector, missed_lines
 from models.reading.line_finder import LineBox, find_lines, reading_rows, text_box
 from models.reading.line_networks import CrnnLines, SvtrLines, load_line_network
 from models.reading.prior import LanguagePrior
@@ -63,6 +63,22 @@ class Reading:
                 "confident_share": round(confident_share(confidences), 4) if confidences else 0.0}
 
 
+def find_text_lines(image, sigma=None, detector=None, rules_too=True):
+    """Each line of ``image`` as (found, sharp): the box the reader crops around (the blurred ink's
+    extent, as ``find_lines`` finds it and as the reader was trained on) and where its sharp text
+    lies. With a ``detector`` (a LineDetector): its lines, grown by the blur's spread
+    (``line_colours.found_extents``), and with ``rules_too`` those ``find_lines`` finds that it
+    missed; without, ``find_lines``' lines."""
+    if detector is None:
+        return [(box, text_box(box, sigma)) for box in find_lines(image)]
+    boxes = detector(image)
+    lines = list(zip(found_extents(image, boxes, sigma), boxes))
+    if rules_too:
+        missed = missed_lines(find_lines(image), [extent for extent, _ in lines])
+        lines = sorted(lines + [(box, text_box(box, sigma)) for box in missed], key=lambda line: (line[0].y, line[0].x))
+    return lines
+
+
 def confident_share(confidences):
     return float(np.mean([c >= CONFIDENT for c in confidences])) if confidences else 0.0
 
@@ -88,8 +104,9 @@ class Reader:
     reader even when the SVTR has Hangul (for A/B runs)."""
 
     def __init__(self, checkpoint=DEFAULT_READER, device="cpu", prior=None, beam_width=8, max_lines=200,
-                 refine=True, svtr=None, korean_to_reader=False, detector=None):
-        self.detector = LineDetector(detector) if detector else None
+                 refine=True, svtr=None, korean_to_reader=False, detector=None, rules_too=True):
+        self.detector = LineDetector(detector, precision="auto") if detector else None
+        self.rules_too = rules_too  # with a detector, also read the lines find_lines finds where it found none
         self.network = CrnnLines(read_checkpoint(checkpoint), checkpoint, device)
         self.svtr = load_line_network(svtr, device) if svtr else None
         if self.svtr is not None and not isinstance(self.svtr, SvtrLines):
@@ -140,11 +157,7 @@ class Reader:
                 for i in range(len(boxes))]
 
     def find(self, image, sigma=None):
-        """Each line as (found, sharp): the box the reader crops around (the blurred ink's extent, as
-        ``find_lines`` finds it and as the reader was trained on) and where its sharp text lies."""
-        if self.detector is None:
-            return [(box, text_box(box, sigma)) for box in find_lines(image)]
-        return [(found_extent(image, box, sigma), box) for box in self.detector(image)]
+        return find_text_lines(image, sigma, self.detector, self.rules_too)
 
     def read(self, image, sigma=None):
         """Read every line of ``image`` (uint8 (H, W, 3)); ``sigma`` is the blur in image pixels."""

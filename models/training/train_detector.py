@@ -5,6 +5,7 @@ benchmark (``models.evaluation.line_eval``).
     python -m models.data.chromium_layouts --pages 330 --splits train --out runs/layouts_train
     python -m models.training.train_detector --layouts runs/layouts_train --out runs/detector
     python -m models.training.train_detector --resume runs/detector/last.pt ...        # continue a run
+    python -m models.training.train_detector --resume runs/detector/last.pt --steps N --export models/checkpoints/line_detector.pt
 
 A batch is tiles cut from the sharp and blurred captures of train pages at a random zoom, with
 each line's core (its ink box shrunk, ``models.reading.line_detector.core_box``) and height as
@@ -57,6 +58,7 @@ class DetectorTrainConfig:
     max_minutes: float = 0.0      # stop early (and save) after this long
     resume: str = ""              # continue a run: model, optimizer and step from its last.pt
     out: str = "runs/detector"
+    export: str = ""              # when the run ends, an fp16 model-only checkpoint here (what ships)
     model_overrides: dict = field(default_factory=dict)
 
 
@@ -282,6 +284,11 @@ def main(argv=None):
         if out_of_time:
             print(f"stopped after {config.max_minutes:g} minutes at step {done}", flush=True)
             break
+    if config.export:
+        save_checkpoint(config.export, model, step=done, half=True,
+                        extra={"train": asdict(config), "history": {**history, **({run.format(done): round(
+                            (time.time() - started) / 60, 1)} if done > start_step else {})}})
+        print(f"exported {config.export} at step {done}", flush=True)
     return model
 
 

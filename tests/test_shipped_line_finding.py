@@ -1,0 +1,109 @@
+"""The line finding that ships with /v1/read (the learned detector in models/checkpoints, with the
+rule finder's lines it missed) on the layouts issue 22 names: a quotation with a coloured rule, a
+bordered code block, a chat bubble, 10 px text, a two-column receipt. Drawn with PIL (the detector
+trained on Chromium's renders), blurred as CSS blur draws; each line must be found as itself."""
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw, ImageFont
+
+from models.data.blur import gaussian_blur
+from models.evaluation.line_eval import iou
+from models.reading.line_detector import DEFAULT_DETECTOR, LineDetector
+from models.reading.line_finder import find_lines, reading_rows
+from models.reading.pipeline import find_text_lines
+
+DEJAVU = "/usr/share/fonts/truetype/dejavu/"
+WHITE = (255, 255, 255)
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return LineDetector(DEFAULT_DETECTOR, precision="auto")
+
+
+def blur(image, sigma):
+    if not sigma:
+        return image
+    x = torch.from_numpy(image.copy()).permute(2, 0, 1)[None].float() / 255
+    return gaussian_blur(x, sigma)[0].clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).numpy()
+
+
+def page(size, lines, font, px, shapes=()):
+    """(image, each line's ink box (x0, y0, x1, y1)): ``shapes`` (draw -> None) first, then ``lines``
+    [(text, (x, y), ink)]."""
+    image = Image.new("RGB", size, WHITE)
+    draw = ImageDraw.Draw(image)
+    for shape in shapes:
+        shape(draw)
+    face = ImageFont.truetype(DEJAVU + font, px)
+    boxes = []
+    for text, origin, ink in lines:
+        draw.text(origin, text, font=face, fill=ink)
+        boxes.append(draw.textbbox(origin, text, font=face))
+    return np.asarray(image), boxes
+
+
+def quotation():
+    texts = ["The best way to predict the future", "is to invent it, said someone once", "at a meeting long ago"]
+    return page((460, 120), [(t, (34, 18 + 25 * i), (60, 60, 60)) for i, t in enumerate(texts)], "DejaVuSerif-Italic.ttf",
+                16, [lambda d: d.rectangle((16, 10, 20, 110), fill=(70, 130, 180))])
+
+
+def code_block():
+    return page((420, 60), [('git commit -m "fix: typo"', (18, 20), (36, 41, 47))], "DejaVuSansMono.ttf", 14,
+                [lambda d: d.rounded_rectangle((6, 6, 410, 52), radius=6, fill=(246, 248, 250), outline=(208, 215, 222))])
+
+
+def bubble():
+    texts = ["Running ten minutes late,", "see you at the station"]
+    return page((360, 90), [(t, (26, 20 + 22 * i), WHITE) for i, t in enumerate(texts)], "DejaVuSans.ttf", 15,
+                [lambda d: d.rounded_rectangle((10, 8, 330, 80), radius=16, fill=(0, 122, 255))])
+
+
+def small_text():
+    return page((300, 40), [("Free shipping on orders over $35", (10, 14), (34, 139, 34))], "DejaVuSans.ttf", 10)
+
+
+def receipt():
+    rows = [("Coffee beans 1 kg", "18.50"), ("Oat milk", "2.40"), ("Delivery", "4.99")]
+    lines = []
+    for i, (item, price) in enumerate(rows):
+        lines += [(item, (20, 16 + 26 * i), (30, 30, 30)), (price, (300, 16 + 26 * i), (30, 30, 30))]
+    return page((380, 100), lines, "DejaVuSans.ttf", 15)
+
+
+def as_xyxy(box):
+    return box.x, box.y, box.x + box.w, box.y + box.h
+
+
+def matched(found, truth):
+    """Whether each truth line has exactly one found line at IoU >= 0.5 and nothing else was found."""
+    sharp = [as_xyxy(box) for _, box in found]
+    return len(sharp) == len(truth) and all(sum(iou(box, line) >= 0.5 for box in sharp) == 1 for line in truth)
+
+
+@pytest.mark.parametrize("layout, sigma", [(quotation, 0), (quotation, 1.0), (code_block, 0.5), (code_block, 1.0),
+                                           (bubble, 1.0), (small_text, 0.5), (receipt, 1.0)])
+def test_each_line_is_found_as_itself(detector, layout, sigma):
+    image, truth = layout()
+    assert matched(find_text_lines(blur(image, sigma), sigma, detector), truth)
+
+
+def test_the_rule_finder_alone_reads_the_quotation_and_its_rule_as_one_box():
+    image, truth = quotation()
+    found = find_lines(blur(image, 1.0))
+    assert len(found) == 1 and found[0].x <= 16  # why the detector ships: the rule joins the lines for the rules
+
+
+def test_the_receipt_is_read_row_by_row(detector):
+    image, truth = receipt()
+    found = [extent for extent, _ in find_text_lines(blur(image, 1.0), 1.0, detector)]
+    assert [[box.x < 200 for box in row] for row in reading_rows(found)] == [[True, False]] * 3
+
+
+def test_a_sliver_of_a_line_cut_by_the_capture_edge_is_not_found(detector):
+    image, truth = bubble()
+    cut = image[truth[0][3] - 3:, :]  # the first line's last 3 rows on top, the second line whole
+    found = find_text_lines(blur(cut, 1.0), 1.0, detector)
+    assert len(found) == 1 and found[0][1].y > 3
