@@ -339,6 +339,24 @@ def test_fine_tuning_runs_resumes_and_exports(svtr_checkpoint, tmp_path):
     assert set(resumed["extra"]["history"]) == {f"{out} steps 0-2", f"{out} steps 2-3"}
 
 
+def test_lines_can_be_located_as_the_shipped_detector_finds_them():
+    from models.data.lines import ParagraphConfig, make_reading_paragraph
+    from models.reading.line_detector import DEFAULT_DETECTOR, LineDetector
+    from models.reading.pipeline import find_text_lines
+
+    charset = without_hangul(READER_CHARSET)
+    drawn = make_reading_paragraph(0, 48, frozenset(charset), ParagraphConfig())
+    detector = LineDetector(DEFAULT_DETECTOR, precision="auto")
+    for sigma in (drawn.sigma, None):
+        assert finetune_svtr.found_boxes(drawn.blurred, sigma, str(DEFAULT_DETECTOR)) == \
+            [found for found, _ in find_text_lines(drawn.blurred, sigma, detector)]
+    assert finetune_svtr.found_boxes(drawn.blurred, drawn.sigma) is None  # find_lines' boxes
+    first, again, rules = (finetune_svtr.svtr_batch(2, 0, 6, charset, paragraph_share=0.5, locate_with=located)
+                           for located in (str(DEFAULT_DETECTOR), str(DEFAULT_DETECTOR), ""))
+    assert first[1] == again[1] == rules[1] and all(torch.equal(a, b) for a, b in zip(first[0], again[0]))
+    assert any(a.shape != b.shape for a, b in zip(first[0], rules[0]))  # the same lines, cropped elsewhere
+
+
 def test_no_korean_lines_are_drawn_for_the_svtr():
     lines, texts, langs, _ = finetune_svtr.svtr_batch(3, 0, 24, without_hangul(READER_CHARSET))
     assert "ko" not in langs and not any(has_hangul(text) for text in texts)

@@ -5,8 +5,11 @@ character and a verdict for the whole image.
     reading = reader.read(image, sigma)  # image uint8 (H, W, 3); sigma in image px, None = blind
     reading.as_dict()                    # what POST /v1/read answers
 
-The stages are separate and swappable (``models.reading.line_finder``, the recogniser network,
-``models.reading.decode`` with ``models.reading.prior``); plain data passes between them.
+The stages are separate and swappable (``find_text_lines``: the learned
+``models.reading.line_detector`` when the Reader is given one, as the server gives it the shipped
+one, with ``models.reading.line_finder``'s lines it missed, or that rule finder alone; the
+recogniser networks; ``models.reading.decode`` with ``models.reading.prior``); plain data passes
+between them.
 """
 from dataclasses import dataclass, field
 

@@ -9,8 +9,14 @@ and trains on Korean lines too.
     python -m models.training.finetune_svtr --resume runs/svtr/last.pt ...        # continue a run
     python -m models.training.finetune_svtr --init-from runs/svtr/last.pt --add-hangul --korean-weight 0.3 ...
 
-Every batch is a pure function of (seed, step).
+Lines are located as ``/v1/read`` finds them: with ``--locate-with`` a line detector checkpoint
+(the shipped one: ``models/checkpoints/line_detector.pt``), by the detector with the rule finder's
+lines it missed (``pipeline.find_text_lines``), each crop grown by the σ told or measured blind;
+without it, by the rule finder alone (the shipped SVTR's training).
+
+Every batch is a pure function of (seed, step) and the detector.
 """
+from functools import lru_cache
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,12 +28,13 @@ from models import read_checkpoint, save_checkpoint
 from models.data.lines import (PARAGRAPH_STREAM, READ_LANG_WEIGHTS, READ_LANGS, ParagraphConfig, ReadingLineConfig,
                                make_reading_line, make_reading_paragraph)
 from models.evaluation.ocr import cer
+from models.reading.line_detector import LineDetector
+from models.reading.pipeline import find_text_lines
 from models.reading.recognizer import READER_CHARSET, decode
 from models.reading.routing import has_hangul, is_hangul
 from models.reading.svtr_lcnet import build_svtr_lcnet, collate_lines, line_input
 from models.training.train import parse_config
-from models.training.train_recognizer import (DROP_STREAM, OCR_LANG, RATIO_BUCKETS, VAL_SEED, located_box,
-                                              located_boxes, run_steps)
+from models.training.train_recognizer import DROP_STREAM, OCR_LANG, RATIO_BUCKETS, VAL_SEED, located_boxes, run_steps
 
 
 
@@ -63,20 +70,39 @@ class SvtrTrainConfig:
     resume: str = ""              # a run's last.pt: model, optimizer and step
     out: str = "runs/svtr"
     export: str = ""              # fp16 model-only checkpoint; default <out>/svtr_reader.pt
+    locate_with: str = ""         # a line detector checkpoint: lines located as /v1/read finds them ('': find_lines)
 
 
-def svtr_batch(seed, step, batch_size, charset, sigma_dropout=0.35, paragraph_share=0.0, korean_weight=0.15):
+@lru_cache(maxsize=2)
+def _detector(path):
+    """One LineDetector per checkpoint per process (each data worker loads its own)."""
+    return LineDetector(path, precision="auto")
+
+
+def found_boxes(image, sigma, locate_with=""):
+    """The boxes a reading crops around in ``image`` told ``sigma`` (None: blind): those
+    ``find_text_lines`` finds with the ``locate_with`` detector, or None (``find_lines``')."""
+    if not locate_with:
+        return None
+    return [found for found, _ in find_text_lines(image, sigma, _detector(locate_with))]
+
+
+def svtr_batch(seed, step, batch_size, charset, sigma_dropout=0.35, paragraph_share=0.0, korean_weight=0.15,
+               locate_with=""):
     """Blurred lines cropped where the finder finds them -> (normalised lines, texts, langs,
     sigma / font size); Korean only when ``charset`` has Hangul. ``paragraph_share`` of them are
-    lines of blurred paragraphs, cut with their neighbours' blur in them."""
+    lines of blurred paragraphs, cut with their neighbours' blur in them. ``locate_with``: a line
+    detector checkpoint, to locate lines as ``/v1/read`` does (``found_boxes``)."""
     chars = frozenset(charset)
     weights = language_weights(charset, korean_weight)
     line_config, paragraph_config = ReadingLineConfig(lang_weights=weights), ParagraphConfig(lang_weights=weights)
     lines, texts, langs, ratios = [], [], [], []
 
-    def add(image, box, text, lang, sigma, px, index):
+    def add(image, truth, text, lang, sigma, px, index):
         known = np.random.default_rng((seed, index, DROP_STREAM)).random() >= sigma_dropout
-        lines.append(line_input(image, box, sigma if known else None))
+        told = sigma if known else None
+        box = located_boxes(image, [truth], found_boxes(image, told, locate_with))[0]
+        lines.append(line_input(image, box, told))
         texts.append(text)
         langs.append(lang)
         ratios.append(sigma / px)
@@ -86,14 +112,14 @@ def svtr_batch(seed, step, batch_size, charset, sigma_dropout=0.35, paragraph_sh
     while len(lines) < from_paragraphs:
         index = step * batch_size + paragraph
         drawn = make_reading_paragraph(seed, index, chars, paragraph_config)
-        for row, (box, text) in enumerate(zip(located_boxes(drawn.blurred, drawn.boxes), drawn.texts)):
+        for row, (truth, text) in enumerate(zip(drawn.boxes, drawn.texts)):
             if len(lines) < from_paragraphs:
-                add(drawn.blurred, box, text, drawn.lang, drawn.sigma, drawn.px, (index, row, PARAGRAPH_STREAM))
+                add(drawn.blurred, truth, text, drawn.lang, drawn.sigma, drawn.px, (index, row, PARAGRAPH_STREAM))
         paragraph += 1
     for i in range(from_paragraphs, batch_size):
         index = step * batch_size + i
         line = make_reading_line(seed, index, chars, line_config)
-        add(line.blurred, located_box(line), line.text, line.lang, line.sigma, line.px, index)
+        add(line.blurred, line.box, line.text, line.lang, line.sigma, line.px, index)
     return lines, texts, langs, ratios
 
 
@@ -126,7 +152,7 @@ class StepBatches(torch.utils.data.IterableDataset):
         for step in range(self.first_step, self.config.steps):
             lines, texts, _, _ = svtr_batch(self.config.seed, step, self.config.batch_size, self.charset,
                                             self.config.sigma_dropout, self.config.paragraph_share,
-                                            self.config.korean_weight)
+                                            self.config.korean_weight, self.config.locate_with)
             batch, lengths = collate_lines(lines)
             yield (batch, lengths), lengths, texts
 
@@ -172,7 +198,8 @@ def main(argv=None):
     torch.manual_seed(config.seed)
     model, optimizer, start_step, extra = build_or_resume(config)
     charset = model.config.charset
-    val = svtr_batch(VAL_SEED, 0, config.val_lines, charset, config.sigma_dropout, korean_weight=config.korean_weight)
+    val = svtr_batch(VAL_SEED, 0, config.val_lines, charset, config.sigma_dropout, korean_weight=config.korean_weight,
+                     locate_with=config.locate_with)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     print(f"svtr {sum(p.numel() for p in model.parameters()) / 1e6:.3f} M params, {len(charset) + 1} classes, "

@@ -72,11 +72,11 @@ def _overlap(a, b):
     return max(0, width) * max(0, height)
 
 
-def located_boxes(image, boxes):
+def located_boxes(image, boxes, found=None):
     """Where the line finder puts each generated line of ``image`` (the found box overlapping its
     text most), or the text's own box where the finder sees nothing there; ``boxes`` are the
-    lines' (top, bottom, left, right)."""
-    found = find_lines(image)
+    lines' (top, bottom, left, right); ``found`` the boxes a finder found (``find_lines``' by default)."""
+    found = find_lines(image) if found is None else found
     located = []
     for top, bottom, left, right in boxes:
         truth = LineBox(left, top, right - left, bottom - top)
