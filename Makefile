@@ -72,13 +72,17 @@ train-reader: setup
 		--lr 1e-3 --warmup 300 --steps 18000 --out runs/reader --export models/checkpoints/reader.pt $(ARGS)
 	$(RUN_ENV) $(PY) -m models.training.calibrate_reader models/checkpoints/reader.pt --target 0.002
 
-# The SVTR (/v1/read's lines without Hangul): PP-OCRv6 small ported, fine-tuned on our blurred lines, calibrated.
+# The SVTR (/v1/read's lines without Hangul): PP-OCRv6 small ported, fine-tuned on our blurred lines located by
+# the rule finder, then by the shipped line detector (as /v1/read finds them), calibrated.
 # One run of the steps the shipped checkpoint had (see the model card for its history and hours).
 train-svtr: setup $(VENV)/.ppocr-port $(PPOCR_WHEEL)
 	$(PY) -m models.training.port_ppocr $(PPOCR_WHEEL) --out runs/ppocr/ported.pt
 	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.finetune_svtr --init-from runs/ppocr/ported.pt \
 		--steps 3600 --paragraph-share 0.3 --threads 1 --workers 1 --precision bf16 --out runs/svtr \
-		--export models/checkpoints/svtr_reader.pt $(ARGS)
+		--export runs/svtr/svtr_reader.pt $(ARGS)
+	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.finetune_svtr --init-from runs/svtr/svtr_reader.pt \
+		--locate-with models/checkpoints/line_detector.pt --paragraph-share 0.3 --steps 1500 --lr 1e-4 --warmup 50 \
+		--threads 1 --workers 1 --precision bf16 --out runs/svtr_det --export models/checkpoints/svtr_reader.pt $(ARGS)
 	$(RUN_ENV) $(PY) -m models.training.calibrate_reader models/checkpoints/svtr_reader.pt --target 0.0015
 
 # The line detector (/v1/read's line finding): Chromium renders the layouts' train families (about
