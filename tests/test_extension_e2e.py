@@ -485,6 +485,21 @@ def overlay_near(frame, expected):
     return next((o for o in frame.evaluate(STATUS_JS) if near(o, expected)), None)
 
 
+DECODED_JS = """() => {
+    const host = document.getElementById('anti-aging-layer');
+    const images = host ? [...host.shadowRoot.querySelectorAll('img.overlay')] : [];
+    return Promise.all(images.map((img) => img.decode().catch(() => null)))
+        .then(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => resolve(images.length)))));
+}"""
+
+
+def overlays_painted(browser):
+    """Returns once every overlay image in the page and its frames is decoded and drawn: a cross-origin
+    frame's overlay can exist a frame before its picture is painted, and a screenshot then misses it."""
+    for frame in browser.page.frames:
+        frame.evaluate(DECODED_JS)
+
+
 def full_page(browser):
     """The whole page (overlays included, the extension's panel hidden), as the user would scroll through it."""
     browser.page.evaluate("() => { const panel = document.getElementById('anti-aging-layer')?.shadowRoot.querySelector('.panel');"
@@ -562,6 +577,7 @@ def test_round2_sharpen_all_finds_every_case_and_reads_better(browsers, site, dp
     counted = f"{len(ROUND2) + len(ROUND2_FRAMES)} elements sharpened"
     panel = panel_text_once_it_says(browser, counted)
     assert counted in panel, panel
+    overlays_painted(browser)
     after = full_page(browser)
 
     # every blurred element has an overlay over its box and its blur's halo, and the layout did not move
