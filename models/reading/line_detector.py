@@ -16,7 +16,7 @@ from scipy import ndimage
 from models import CHECKPOINT_DIR
 from models.nets.common import resolve_precision
 from models.nets.line_detector import load_line_detector
-from models.reading.line_finder import MIN_LINE_PX, LineBox, reading_order, without_slivers
+from models.reading.line_finder import MIN_LINE_PX, LineBox, overlap_area, reading_order, without_slivers
 
 DEFAULT_DETECTOR = CHECKPOINT_DIR / "line_detector.pt"
 CORE_THRESHOLD = 0.4   # a pixel whose core probability is above this is in a core (chosen on tune, EXPERIMENTS 22-3d)
@@ -103,18 +103,12 @@ def decode_lines(core_probability, heights, shrink, threshold=CORE_THRESHOLD, mi
     return reading_order(without_slivers(boxes, rows))
 
 
-def _overlap(a, b):
-    width = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
-    height = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
-    return max(0, width) * max(0, height)
-
-
 def missed_lines(found, detected, share=MISSED_OVERLAP):
     """The boxes of ``found`` (``find_lines``') that overlap no box of ``detected`` (the detector's
     lines) by more than ``share`` of the smaller of the two: what the rules see and the net
     missed (a small button in a downscaled picture, pale text)."""
     return [box for box in found
-            if not any(_overlap(box, other) > share * min(box.w * box.h, other.w * other.h) for other in detected)]
+            if not any(overlap_area(box, other) > share * min(box.w * box.h, other.w * other.h) for other in detected)]
 
 
 def image_tensor(image):

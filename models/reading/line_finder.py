@@ -60,6 +60,13 @@ class LineBox:
         return [self.x, self.y, self.w, self.h]
 
 
+def overlap_area(a, b):
+    """The px two LineBoxes share."""
+    width = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
+    height = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
+    return max(0, width) * max(0, height)
+
+
 def to_grey(image):
     """uint8 (H, W, 3) -> float32 (H, W) luma in 0..255."""
     return image[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from models import read_checkpoint, save_checkpoint
 from models.data.lines import LineConfig, ReadingLineConfig, make_line, make_reading_line, to_tensor
 from models.evaluation.ocr import cer
-from models.reading.line_finder import LineBox, find_lines
+from models.reading.line_finder import LineBox, find_lines, overlap_area
 from models.reading.recognizer import (READER_CHARSET, READER_DEFAULTS, build_recognizer, collate_lines, ctc_loss,
                                        decode, line_input, load_widened, normalize_line)
 from models.training.train import lr_at, parse_config
@@ -66,12 +66,6 @@ def line_batch(seed, step, batch_size, config=LineConfig()):
         [line.lang for line in lines]
 
 
-def _overlap(a, b):
-    width = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
-    height = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
-    return max(0, width) * max(0, height)
-
-
 def located_boxes(image, boxes, found=None):
     """Where the line finder puts each generated line of ``image`` (the found box overlapping its
     text most), or the text's own box where the finder sees nothing there; ``boxes`` are the
@@ -80,8 +74,8 @@ def located_boxes(image, boxes, found=None):
     located = []
     for top, bottom, left, right in boxes:
         truth = LineBox(left, top, right - left, bottom - top)
-        overlapping = [box for box in found if _overlap(box, truth) > 0]
-        located.append(max(overlapping, key=lambda box: _overlap(box, truth)) if overlapping else truth)
+        overlapping = [box for box in found if overlap_area(box, truth) > 0]
+        located.append(max(overlapping, key=lambda box: overlap_area(box, truth)) if overlapping else truth)
     return located
 
 
