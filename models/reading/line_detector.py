@@ -21,7 +21,7 @@ from models.reading.line_finder import MIN_LINE_PX, LineBox, overlap_area, readi
 DEFAULT_DETECTOR = CHECKPOINT_DIR / "line_detector.pt"
 CORE_THRESHOLD = 0.4   # a pixel whose core probability is above this is in a core (chosen on tune, EXPERIMENTS 22-3d)
 MIN_SCORE = 0.75       # a component whose mean core probability is below this is noise, not a line (tune)
-JOIN_GAP = 0.5         # pieces of one row nearer than this many line heights are one line the core broke at a space (tune)
+JOIN_GAP = 0.5         # pieces of one row nearer than this many line heights are one line the core broke at a space (what the shipped figures use; 1.0 was better at step 4 750, EXPERIMENTS 22-3h)
 SAME_ROW = 0.5         # ... pieces "of one row" share this much of the shorter one's height
 MISSED_OVERLAP = 0.2   # a find_lines line overlapping no detected line by more than this share of the smaller box is one the detector missed
 
