@@ -485,26 +485,20 @@ def overlay_near(frame, expected):
     return next((o for o in frame.evaluate(STATUS_JS) if near(o, expected)), None)
 
 
-DECODED_JS = """() => {
-    const host = document.getElementById('anti-aging-layer');
-    const images = host ? [...host.shadowRoot.querySelectorAll('img.overlay')] : [];
-    return Promise.all(images.map((img) => img.decode().catch(() => null)))
-        .then(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => resolve(images.length)))));
-}"""
-
-
-def overlays_painted(browser):
-    """Returns once every overlay image in the page and its frames is decoded and drawn: a cross-origin
-    frame's overlay can exist a frame before its picture is painted, and a screenshot then misses it."""
-    for frame in browser.page.frames:
-        frame.evaluate(DECODED_JS)
-
-
-def full_page(browser):
-    """The whole page (overlays included, the extension's panel hidden), as the user would scroll through it."""
+def full_page(browser, tries=6):
+    """The whole page (overlays included, the extension's panel hidden), as the user would scroll through it,
+    once two screenshots in a row agree: a cross-origin frame's tiles can be shot before they are all
+    rastered (an overlay then ends halfway along its line)."""
     browser.page.evaluate("() => { const panel = document.getElementById('anti-aging-layer')?.shadowRoot.querySelector('.panel');"
                           " if (panel) panel.style.visibility = 'hidden'; }")
-    shot = Image.open(io.BytesIO(browser.page.screenshot(full_page=True))).convert("RGB")
+    shot = browser.page.screenshot(full_page=True)
+    for _ in range(tries):
+        browser.page.wait_for_timeout(150)
+        again = browser.page.screenshot(full_page=True)
+        if again == shot:
+            break
+        shot = again
+    shot = Image.open(io.BytesIO(shot)).convert("RGB")
     browser.page.evaluate("() => { const panel = document.getElementById('anti-aging-layer')?.shadowRoot.querySelector('.panel');"
                           " if (panel) panel.style.visibility = ''; }")
     return shot
@@ -577,7 +571,6 @@ def test_round2_sharpen_all_finds_every_case_and_reads_better(browsers, site, dp
     counted = f"{len(ROUND2) + len(ROUND2_FRAMES)} elements sharpened"
     panel = panel_text_once_it_says(browser, counted)
     assert counted in panel, panel
-    overlays_painted(browser)
     after = full_page(browser)
 
     # every blurred element has an overlay over its box and its blur's halo, and the layout did not move
