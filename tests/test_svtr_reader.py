@@ -428,3 +428,81 @@ def test_a_share_of_the_batch_is_cut_from_paragraphs():
     singles = finetune_svtr.svtr_batch(1, 0, 8, charset)[1]
     assert texts == again and len(lines) == 8
     assert texts[4:] == singles[4:] and texts[:4] != singles[:4]
+
+
+# --- lines of the Chromium layouts as training lines ---
+
+def layout_page(page_id, split, texts, scale=1.0):
+    """A page as chromium_layouts records it: ``texts`` drawn one per row, one capture (blurred,
+    served at ``scale``), each line's ink box measured from the sharp drawing."""
+    from PIL import ImageDraw, ImageFont
+
+    from models.data.blur import gaussian_blur
+
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 16)
+    sharp = Image.new("RGB", (360, 40 + 30 * len(texts)), "white")
+    draw = ImageDraw.Draw(sharp)
+    lines = []
+    for k, text in enumerate(texts):
+        draw.text((20, 20 + 30 * k), text, fill="black", font=font)
+        x0, y0, x1, y1 = draw.textbbox((20, 20 + 30 * k), text, font=font)
+        lines.append({"text": text, "font_css": 16.0, "layout_box": k, "box": [x0, y0, x1, y1], "ink": [x0, y0, x1, y1]})
+    served = sharp.resize((round(sharp.width * scale), round(sharp.height * scale)), Image.LANCZOS)
+    tensor = torch.from_numpy(np.array(served)).permute(2, 0, 1)[None].float() / 255
+    blurred = (gaussian_blur(tensor, 1.2)[0].permute(1, 2, 0).clamp(0, 1) * 255).round().byte().numpy()
+    spec = {"id": page_id, "family": "article" if split == "train" else "form", "split": split, "lang": "en",
+            "style": {"size": 16.0}, "body": "", "raster": "software", "dpr": 1,
+            "captures": [{"mode": "picture", "ratio": 1.2 / (16 * scale), "blur_css": 0.0, "scale": scale}]}
+    return spec, np.asarray(sharp), [blurred], lines
+
+
+@pytest.fixture(scope="module")
+def text_layouts(tmp_path_factory):
+    from models.data.chromium_layouts import write_shard
+
+    folder = tmp_path_factory.mktemp("layouts")
+    write_shard(folder, 0, 2, [layout_page(0, "train", ["Quiet harbour lights", "한국어 줄", "seven boats"], scale=0.75),
+                               layout_page(1, "tune", ["the morning ferry"])], seed=0)
+    return folder
+
+
+def test_layout_lines_are_the_train_families_lines_the_charset_reads(text_layouts):
+    from models.data.chromium_layouts import LayoutPages, capture_line, line_crops
+
+    pages = LayoutPages(text_layouts)
+    charset = frozenset(without_hangul(READER_CHARSET))
+    triples = line_crops(pages, "train", charset)
+    assert [pages.pages[p]["lines"][l]["text"] for p, _, l in triples] == ["Quiet harbour lights", "seven boats"]
+    assert [pages.pages[p]["lines"][l]["text"] for p, _, l in line_crops(pages, "tune", charset)] == ["the morning ferry"]
+    assert len(line_crops(pages, "train", frozenset(READER_CHARSET))) == 3  # Hangul read: its line too
+    image, (top, bottom, left, right), text, lang, sigma, ratio = capture_line(pages, triples[0])
+    ink = pages.pages[triples[0][0]]["lines"][0]["ink"]
+    # in the served capture's whole px, around the scaled ink
+    assert (left, top, right, bottom) == (math.floor(ink[0] * 0.75), math.floor(ink[1] * 0.75),
+                                          math.ceil(ink[2] * 0.75), math.ceil(ink[3] * 0.75))
+    assert all(isinstance(v, int) for v in (left, top, right, bottom))
+    assert image.shape[:2] == (round(130 * 0.75), 270) and text == "Quiet harbour lights" and lang == "en"
+    assert ratio == pytest.approx(1.2 / 12) and sigma == pytest.approx(1.2, abs=1e-3)
+    # the box holds the line's ink: the blurred capture is darkest inside it
+    assert image[round(top):round(bottom), round(left):round(right)].mean() < image.mean()
+
+
+def test_a_layout_batch_is_a_pure_function_of_seed_and_step_and_fine_tuning_validates_on_the_tune_families(
+        text_layouts, svtr_checkpoint, tmp_path):
+    charset = without_hangul(READER_CHARSET)
+    first, again = (finetune_svtr.layout_batch(str(text_layouts), "train", charset, 0, 3, 6) for _ in range(2))
+    assert first[1] == again[1] and all(torch.equal(a, b) for a, b in zip(first[0], again[0]))
+    assert set(first[1]) <= {"Quiet harbour lights", "seven boats"} and len(first[0]) == 6
+    others = [finetune_svtr.layout_batch(str(text_layouts), "train", charset, 0, step, 6)[1] for step in range(4, 8)]
+    assert any(texts != first[1] for texts in others)
+    mixed = finetune_svtr.svtr_batch(0, 0, 4, charset, layouts=str(text_layouts), layout_share=0.5)
+    assert sum(text in {"Quiet harbour lights", "seven boats"} for text in mixed[1]) >= 2 and len(mixed[0]) == 4
+
+    out = tmp_path / "run"
+    finetune_svtr.main(["--steps", "2", "--batch-size", "2", "--val-lines", "4", "--workers", "0", "--precision", "fp32",
+                        "--init-from", str(svtr_checkpoint), "--layouts", str(text_layouts), "--layout-share", "0.5",
+                        "--val-layouts", str(text_layouts), "--val-layout-lines", "3", "--out", str(out)])
+    report = torch.load(out / "svtr_reader.pt", weights_only=True)["extra"]["val_cer"]
+    assert "all" in report and "layouts all" in report
+    with pytest.raises(SystemExit, match="no train-family lines"):
+        finetune_svtr.layout_lines(str(tmp_path), "train", charset)

@@ -726,6 +726,32 @@ class LayoutPages:
         return decode_png(self._blobs[shard][offset:offset + length].tobytes())
 
 
+def line_crops(pages, split, chars):
+    """Every (page, capture, line) of ``split``'s pages whose line has text and ink and reads with
+    ``chars`` alone, as index triples into ``pages.pages``, its captures and its lines: the blurred
+    browser lines a reader trains or is validated on."""
+    triples = []
+    for p, page in enumerate(pages.pages):
+        if page["split"] != split:
+            continue
+        for l, line in enumerate(page["lines"]):
+            if line["ink"] is not None and line["text"].strip() and set(line["text"]) <= chars:
+                triples += [(p, c, l) for c in range(len(page["captures"]))]
+    return triples
+
+
+def capture_line(pages, triple):
+    """(blurred capture, the line's ink box (top, bottom, left, right) in its whole px, its text, language,
+    sigma in its px, sigma / the line's own font size) of one ``line_crops`` triple."""
+    p, c, l = triple
+    page = pages.pages[p]
+    capture, line = page["captures"][c], page["lines"][l]
+    x0, y0 = (math.floor(v * capture["scale"]) for v in line["ink"][:2])
+    x1, y1 = (math.ceil(v * capture["scale"]) for v in line["ink"][2:])
+    return (pages.image(capture["image"]), (y0, y1, x0, x1), line["text"], page["lang"], capture["sigma_px"],
+            line_ratio(line, page, capture))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, required=True, help="page ids 0..N-1 (those of the chosen splits are rendered)")

@@ -14,7 +14,12 @@ Lines are located as ``/v1/read`` finds them: with ``--locate-with`` a line dete
 lines it missed (``pipeline.find_text_lines``), each crop grown by the σ told or measured blind;
 without it, by the rule finder alone (the shipped SVTR's training).
 
-Every batch is a pure function of (seed, step) and the detector.
+With ``--layouts`` a share of each batch (``--layout-share``) is lines of the Chromium layouts'
+train families (``models.data.chromium_layouts``: real browser renders, CSS-blurred and as pictures,
+the DOM's text per line), located the same way; ``--val-layouts`` adds a validation figure on the
+tune families' lines.
+
+Every batch is a pure function of (seed, step), the detector and the layouts folder.
 """
 from functools import lru_cache
 import json
@@ -25,6 +30,7 @@ import numpy as np
 import torch
 
 from models import read_checkpoint, save_checkpoint
+from models.data.chromium_layouts import LayoutPages, capture_line, line_crops
 from models.data.lines import (PARAGRAPH_STREAM, READ_LANG_WEIGHTS, READ_LANGS, ParagraphConfig, ReadingLineConfig,
                                make_reading_line, make_reading_paragraph)
 from models.evaluation.ocr import cer
@@ -71,12 +77,55 @@ class SvtrTrainConfig:
     out: str = "runs/svtr"
     export: str = ""              # fp16 model-only checkpoint; default <out>/svtr_reader.pt
     locate_with: str = ""         # a line detector checkpoint: lines located as /v1/read finds them ('': find_lines)
+    layouts: str = ""             # a Chromium layouts folder: its train families' lines ...
+    layout_share: float = 0.0     # ... are this share of each batch
+    val_layouts: str = ""         # a layouts folder whose tune families' lines are validated on too
+    val_layout_lines: int = 240
+
+
+LAYOUT_STREAM = 0x1A70  # which layout lines a step draws, and which of them go blind
 
 
 @lru_cache(maxsize=2)
 def _detector(path):
     """One LineDetector per checkpoint per process (each data worker loads its own)."""
     return LineDetector(path, precision="auto")
+
+
+@lru_cache(maxsize=2)
+def layout_lines(folder, split, charset):
+    """(pages, ``line_crops`` triples) of one layouts folder's ``split``, once per process."""
+    pages = LayoutPages(folder)
+    triples = line_crops(pages, split, frozenset(charset))
+    if not triples:
+        raise SystemExit(f"{folder} holds no {split}-family lines to read: render them with models.data.chromium_layouts")
+    return pages, triples
+
+
+@lru_cache(maxsize=256)
+def _found_in_capture(folder, split, charset, image_number, sigma, locate_with):
+    """``found_boxes`` of one layouts capture (its lines share it: located once per process)."""
+    pages, _ = layout_lines(folder, split, charset)
+    return found_boxes(pages.image(image_number), sigma, locate_with)
+
+
+def layout_batch(folder, split, charset, seed, step, count, sigma_dropout=0.35, locate_with=""):
+    """``count`` lines of the layouts' ``split`` families, drawn by (seed, step), each cropped where
+    ``/v1/read`` finds it (told its sigma, or blind) -> (normalised lines, texts, langs, sigma / font size)."""
+    pages, triples = layout_lines(folder, split, charset)
+    rng = np.random.default_rng((seed, step, LAYOUT_STREAM))
+    lines, texts, langs, ratios = [], [], [], []
+    for pick in rng.integers(len(triples), size=count):
+        image, truth, text, lang, sigma, ratio = capture_line(pages, triples[pick])
+        told = sigma if rng.random() >= sigma_dropout else None
+        number = pages.pages[triples[pick][0]]["captures"][triples[pick][1]]["image"]
+        found = _found_in_capture(folder, split, charset, number, told, locate_with) if locate_with else None
+        box = located_boxes(image, [truth], found)[0]
+        lines.append(line_input(image, box, told))
+        texts.append(text)
+        langs.append("latin" if lang == "en" else lang)  # synth's language names
+        ratios.append(ratio)
+    return lines, texts, langs, ratios
 
 
 def found_boxes(image, sigma, locate_with=""):
@@ -88,11 +137,12 @@ def found_boxes(image, sigma, locate_with=""):
 
 
 def svtr_batch(seed, step, batch_size, charset, sigma_dropout=0.35, paragraph_share=0.0, korean_weight=0.15,
-               locate_with=""):
+               locate_with="", layouts="", layout_share=0.0):
     """Blurred lines cropped where the finder finds them -> (normalised lines, texts, langs,
     sigma / font size); Korean only when ``charset`` has Hangul. ``paragraph_share`` of them are
-    lines of blurred paragraphs, cut with their neighbours' blur in them. ``locate_with``: a line
-    detector checkpoint, to locate lines as ``/v1/read`` does (``found_boxes``)."""
+    lines of blurred paragraphs, cut with their neighbours' blur in them; ``layout_share`` lines of
+    the ``layouts`` folder's train families. ``locate_with``: a line detector checkpoint, to locate
+    lines as ``/v1/read`` does (``found_boxes``)."""
     chars = frozenset(charset)
     weights = language_weights(charset, korean_weight)
     line_config, paragraph_config = ReadingLineConfig(lang_weights=weights), ParagraphConfig(lang_weights=weights)
@@ -116,7 +166,12 @@ def svtr_batch(seed, step, batch_size, charset, sigma_dropout=0.35, paragraph_sh
             if len(lines) < from_paragraphs:
                 add(drawn.blurred, truth, text, drawn.lang, drawn.sigma, drawn.px, (index, row, PARAGRAPH_STREAM))
         paragraph += 1
-    for i in range(from_paragraphs, batch_size):
+    from_layouts = round(batch_size * layout_share) if layouts else 0
+    if from_layouts:
+        drawn = layout_batch(layouts, "train", charset, seed, step, from_layouts, sigma_dropout, locate_with)
+        for kept, more in zip((lines, texts, langs, ratios), drawn):
+            kept += more
+    for i in range(from_paragraphs + from_layouts, batch_size):
         index = step * batch_size + i
         line = make_reading_line(seed, index, chars, line_config)
         add(line.blurred, line.box, line.text, line.lang, line.sigma, line.px, index)
@@ -152,7 +207,8 @@ class StepBatches(torch.utils.data.IterableDataset):
         for step in range(self.first_step, self.config.steps):
             lines, texts, _, _ = svtr_batch(self.config.seed, step, self.config.batch_size, self.charset,
                                             self.config.sigma_dropout, self.config.paragraph_share,
-                                            self.config.korean_weight, self.config.locate_with)
+                                            self.config.korean_weight, self.config.locate_with,
+                                            self.config.layouts, self.config.layout_share)
             batch, lengths = collate_lines(lines)
             yield (batch, lengths), lengths, texts
 
@@ -200,11 +256,19 @@ def main(argv=None):
     charset = model.config.charset
     val = svtr_batch(VAL_SEED, 0, config.val_lines, charset, config.sigma_dropout, korean_weight=config.korean_weight,
                      locate_with=config.locate_with)
+    val_layout = (layout_batch(config.val_layouts, "tune", charset, VAL_SEED, 0, config.val_layout_lines,
+                               config.sigma_dropout, config.locate_with) if config.val_layouts else None)
+
+    def validate():
+        report = evaluate_lines(model, *val)
+        if val_layout:
+            report.update({f"layouts {k}": v for k, v in evaluate_lines(model, *val_layout).items()})
+        return report
+
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     print(f"svtr {sum(p.numel() for p in model.parameters()) / 1e6:.3f} M params, {len(charset) + 1} classes, "
-          f"steps {start_step}->{config.steps}, batch {config.batch_size}, val {json.dumps(evaluate_lines(model, *val))}",
-          flush=True)
+          f"steps {start_step}->{config.steps}, batch {config.batch_size}, val {json.dumps(validate())}", flush=True)
     loader = torch.utils.data.DataLoader(StepBatches(config, charset, start_step), batch_size=None,
                                          num_workers=config.workers, prefetch_factor=4 if config.workers else None)
     history = dict(extra.get("history", {}))  # minutes of each run in the chain, by folder and steps
@@ -215,14 +279,12 @@ def main(argv=None):
                         extra={**extra, "train": asdict(config), "history": {**history, run.format(done): minutes},
                                "val_cer": report})
 
-    done, minutes = run_steps(model, optimizer, loader, config, start_step, lambda: evaluate_lines(model, *val),
-                              save_last)
+    done, minutes = run_steps(model, optimizer, loader, config, start_step, validate, save_last)
     export = Path(config.export) if config.export else out / "svtr_reader.pt"
     model.eval()
     history[run.format(done)] = minutes
     save_checkpoint(export, model, step=done, half=True,
-                    extra={**extra, "train": asdict(config), "history": history,
-                           "val_cer": evaluate_lines(model, *val)})
+                    extra={**extra, "train": asdict(config), "history": history, "val_cer": validate()})
     print(f"exported {export}", flush=True)
     return model
 
