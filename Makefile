@@ -74,7 +74,7 @@ train-reader: setup
 
 # The SVTR (/v1/read's lines without Hangul): PP-OCRv6 small ported, fine-tuned on our blurred lines located by
 # the rule finder, then by the shipped line detector (as /v1/read finds them), then with 30 % of each batch
-# cut from the Chromium layouts' train families (rendered by train-detector's first step), calibrated.
+# cut from the Chromium layouts' train families (rendered here as train-detector renders them), calibrated.
 # One run of the steps the shipped checkpoint had (see the model card for its history and hours: the
 # shipped run stopped at step 2 800 of the last stage).
 train-svtr: setup $(VENV)/.ppocr-port $(PPOCR_WHEEL)

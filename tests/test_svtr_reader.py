@@ -506,3 +506,5 @@ def test_a_layout_batch_is_a_pure_function_of_seed_and_step_and_fine_tuning_vali
     assert "all" in report and "layouts all" in report
     with pytest.raises(SystemExit, match="no train-family lines"):
         finetune_svtr.layout_lines(str(tmp_path), "train", charset)
+    with pytest.raises(SystemExit, match="--layout-share needs --layouts"):
+        finetune_svtr.main(["--init-from", str(svtr_checkpoint), "--layout-share", "0.3", "--out", str(out)])

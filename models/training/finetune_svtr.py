@@ -116,9 +116,10 @@ def layout_batch(folder, split, charset, seed, step, count, sigma_dropout=0.35, 
     rng = np.random.default_rng((seed, step, LAYOUT_STREAM))
     lines, texts, langs, ratios = [], [], [], []
     for pick in rng.integers(len(triples), size=count):
+        page, capture, _ = triples[pick]
         image, truth, text, lang, sigma, ratio = capture_line(pages, triples[pick])
         told = sigma if rng.random() >= sigma_dropout else None
-        number = pages.pages[triples[pick][0]]["captures"][triples[pick][1]]["image"]
+        number = pages.pages[page]["captures"][capture]["image"]
         found = _found_in_capture(folder, split, charset, number, told, locate_with) if locate_with else None
         box = located_boxes(image, [truth], found)[0]
         lines.append(line_input(image, box, told))
@@ -250,6 +251,8 @@ def main(argv=None):
     config = parse_config(argv, SvtrTrainConfig, __doc__)
     if not (config.init_from or config.resume):
         raise SystemExit("give --init-from (the ported checkpoint) or --resume")
+    if config.layout_share and not config.layouts:
+        raise SystemExit("--layout-share needs --layouts (a Chromium layouts folder)")
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     model, optimizer, start_step, extra = build_or_resume(config)
