@@ -17,7 +17,7 @@ from models.reading import decode
 from models.reading.line_detector import missed_lines
 from models.reading.line_finder import (LineBox, article_columns, find_lines, reading_order, reading_rows, reading_window,
                                         text_box, without_slivers)
-from models.reading.pipeline import UNSURE_LINE, Reader, Reading, ReadLine, verdict
+from models.reading.pipeline import UNSURE_LINE, Reader, Reading, ReadLine, join_word_gaps, verdict
 from models.reading.prior import CharacterPrior, LanguagePrior, WordPrior, nearby_words
 from models.reading.recognizer import READER_CHARSET, SYMBOLS, build_recognizer, encode, line_input
 from models.training import train_recognizer
@@ -208,6 +208,24 @@ def test_a_two_column_receipt_is_read_row_by_row_with_a_tab_between_item_and_pri
     reading = reader_naming_each_box_by(cells).read(image)
     assert reading.text == "\n".join(f"{item}\t{price}" for (_, item), (_, price) in RECEIPT)
     assert [line["row"] for line in reading.as_dict()["lines"]] == [0, 0, 1, 1, 2, 2, 3, 3]
+
+
+def test_pieces_of_a_row_closer_than_a_word_space_are_joined_and_cells_stay_apart():
+    def piece(text, x, row, width=None, sure=0.9):
+        width = width if width is not None else 10 * len(text)  # 20 px an em: a Latin character half of it
+        return ReadLine(text, LineBox(x, 0, width, 20), [sure] * len(text), row, LineBox(x - 3, -3, width + 6, 26))
+
+    # a word space of 0.5 em inside a line, cells 3 em apart, and a next row
+    lines = [piece("Quarterly", 0, 0), piece("revenue", 100, 0, sure=0.5), piece("$4.70", 230, 0), piece("rose", 0, 1)]
+    joined = join_word_gaps(lines)
+    assert [line.text for line in joined] == ["Quarterly revenue", "$4.70", "rose"]
+    assert joined[0].box == LineBox(0, 0, 170, 20) and joined[0].found == LineBox(-3, -3, 176, 26)
+    assert joined[0].confidence == [0.9] * 9 + [0.5] + [0.5] * 7  # the space no surer than the letters beside it
+    assert Reading(joined, "readable").text == "Quarterly revenue\t$4.70\nrose"
+    # a wide character is an em of its own: two 20 px ideographs a box, 8 px apart, are 0.4 em apart
+    cjk = [piece("価格", 0, 0, width=40), piece("送料", 48, 0, width=40)]
+    assert len(join_word_gaps(cjk)) == 1 and len(join_word_gaps(cjk, max_gap_em=0.3)) == 2
+    assert join_word_gaps([piece("a", 0, None), piece("b", 12, None)])[1].text == "b"  # no row: never joined
 
 
 @pytest.mark.parametrize("ratio", [0.0, 0.1])

@@ -107,3 +107,19 @@ def test_a_sliver_of_a_line_cut_by_the_capture_edge_is_not_found(detector):
     cut = image[truth[0][3] - 3:, :]  # the first line's last 3 rows on top, the second line whole
     found = find_text_lines(blur(cut, 1.0), 1.0, detector)
     assert len(found) == 1 and found[0][1].y > 3
+
+
+def test_a_line_whose_words_the_blur_spread_apart_is_read_as_one_line_and_a_receipt_keeps_its_cells(monkeypatch):
+    from models.reading import pipeline
+    from models.reading.line_networks import DEFAULT_SVTR
+    from models.reading.recognizer import DEFAULT_READER
+
+    reader = pipeline.Reader(DEFAULT_READER, svtr=DEFAULT_SVTR, detector=DEFAULT_DETECTOR)
+    text = "Quarterly revenue rose 12% to $4.7 billion."
+    image, _ = page((1100, 120), [(text, (20, 30), (20, 20, 20))], "DejaVuSansMono.ttf", 40)
+    blurred = blur(image, 8.0)  # sigma / font size 0.2: monospace word spaces as wide as a narrow table gutter
+    assert reader.read(blurred, 8.0).text == text
+    items, _ = receipt()
+    assert reader.read(blur(items, 1.0), 1.0).text == "Coffee beans 1 kg\t18.50\nOat milk\t2.40\nDelivery\t4.99"
+    monkeypatch.setattr(pipeline, "join_word_gaps", lambda lines: lines)  # without the join: the pieces as cells
+    assert "\t" in reader.read(blurred, 8.0).text
