@@ -620,6 +620,30 @@ def test_two_step_reader_training_warm_starts_and_exports_a_reader(tmp_path, cap
     assert resumed["step"] == 3 and tuple(resumed["config"]["channels"]) == (8, 8, 8, 8)
 
 
+def test_reader_lines_can_be_located_by_the_detector_cut_from_paragraphs_and_weighted_to_korean(tmp_path):
+    from models.reading.line_detector import DEFAULT_DETECTOR
+    from models.reading.routing import has_hangul
+
+    korean = train_recognizer.reader_batch(5, 0, 24, korean_weight=1.0)[2]
+    assert all(has_hangul(text) for text in korean)
+    assert not any(has_hangul(text) for text in train_recognizer.reader_batch(5, 0, 24, korean_weight=0.0)[2])
+    lines, sigmas, texts, langs, ratios = train_recognizer.reader_batch(3, 1, 6, sigma_dropout=0.0,
+                                                                         locate_with=str(DEFAULT_DETECTOR),
+                                                                         paragraph_share=0.5)
+    again = train_recognizer.reader_batch(3, 1, 6, sigma_dropout=0.0, locate_with=str(DEFAULT_DETECTOR),
+                                          paragraph_share=0.5)
+    assert texts == again[2] and all(torch.equal(a, b) for a, b in zip(lines, again[0]))  # pure in (seed, step)
+    assert len(lines) == 6 and (sigmas > 0).all()  # every sigma told at no dropout
+    # half the batch is lines of paragraphs, drawn under their own stream, so not the single lines' texts
+    singles = train_recognizer.reader_batch(3, 1, 6, sigma_dropout=0.0)[2]
+    assert texts[3:] == singles[3:] and texts[:3] != singles[:3]
+    train_recognizer.main(["--task", "reader", "--steps", "2", "--batch-size", "2", "--val-lines", "2",
+                           "--log-every", "1", "--warmup", "1", "--out", str(tmp_path), "--locate-with",
+                           str(DEFAULT_DETECTOR), "--paragraph-share", "0.5", "--korean-weight", "0.5",
+                           "--model-overrides", '{"channels": [8, 8, 8, 8], "hidden": 8}'])
+    assert read_checkpoint(tmp_path / "reader.pt")["step"] == 2
+
+
 def test_calibration_picks_the_smallest_power_that_keeps_confident_characters_right():
     from models.training.calibrate_reader import fit_power
 

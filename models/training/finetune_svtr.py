@@ -21,9 +21,9 @@ tune families' lines.
 
 Every batch is a pure function of (seed, step), the detector and the layouts folder.
 """
-from functools import lru_cache
 import json
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -31,26 +31,14 @@ import torch
 
 from models import read_checkpoint, save_checkpoint
 from models.data.chromium_layouts import LayoutPages, capture_line, line_crops
-from models.data.lines import (PARAGRAPH_STREAM, READ_LANG_WEIGHTS, READ_LANGS, ParagraphConfig, ReadingLineConfig,
-                               make_reading_line, make_reading_paragraph)
+from models.data.lines import PARAGRAPH_STREAM, ParagraphConfig, ReadingLineConfig, make_reading_line, make_reading_paragraph
 from models.evaluation.ocr import cer
-from models.reading.line_detector import LineDetector
-from models.reading.pipeline import find_text_lines
 from models.reading.recognizer import READER_CHARSET, decode
-from models.reading.routing import has_hangul, is_hangul
+from models.reading.routing import is_hangul
 from models.reading.svtr_lcnet import build_svtr_lcnet, collate_lines, line_input
 from models.training.train import parse_config
-from models.training.train_recognizer import DROP_STREAM, OCR_LANG, RATIO_BUCKETS, VAL_SEED, located_boxes, run_steps
-
-
-
-def language_weights(charset, korean_weight):
-    """READ_LANGS' weights: Korean at ``korean_weight`` of all lines when the charset has Hangul, else
-    none; the other languages keep their proportions."""
-    korean = korean_weight if has_hangul(charset) else 0.0
-    others = {lang: w for lang, w in zip(READ_LANGS, READ_LANG_WEIGHTS) if lang != "ko"}
-    total = sum(others.values())
-    return tuple(korean if lang == "ko" else (1 - korean) * others[lang] / total for lang in READ_LANGS)
+from models.training.train_recognizer import (DROP_STREAM, OCR_LANG, RATIO_BUCKETS, VAL_SEED, found_boxes,
+                                                language_weights, located_boxes, run_steps)
 
 
 @dataclass
@@ -87,11 +75,6 @@ LAYOUT_STREAM = 0x1A70  # which layout lines a step draws, and which of them go 
 
 
 @lru_cache(maxsize=2)
-def _detector(path):
-    """One LineDetector per checkpoint per process (each data worker loads its own)."""
-    return LineDetector(path, precision="auto")
-
-
 @lru_cache(maxsize=2)
 def layout_lines(folder, split, charset):
     """(pages, ``line_crops`` triples) of one layouts folder's ``split``, once per process."""
@@ -127,14 +110,6 @@ def layout_batch(folder, split, charset, seed, step, count, sigma_dropout=0.35, 
         langs.append("latin" if lang == "en" else lang)  # synth's language names
         ratios.append(ratio)
     return lines, texts, langs, ratios
-
-
-def found_boxes(image, sigma, locate_with=""):
-    """The boxes a reading crops around in ``image`` told ``sigma`` (None: blind): those
-    ``find_text_lines`` finds with the ``locate_with`` detector, or None (``find_lines``')."""
-    if not locate_with:
-        return None
-    return [found for found, _ in find_text_lines(image, sigma, _detector(locate_with))]
 
 
 def svtr_batch(seed, step, batch_size, charset, sigma_dropout=0.35, paragraph_share=0.0, korean_weight=0.15,

@@ -7,12 +7,16 @@ lines, told sigma or not: what ``/v1/read`` runs).
     python -m models.training.train_recognizer --task reader --resume runs/reader/last.pt ...   # continue
 
 Every batch is a pure function of (seed, step). The reader's lines are cropped where the line
-finder finds them, as ``/v1/read`` crops them.
+finder finds them, as ``/v1/read`` crops them: the rule finder's boxes, or with ``--locate-with`` a
+line detector's (``/v1/read`` runs the shipped one); ``--paragraph-share`` of them cut from blurred
+paragraphs; ``--korean-weight`` the share of Korean lines (the reader reads the lines the SVTR
+cannot: Korean).
 """
 import json
 import sys
 import time
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -20,11 +24,15 @@ import torch
 from tqdm import tqdm
 
 from models import read_checkpoint, save_checkpoint
-from models.data.lines import LineConfig, ReadingLineConfig, make_line, make_reading_line, to_tensor
+from models.data.lines import (PARAGRAPH_STREAM, READ_LANG_WEIGHTS, READ_LANGS, LineConfig, ParagraphConfig,
+                               ReadingLineConfig, make_line, make_reading_line, make_reading_paragraph, to_tensor)
 from models.evaluation.ocr import cer
+from models.reading.line_detector import LineDetector
 from models.reading.line_finder import LineBox, find_lines, overlap_area
+from models.reading.pipeline import find_text_lines
 from models.reading.recognizer import (READER_CHARSET, READER_DEFAULTS, build_recognizer, collate_lines, ctc_loss,
                                        decode, line_input, load_widened, normalize_line)
+from models.reading.routing import has_hangul
 from models.training.train import lr_at, parse_config
 
 OCR_LANG = {"latin": "en", "ko": "ko", "zh": "zh", "ja": "ja"}  # synth's language names -> models.evaluation.ocr's
@@ -42,6 +50,9 @@ class RecognizerTrainConfig:
     weight_decay: float = 1e-4
     seed: int = 0
     sigma_dropout: float = 0.35   # reader: share of lines read blind
+    locate_with: str = ""         # reader: a line detector checkpoint, lines located as /v1/read finds them ('': find_lines)
+    paragraph_share: float = 0.0  # reader: share of each batch cut from blurred paragraphs
+    korean_weight: float = 0.15   # reader: share of Korean lines (READ_LANG_WEIGHTS' own at 0.15)
     val_lines: int = 400
     log_every: int = 250
     threads: int = 1
@@ -86,32 +97,74 @@ def located_box(line):
 _READER_CHARS = frozenset(READER_CHARSET)
 
 
-def reader_batch(seed, step, batch_size, sigma_dropout=0.35, config=ReadingLineConfig()):
-    """The reader's: blurred lines cropped where the finder finds them, some read blind ->
-    (normalised lines, sigmas in normalised px (-1 unknown), texts, langs, sigma / font size)."""
+def language_weights(charset, korean_weight):
+    """READ_LANGS' weights: Korean at ``korean_weight`` of all lines when the charset has Hangul, else
+    none; the other languages keep their proportions."""
+    korean = korean_weight if has_hangul(charset) else 0.0
+    others = {lang: w for lang, w in zip(READ_LANGS, READ_LANG_WEIGHTS) if lang != "ko"}
+    total = sum(others.values())
+    return tuple(korean if lang == "ko" else (1 - korean) * others[lang] / total for lang in READ_LANGS)
+
+
+@lru_cache(maxsize=2)
+def line_detector(path):
+    """One LineDetector per checkpoint per process (each data worker loads its own)."""
+    return LineDetector(path, precision="auto")
+
+
+def found_boxes(image, sigma, locate_with=""):
+    """The boxes a reading crops around in ``image`` told ``sigma`` (None: blind): those
+    ``find_text_lines`` finds with the ``locate_with`` detector, or None (``find_lines``')."""
+    if not locate_with:
+        return None
+    return [found for found, _ in find_text_lines(image, sigma, line_detector(locate_with))]
+
+
+def reader_batch(seed, step, batch_size, sigma_dropout=0.35, korean_weight=0.15, locate_with="", paragraph_share=0.0):
+    """The reader's: blurred lines cropped where ``/v1/read`` would find them (``found_boxes``),
+    some read blind, ``paragraph_share`` of them cut from blurred paragraphs with their neighbours'
+    blur in them -> (normalised lines, sigmas in normalised px (-1 unknown), texts, langs, sigma / font size)."""
+    weights = language_weights(READER_CHARSET, korean_weight)
+    line_config, paragraph_config = ReadingLineConfig(lang_weights=weights), ParagraphConfig(lang_weights=weights)
     lines, sigmas, texts, langs, ratios = [], [], [], [], []
-    for i in range(batch_size):
-        index = step * batch_size + i
-        line = make_reading_line(seed, index, _READER_CHARS, config)
+
+    def add(image, truth, text, lang, sigma, px, index):
         known = np.random.default_rng((seed, index, DROP_STREAM)).random() >= sigma_dropout
-        normalised, sigma = line_input(line.blurred, located_box(line), line.sigma if known else None)
+        told = sigma if known else None
+        box = located_boxes(image, [truth], found_boxes(image, told, locate_with))[0]
+        normalised, normalised_sigma = line_input(image, box, told)
         lines.append(normalised)
-        sigmas.append(sigma)
-        texts.append(line.text)
-        langs.append(line.lang)
-        ratios.append(line.sigma / line.px)
+        sigmas.append(normalised_sigma)
+        texts.append(text)
+        langs.append(lang)
+        ratios.append(sigma / px)
+
+    from_paragraphs, paragraph = round(batch_size * paragraph_share), 0
+    while len(lines) < from_paragraphs:
+        index = step * batch_size + paragraph
+        drawn = make_reading_paragraph(seed, index, _READER_CHARS, paragraph_config)
+        for row, (truth, text) in enumerate(zip(drawn.boxes, drawn.texts)):
+            if len(lines) < from_paragraphs:
+                add(drawn.blurred, truth, text, drawn.lang, drawn.sigma, drawn.px, (index, row, PARAGRAPH_STREAM))
+        paragraph += 1
+    for i in range(from_paragraphs, batch_size):
+        index = step * batch_size + i
+        line = make_reading_line(seed, index, _READER_CHARS, line_config)
+        add(line.blurred, line.box, line.text, line.lang, line.sigma, line.px, index)
     return lines, torch.tensor(sigmas), texts, langs, ratios
 
 
 def task_batch(config, seed, step, batch_size):
     if config.task == "reader":
-        return reader_batch(seed, step, batch_size, config.sigma_dropout)[:4]
+        return reader_batch(seed, step, batch_size, config.sigma_dropout, config.korean_weight, config.locate_with,
+                            config.paragraph_share)[:4]
     return line_batch(seed, step, batch_size)
 
 
 def validation_set(config):
     if config.task == "reader":
-        return reader_batch(VAL_SEED, 0, config.val_lines, config.sigma_dropout)
+        return reader_batch(VAL_SEED, 0, config.val_lines, config.sigma_dropout, config.korean_weight,
+                            config.locate_with, config.paragraph_share)
     return (*line_batch(VAL_SEED, 0, config.val_lines), None)
 
 
