@@ -31,14 +31,14 @@ import torch
 
 from models import read_checkpoint, save_checkpoint
 from models.data.chromium_layouts import LayoutPages, capture_line, line_crops
-from models.data.lines import PARAGRAPH_STREAM, ParagraphConfig, ReadingLineConfig, make_reading_line, make_reading_paragraph
+from models.data.lines import ParagraphConfig, ReadingLineConfig, make_reading_line
 from models.evaluation.ocr import cer
 from models.reading.recognizer import READER_CHARSET, decode
 from models.reading.routing import is_hangul
 from models.reading.svtr_lcnet import build_svtr_lcnet, collate_lines, line_input
 from models.training.train import parse_config
 from models.training.train_recognizer import (DROP_STREAM, OCR_LANG, RATIO_BUCKETS, VAL_SEED, found_boxes,
-                                                language_weights, located_boxes, run_steps)
+                                                language_weights, located_boxes, paragraph_lines, run_steps)
 
 
 @dataclass
@@ -134,14 +134,8 @@ def svtr_batch(seed, step, batch_size, charset, sigma_dropout=0.35, paragraph_sh
         ratios.append(sigma / px)
 
     from_paragraphs = round(batch_size * paragraph_share)
-    paragraph = 0
-    while len(lines) < from_paragraphs:
-        index = step * batch_size + paragraph
-        drawn = make_reading_paragraph(seed, index, chars, paragraph_config)
-        for row, (truth, text) in enumerate(zip(drawn.boxes, drawn.texts)):
-            if len(lines) < from_paragraphs:
-                add(drawn.blurred, truth, text, drawn.lang, drawn.sigma, drawn.px, (index, row, PARAGRAPH_STREAM))
-        paragraph += 1
+    for drawn in paragraph_lines(seed, step, batch_size, from_paragraphs, chars, paragraph_config):
+        add(*drawn)
     from_layouts = round(batch_size * layout_share) if layouts else 0
     if from_layouts:
         drawn = layout_batch(layouts, "train", charset, seed, step, from_layouts, sigma_dropout, locate_with)

@@ -120,6 +120,19 @@ def found_boxes(image, sigma, locate_with=""):
     return [found for found, _ in find_text_lines(image, sigma, line_detector(locate_with))]
 
 
+def paragraph_lines(seed, step, batch_size, count, chars, config):
+    """The first ``count`` lines of a step's blurred paragraphs, drawn one after another:
+    (image, the line's box, text, lang, sigma, font px, draw index) each."""
+    drawn_lines, paragraph = [], 0
+    while len(drawn_lines) < count:
+        index = step * batch_size + paragraph
+        drawn = make_reading_paragraph(seed, index, chars, config)
+        drawn_lines += [(drawn.blurred, truth, text, drawn.lang, drawn.sigma, drawn.px, (index, row, PARAGRAPH_STREAM))
+                        for row, (truth, text) in enumerate(zip(drawn.boxes, drawn.texts))]
+        paragraph += 1
+    return drawn_lines[:count]
+
+
 def reader_batch(seed, step, batch_size, sigma_dropout=0.35, korean_weight=0.15, locate_with="", paragraph_share=0.0):
     """The reader's: blurred lines cropped where ``/v1/read`` would find them (``found_boxes``),
     some read blind, ``paragraph_share`` of them cut from blurred paragraphs with their neighbours'
@@ -139,14 +152,9 @@ def reader_batch(seed, step, batch_size, sigma_dropout=0.35, korean_weight=0.15,
         langs.append(lang)
         ratios.append(sigma / px)
 
-    from_paragraphs, paragraph = round(batch_size * paragraph_share), 0
-    while len(lines) < from_paragraphs:
-        index = step * batch_size + paragraph
-        drawn = make_reading_paragraph(seed, index, _READER_CHARS, paragraph_config)
-        for row, (truth, text) in enumerate(zip(drawn.boxes, drawn.texts)):
-            if len(lines) < from_paragraphs:
-                add(drawn.blurred, truth, text, drawn.lang, drawn.sigma, drawn.px, (index, row, PARAGRAPH_STREAM))
-        paragraph += 1
+    from_paragraphs = round(batch_size * paragraph_share)
+    for drawn in paragraph_lines(seed, step, batch_size, from_paragraphs, _READER_CHARS, paragraph_config):
+        add(*drawn)
     for i in range(from_paragraphs, batch_size):
         index = step * batch_size + i
         line = make_reading_line(seed, index, _READER_CHARS, line_config)
