@@ -75,8 +75,8 @@ train-reader: setup
 # The SVTR (/v1/read's lines without Hangul): PP-OCRv6 small ported, fine-tuned on our blurred lines located by
 # the rule finder, then by the shipped line detector (as /v1/read finds them), then with 30 % of each batch
 # cut from the Chromium layouts' train families (rendered here as train-detector renders them), calibrated.
-# One run of the steps the shipped checkpoint had (see the model card for its history and hours: the
-# shipped run stopped at step 2 800 of the last stage).
+# The steps the shipped checkpoint had (see the model card for its history and hours): the layouts stage to
+# step 3 600, then a warm restart of its cosine to 5 400 (the shipped run saw the 650 pages of ids < 1100).
 train-svtr: setup $(VENV)/.ppocr-port $(PPOCR_WHEEL)
 	$(PY) -m models.training.port_ppocr $(PPOCR_WHEEL) --out runs/ppocr/ported.pt
 	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.finetune_svtr --init-from runs/ppocr/ported.pt \
@@ -90,12 +90,17 @@ train-svtr: setup $(VENV)/.ppocr-port $(PPOCR_WHEEL)
 	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.finetune_svtr --resume runs/svtr_det/last.pt \
 		--locate-with models/checkpoints/line_detector.pt --paragraph-share 0.25 --layouts runs/layouts_train \
 		--layout-share 0.3 --val-layouts runs/layouts --steps 3600 --lr 1e-4 --warmup 50 --threads 1 --workers 1 \
+		--precision bf16 --out runs/svtr_lay $(ARGS)
+	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.finetune_svtr --resume runs/svtr_lay/last.pt \
+		--locate-with models/checkpoints/line_detector.pt --paragraph-share 0.25 --layouts runs/layouts_train \
+		--layout-share 0.3 --val-layouts runs/layouts --steps 5400 --lr 1e-4 --warmup 50 --threads 1 --workers 1 \
 		--precision bf16 --out runs/svtr_lay --export models/checkpoints/svtr_reader.pt $(ARGS)
 	$(RUN_ENV) $(PY) -m models.training.calibrate_reader models/checkpoints/svtr_reader.pt --target 0.0015
 
 # The line detector (/v1/read's line finding): Chromium renders the layouts' train families (249 pages,
 # about 35 min) and 16 tune pages to validate on; 10 000 steps on them; then 401 more train pages (23 min)
-# and 4 000 steps more on all 650: the shipped checkpoint's chain (about 2.75 CPU-hours, in the model card).
+# and 4 000 steps more on all 650; then 356 more (10 min) and 4 000 steps more on all 1 006: the shipped
+# checkpoint's chain (about 3.5 CPU-hours of training, in the model card).
 train-detector: setup
 	$(RUN_ENV) $(PY) -m models.data.chromium_layouts --pages 330 --splits train --out runs/layouts_train
 	$(RUN_ENV) $(PY) -m models.data.chromium_layouts --pages 500 --splits tune --out runs/layouts
@@ -104,6 +109,10 @@ train-detector: setup
 	$(RUN_ENV) $(PY) -m models.data.chromium_layouts --pages 1100 --splits train --out runs/layouts_train
 	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.train_detector --resume runs/detector/last.pt \
 		--layouts runs/layouts_train --val-layouts runs/layouts --steps 14000 --lr 1e-3 --faint-share 0.15 \
+		--crop-share 0.3 --out runs/detector $(ARGS)
+	$(RUN_ENV) $(PY) -m models.data.chromium_layouts --pages 1700 --splits train --out runs/layouts_train
+	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.train_detector --resume runs/detector/last.pt \
+		--layouts runs/layouts_train --val-layouts runs/layouts --steps 18000 --lr 1e-3 --faint-share 0.15 \
 		--crop-share 0.3 --out runs/detector --export models/checkpoints/line_detector.pt $(ARGS)
 
 evaluate: setup
