@@ -508,3 +508,31 @@ def test_a_layout_batch_is_a_pure_function_of_seed_and_step_and_fine_tuning_vali
         finetune_svtr.layout_lines(str(tmp_path), "train", charset)
     with pytest.raises(SystemExit, match="--layout-share needs --layouts"):
         finetune_svtr.main(["--init-from", str(svtr_checkpoint), "--layout-share", "0.3", "--out", str(out)])
+
+
+def test_hangul_round_trips_through_its_jamo_and_composed_syllables_keep_their_weakest_letter():
+    from models.reading.hangul import JAMO, from_jamo, to_jamo
+
+    syllables = "".join(ch for ch in READER_CHARSET if 0xAC00 <= ord(ch) <= 0xD7A3)
+    text = syllables + " 값은 5,000원 price 価格"
+    assert from_jamo(to_jamo(text)) == text
+    assert set(to_jamo(syllables)) <= set(JAMO) and len(JAMO) == 67
+    assert to_jamo("값") == "\u1100\u1161\u11b9"
+    assert from_jamo("\u1100\u1161\u11b9a", [0.9, 0.4, 0.8, 1.0]) == ("값a", [0.4, 1.0])
+    assert from_jamo("\u1100x") == "\u1100x"  # a lead without its vowel stays a letter
+
+
+def test_a_jamo_head_trains_on_korean_lines_spelled_as_letters_and_the_pipeline_composes_them(
+        svtr_checkpoint, reader_checkpoint):
+    from models.reading.hangul import JAMO, spells_jamo
+
+    model = load_line_network(svtr_checkpoint).model
+    wider = finetune_svtr.with_jamo(model)
+    assert wider.config.charset == model.config.charset + JAMO and spells_jamo(wider.config.charset)
+    charset = wider.config.charset
+    lines, texts, langs, _ = finetune_svtr.svtr_batch(0, 0, 12, charset, korean_weight=1.0)
+    assert all(lang == "ko" for lang in langs) and any(has_hangul(text) for text in texts)
+    assert all(set(target) <= set(charset) for target in finetune_svtr.targets(texts, charset))
+    reader = Reader(reader_checkpoint, svtr=svtr_checkpoint, refine=False)
+    reader.svtr = FixedLines(charset, "\u1100\u1161\u11b9 5")
+    assert reader.read_line(reader.svtr.line, reader.svtr)[0] == "값 5"

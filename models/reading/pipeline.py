@@ -18,6 +18,7 @@ import numpy as np
 
 from models import CheckpointError, read_checkpoint
 from models.reading.decode import align, beam_search, character_confidences, greedy, refine_words
+from models.reading.hangul import from_jamo, spells_jamo
 from models.reading.line_colours import found_extents
 from models.reading.line_detector import LineDetector, missed_lines
 from models.reading.line_finder import LineBox, find_lines, reading_rows, text_box
@@ -166,6 +167,8 @@ class Reader:
                                    CONFIDENT, spans=spans)
             if refined != text:
                 text, confidences = refined, self.confidences(log_probs, refined, network)
+        if spells_jamo(network.charset):  # Hangul read letter by letter: composed into syllables
+            text, confidences = from_jamo(text, confidences)
         return text, confidences
 
     def confidences(self, log_probs, text, network=None, spans=None):

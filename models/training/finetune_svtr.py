@@ -34,6 +34,7 @@ from models.data.chromium_layouts import LayoutPages, capture_line, line_crops
 from models.data.lines import ParagraphConfig, ReadingLineConfig, make_reading_line
 from models.evaluation.ocr import cer
 from models.reading.recognizer import READER_CHARSET, decode
+from models.reading.hangul import JAMO, from_jamo, is_syllable, spells_jamo, to_jamo
 from models.reading.routing import is_hangul
 from models.reading.svtr_lcnet import build_svtr_lcnet, collate_lines, line_input
 from models.training.train import parse_config
@@ -53,6 +54,7 @@ class SvtrTrainConfig:
     sigma_dropout: float = 0.35   # share of lines cropped as a blind read crops them
     paragraph_share: float = 0.0  # share of each batch cut from blurred paragraphs (make_reading_paragraph)
     add_hangul: bool = False      # append the reader's Hangul syllables to the head (from --init-from)
+    add_jamo: bool = False        # append Hangul's 67 conjoining jamo instead: Korean read letter by letter, composed back
     korean_weight: float = 0.15   # share of Korean lines, when the head has Hangul
     val_lines: int = 240
     log_every: int = 200
@@ -79,7 +81,7 @@ LAYOUT_STREAM = 0x1A70  # which layout lines a step draws, and which of them go 
 def layout_lines(folder, split, charset):
     """(pages, ``line_crops`` triples) of one layouts folder's ``split``, once per process."""
     pages = LayoutPages(folder)
-    triples = line_crops(pages, split, frozenset(charset))
+    triples = line_crops(pages, split, drawable(charset))
     if not triples:
         raise SystemExit(f"{folder} holds no {split}-family lines to read: render them with models.data.chromium_layouts")
     return pages, triples
@@ -119,7 +121,7 @@ def svtr_batch(seed, step, batch_size, charset, sigma_dropout=0.35, paragraph_sh
     lines of blurred paragraphs, cut with their neighbours' blur in them; ``layout_share`` lines of
     the ``layouts`` folder's train families. ``locate_with``: a line detector checkpoint, to locate
     lines as ``/v1/read`` does (``found_boxes``)."""
-    chars = frozenset(charset)
+    chars = drawable(charset)
     weights = language_weights(charset, korean_weight)
     line_config, paragraph_config = ReadingLineConfig(lang_weights=weights), ParagraphConfig(lang_weights=weights)
     lines, texts, langs, ratios = [], [], [], []
@@ -157,7 +159,7 @@ def evaluate_lines(model, lines, texts, langs, ratios):
     for i in range(0, len(lines), 32):
         batch, lengths = collate_lines(lines[i:i + 32])
         best = model(batch, lengths).argmax(-1)
-        readings += [decode(row[:n], model.config.charset) for row, n in zip(best, lengths)]
+        readings += [from_jamo(decode(row[:n], model.config.charset)) for row, n in zip(best, lengths)]
     model.train(was_training)
     scores = {}
     for reading, text, lang, ratio in zip(readings, texts, langs, ratios):
@@ -180,14 +182,14 @@ class StepBatches(torch.utils.data.IterableDataset):
                                             self.config.korean_weight, self.config.locate_with,
                                             self.config.layouts, self.config.layout_share)
             batch, lengths = collate_lines(lines)
-            yield (batch, lengths), lengths, texts
+            yield (batch, lengths), lengths, targets(texts, self.charset)
 
 
-def with_hangul(model):
-    """The same net with the reader's Hangul syllables appended to its head. The known classes keep
-    their rows; a new one starts with no weights and the lowest known bias, so it is never read before
-    training teaches it (random rows won columns of Chinese lines: val zh 0.30 -> 0.57)."""
-    new = "".join(ch for ch in READER_CHARSET if is_hangul(ch) and ch not in model.config.charset)
+def with_classes(model, new):
+    """The same net with the characters ``new`` (those it lacks) appended to its head. The known
+    classes keep their rows; a new one starts with no weights and the lowest known bias, so it is
+    never read before training teaches it (random rows won columns of Chinese lines: val zh 0.30 -> 0.57)."""
+    new = "".join(dict.fromkeys(ch for ch in new if ch not in model.config.charset))
     if not new:
         return model
     wider = build_svtr_lcnet(**{**asdict(model.config), "charset": model.config.charset + new})
@@ -203,12 +205,36 @@ def with_hangul(model):
     return wider
 
 
+def with_hangul(model):
+    """The net with the reader's Hangul syllables appended to its head."""
+    return with_classes(model, [ch for ch in READER_CHARSET if is_hangul(ch)])
+
+
+def with_jamo(model):
+    """The net with Hangul's conjoining jamo appended to its head (``models.reading.hangul``)."""
+    return with_classes(model, JAMO)
+
+
+def drawable(charset):
+    """The characters lines may be drawn in for a head over ``charset``: its own, and the reader's
+    Hangul syllables when it spells them as jamo."""
+    chars = frozenset(charset)
+    return chars | {ch for ch in READER_CHARSET if is_syllable(ch)} if spells_jamo(charset) else chars
+
+
+def targets(texts, charset):
+    """The texts as a head over ``charset`` spells them: syllables as jamo where it reads jamo."""
+    return [to_jamo(text) for text in texts] if spells_jamo(charset) else list(texts)
+
+
 def build_or_resume(config):
     payload = read_checkpoint(config.resume or config.init_from)
     model = build_svtr_lcnet(**{k: v for k, v in payload["config"].items() if k != "name"})
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["model"].items()})
     if config.add_hangul and not config.resume:
         model = with_hangul(model)
+    if config.add_jamo and not config.resume:
+        model = with_jamo(model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     if config.resume:
         optimizer.load_state_dict(payload["optimizer"])
