@@ -21,7 +21,7 @@ from models.reading.pipeline import UNSURE_LINE, Reader, Reading, ReadLine, join
 from models.reading.prior import CharacterPrior, LanguagePrior, WordPrior, nearby_words
 from models.reading.recognizer import READER_CHARSET, SYMBOLS, build_recognizer, encode, line_input
 from models.training import train_recognizer
-from models.training.train_recognizer import located_box
+from models.training.train_recognizer import located_boxes
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 SANS = "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf"
@@ -594,7 +594,7 @@ def test_reading_lines_on_filled_shapes_are_cropped_at_their_text_and_spell_with
         encode(line.text, READER_CHARSET)
         symbols |= set(line.text) & set(SYMBOLS)
         top, bottom, left, right = line.box
-        found = located_box(line)
+        found = located_boxes(line.blurred, [line.box])[0]
         # the box found is the text's, not its button's: no wider than the text and a few pixels
         at_text += (found.x >= left - 0.5 * line.px - 2 and found.x + found.w <= right + 0.5 * line.px + 2
                     and found.y >= top - 0.3 * line.px - 2 and found.y + found.h <= bottom + 0.3 * line.px + 2)

@@ -33,12 +33,12 @@ from models import read_checkpoint, save_checkpoint
 from models.data.chromium_layouts import LayoutPages, capture_line, line_crops
 from models.data.lines import ParagraphConfig, ReadingLineConfig, make_reading_line
 from models.evaluation.ocr import cer
-from models.reading.recognizer import READER_CHARSET, decode
 from models.reading.hangul import JAMO, from_jamo, is_syllable, spells_jamo, to_jamo
+from models.reading.recognizer import READER_CHARSET, decode
 from models.reading.routing import is_hangul
 from models.reading.svtr_lcnet import build_svtr_lcnet, collate_lines, line_input
 from models.training.train import parse_config
-from models.training.train_recognizer import (DROP_STREAM, OCR_LANG, RATIO_BUCKETS, VAL_SEED, found_boxes,
+from models.training.train_recognizer import (OCR_LANG, RATIO_BUCKETS, VAL_SEED, crop_as_read, found_boxes,
                                                 language_weights, located_boxes, paragraph_lines, run_steps)
 
 
@@ -76,7 +76,6 @@ class SvtrTrainConfig:
 LAYOUT_STREAM = 0x1A70  # which layout lines a step draws, and which of them go blind
 
 
-@lru_cache(maxsize=2)
 @lru_cache(maxsize=2)
 def layout_lines(folder, split, charset):
     """(pages, ``line_crops`` triples) of one layouts folder's ``split``, once per process."""
@@ -127,10 +126,7 @@ def svtr_batch(seed, step, batch_size, charset, sigma_dropout=0.35, paragraph_sh
     lines, texts, langs, ratios = [], [], [], []
 
     def add(image, truth, text, lang, sigma, px, index):
-        known = np.random.default_rng((seed, index, DROP_STREAM)).random() >= sigma_dropout
-        told = sigma if known else None
-        box = located_boxes(image, [truth], found_boxes(image, told, locate_with))[0]
-        lines.append(line_input(image, box, told))
+        lines.append(line_input(image, *crop_as_read(seed, index, image, truth, sigma, sigma_dropout, locate_with)))
         texts.append(text)
         langs.append(lang)
         ratios.append(sigma / px)

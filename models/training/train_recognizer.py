@@ -90,10 +90,6 @@ def located_boxes(image, boxes, found=None):
     return located
 
 
-def located_box(line):
-    return located_boxes(line.blurred, [line.box])[0]
-
-
 _READER_CHARS = frozenset(READER_CHARSET)
 
 
@@ -120,6 +116,14 @@ def found_boxes(image, sigma, locate_with=""):
     return [found for found, _ in find_text_lines(image, sigma, line_detector(locate_with))]
 
 
+def crop_as_read(seed, index, image, truth, sigma, sigma_dropout=0.35, locate_with=""):
+    """(box, sigma told or None) of a drawn line: whether draw ``index`` is read blind, and where
+    ``/v1/read`` would crop it (``found_boxes``), told that sigma or not."""
+    known = np.random.default_rng((seed, index, DROP_STREAM)).random() >= sigma_dropout
+    told = sigma if known else None
+    return located_boxes(image, [truth], found_boxes(image, told, locate_with))[0], told
+
+
 def paragraph_lines(seed, step, batch_size, count, chars, config):
     """The first ``count`` lines of a step's blurred paragraphs, drawn one after another:
     (image, the line's box, text, lang, sigma, font px, draw index) each."""
@@ -142,10 +146,8 @@ def reader_batch(seed, step, batch_size, sigma_dropout=0.35, korean_weight=0.15,
     lines, sigmas, texts, langs, ratios = [], [], [], [], []
 
     def add(image, truth, text, lang, sigma, px, index):
-        known = np.random.default_rng((seed, index, DROP_STREAM)).random() >= sigma_dropout
-        told = sigma if known else None
-        box = located_boxes(image, [truth], found_boxes(image, told, locate_with))[0]
-        normalised, normalised_sigma = line_input(image, box, told)
+        normalised, normalised_sigma = line_input(image, *crop_as_read(seed, index, image, truth, sigma, sigma_dropout,
+                                                                        locate_with))
         lines.append(normalised)
         sigmas.append(normalised_sigma)
         texts.append(text)
