@@ -83,7 +83,7 @@ def test_a_thumbnail_whose_line_is_a_few_pixels_tall_is_unreadable(engine, x_rea
 
     # The "x" reader reads every line it is handed, sure: only the size rule can leave the thumbnail unread.
     client = make_app(engine, READER=x_read_service).test_client()
-    thumbnail = text_image("Invoice 42", size=(240, 72), font_px=40).resize((40, 12), Image.LANCZOS)
+    thumbnail = text_image("Invoice 42", size=(240, 72), font_px=40).resize((32, 10), Image.LANCZOS)
     found = find_lines(np.asarray(thumbnail))
     assert found and all(box.h < MIN_LINE_PX for box in found)  # text is there, too small to read
     for sigma in (None, "1"):

@@ -13,7 +13,8 @@ from models import build_model, save_checkpoint
 from models.reading.line_networks import CrnnLines, SvtrLines, load_line_network
 from models.reading.pipeline import Reader
 from models.reading.recognizer import READER_CHARSET
-from models.reading.routing import has_hangul, path_certainty, sure_reading, without_hangul
+from models.reading.routing import (has_hangul, hangul_share, path_certainty, reads_as_korean, sure_reading,
+                                    without_hangul)
 from models.reading.svtr_lcnet import HEIGHT, STRIDE, build_svtr_lcnet, collate_lines, normalize_line
 from models.training import finetune_svtr, port_ppocr
 
@@ -205,6 +206,13 @@ def test_hangul_is_told_apart_and_left_out_of_the_svtr_charset():
     assert without_hangul("a가b나c") == "abc"
 
 
+def test_a_reading_is_korean_when_it_is_mostly_hangul():
+    assert reads_as_korean("가격은 $5") and reads_as_korean("ㅋㅋ")
+    assert not reads_as_korean("今日は가") and not reads_as_korean("price 가")  # a syllable among look-alikes
+    assert not reads_as_korean("") and not reads_as_korean("  ")
+    assert hangul_share("가 a") == 0.5
+
+
 @pytest.fixture(scope="module")
 def svtr_checkpoint(tmp_path_factory):
     path = tmp_path_factory.mktemp("svtr") / "tiny_svtr.pt"
@@ -236,7 +244,7 @@ class FixedLines:
         return [self.lines.get(box, self.line) for box in boxes]
 
 
-@pytest.mark.parametrize("reader_reads, expected", [("가격", "가격"), ("price", "SVTR")])
+@pytest.mark.parametrize("reader_reads, expected", [("가격", "가격"), ("price", "SVTR"), ("今日は가", "SVTR")])
 def test_lines_the_reader_reads_as_korean_stay_with_it_the_rest_go_to_the_svtr(
         reader_checkpoint, svtr_checkpoint, reader_reads, expected):
     reader = Reader(reader_checkpoint, svtr=svtr_checkpoint, refine=False)

@@ -25,10 +25,10 @@ from models.reading.line_finder import LineBox, find_lines, reading_rows, text_b
 from models.reading.line_networks import CrnnLines, SvtrLines, load_line_network
 from models.reading.prior import LanguagePrior
 from models.reading.recognizer import DEFAULT_READER, encode
-from models.reading.routing import has_hangul, sure_reading
+from models.reading.routing import has_hangul, reads_as_korean, sure_reading
 
 CONFIDENT = 0.9            # a character at or above this is shown as read; below it, marked uncertain
-MIN_LINE_PX = 8            # a line whose ink (tall letters to hanging ones) is shorter than this: a thumbnail, no readable letters
+MIN_LINE_PX = 6            # a line whose ink (tall letters to hanging ones) is shorter than this: a thumbnail, no readable letters (chosen on tune)
 READABLE_SHARE = 0.85      # verdict readable: at least this share of the characters confident
 UNREADABLE_SHARE = 0.25    # verdict unreadable: fewer than this share confident
 UNSURE_LINE = 0.02         # a line none of whose characters reaches this is junk (a sliver, a rule read as text): unread (chosen on tune)
@@ -183,9 +183,9 @@ class Reader:
 
     def read_boxes(self, image, boxes, sigma=None):
         """(text, confidences) of each box: the SVTR's when it reads every line; otherwise the
-        SVTR's where it reads the line surely or the reader's best path holds no Hangul, the
-        reader's elsewhere (the reader runs only on the lines the SVTR is unsure of; only the
-        network that reads a line decodes it)."""
+        SVTR's where it reads the line surely or the reader's best path is not mostly Hangul
+        (``reads_as_korean``), the reader's elsewhere (the reader runs only on the lines the SVTR
+        is unsure of; only the network that reads a line decodes it)."""
         if self.svtr_reads_all:
             return [self.read_line(log_probs, self.svtr) for log_probs in self.svtr.log_probs(image, boxes, sigma)]
         if self.svtr is None:
@@ -193,7 +193,7 @@ class Reader:
         svtrs = self.svtr.log_probs(image, boxes, sigma)
         unsure = [i for i, log_probs in enumerate(svtrs) if not sure_reading(log_probs, self.svtr.charset)]
         readers = dict(zip(unsure, self.network.log_probs(image, [boxes[i] for i in unsure], sigma) if unsure else []))
-        korean = {i for i, log_probs in readers.items() if has_hangul(greedy(log_probs, self.network.charset))}
+        korean = {i for i, log_probs in readers.items() if reads_as_korean(greedy(log_probs, self.network.charset))}
         return [self.read_line(readers[i]) if i in korean else self.read_line(svtrs[i], self.svtr)
                 for i in range(len(boxes))]
 

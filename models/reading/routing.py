@@ -1,5 +1,5 @@
 """Which recogniser reads a line: the pretrained SVTR-LCNet has no Hangul, so lines the reader
-reads as Korean stay with the reader. The reader's pass is needed only where the SVTR is unsure:
+reads as Korean (mostly Hangul: ``reads_as_korean``) stay with the reader. The reader's pass is needed only where the SVTR is unsure:
 a line the SVTR reads surely and without Hangul (``sure_reading``) is not Korean (no line of the
 tune halves the reader reads as Korean reaches it, but for two Japanese ones), and the reader is
 not run on it."""
@@ -7,6 +7,7 @@ import numpy as np
 
 HANGUL_RANGES = ((0xAC00, 0xD7A3), (0x1100, 0x11FF), (0x3130, 0x318F))  # syllables, jamo, compatibility jamo
 SURE_READING = 0.9  # the SVTR's mean best-path probability at or above which a line skips the Hangul check (chosen on tune)
+KOREAN_SHARE = 0.6  # the share of Hangul in the reader's reading at or above which a line is Korean (chosen on tune)
 
 
 def is_hangul(ch):
@@ -16,6 +17,19 @@ def is_hangul(ch):
 
 def has_hangul(text):
     return any(is_hangul(ch) for ch in text)
+
+
+def hangul_share(text):
+    """The share of ``text``'s non-space characters that are Hangul; 0 for none."""
+    characters = [ch for ch in text if not ch.isspace()]
+    return sum(map(is_hangul, characters)) / len(characters) if characters else 0.0
+
+
+def reads_as_korean(text, share=KOREAN_SHARE):
+    """Whether a reading is Korean: mostly Hangul. On an unsure Japanese or Chinese line the reader,
+    whose head is mostly Hangul, often finds a syllable or two among look-alikes; the line stays
+    the SVTR's (EXPERIMENTS 25-1a)."""
+    return bool(text.strip()) and hangul_share(text) >= share
 
 
 def without_hangul(charset):
