@@ -124,6 +124,7 @@ evaluate: setup
 	$(RUN_ENV) $(PY) -m models.evaluation.read_eval --devset models/pixset --out docs/eval/pixset $(READ_ARGS)
 	$(RUN_ENV) $(PY) -m models.evaluation.line_eval --detector models/checkpoints/line_detector.pt --rules-too \
 		--out docs/eval/lines_detector
+	$(RUN_ENV) $(PY) -m models.evaluation.layout_reading --out docs/eval/layouts_reading
 
 bench: setup
 	$(RUN_ENV) $(PY) -m models.evaluation.bench
