@@ -76,7 +76,8 @@ train-reader: setup
 # the rule finder, then by the shipped line detector (as /v1/read finds them), then with 30 % of each batch
 # cut from the Chromium layouts' train families (rendered here as train-detector renders them), calibrated.
 # The steps the shipped checkpoint had (see the model card for its history and hours): the layouts stage to
-# step 3 600, then a warm restart of its cosine to 5 400 (the shipped run saw the 650 pages of ids < 1100).
+# step 3 600, a warm restart of its cosine to 5 400 (on the 650 pages of ids < 1100), another to 7 200 (on
+# the 1 006 pages of ids < 1700); calibrated on 2 400 lines.
 train-svtr: setup $(VENV)/.ppocr-port $(PPOCR_WHEEL)
 	$(PY) -m models.training.port_ppocr $(PPOCR_WHEEL) --out runs/ppocr/ported.pt
 	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.finetune_svtr --init-from runs/ppocr/ported.pt \
@@ -94,8 +95,13 @@ train-svtr: setup $(VENV)/.ppocr-port $(PPOCR_WHEEL)
 	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.finetune_svtr --resume runs/svtr_lay/last.pt \
 		--locate-with models/checkpoints/line_detector.pt --paragraph-share 0.25 --layouts runs/layouts_train \
 		--layout-share 0.3 --val-layouts runs/layouts --steps 5400 --lr 1e-4 --warmup 50 --threads 1 --workers 1 \
+		--precision bf16 --out runs/svtr_lay $(ARGS)
+	$(RUN_ENV) $(PY) -m models.data.chromium_layouts --pages 1700 --splits train --out runs/layouts_train
+	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.finetune_svtr --resume runs/svtr_lay/last.pt \
+		--locate-with models/checkpoints/line_detector.pt --paragraph-share 0.25 --layouts runs/layouts_train \
+		--layout-share 0.3 --val-layouts runs/layouts --steps 7200 --lr 1e-4 --warmup 50 --threads 1 --workers 1 \
 		--precision bf16 --out runs/svtr_lay --export models/checkpoints/svtr_reader.pt $(ARGS)
-	$(RUN_ENV) $(PY) -m models.training.calibrate_reader models/checkpoints/svtr_reader.pt --target 0.0015
+	$(RUN_ENV) $(PY) -m models.training.calibrate_reader models/checkpoints/svtr_reader.pt --target 0.0015 --lines 2400
 
 # The line detector (/v1/read's line finding): Chromium renders the layouts' train families (249 pages,
 # about 35 min) and 16 tune pages to validate on; 10 000 steps on them; then 401 more train pages (23 min)

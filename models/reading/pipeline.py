@@ -31,7 +31,7 @@ CONFIDENT = 0.9            # a character at or above this is shown as read; belo
 MIN_LINE_PX = 6            # a line whose ink (tall letters to hanging ones) is shorter than this: a thumbnail, no readable letters (chosen on tune)
 READABLE_SHARE = 0.85      # verdict readable: at least this share of the characters confident
 UNREADABLE_SHARE = 0.25    # verdict unreadable: fewer than this share confident
-UNSURE_LINE = 0.05         # a line none of whose characters reaches this is junk (a sliver, a rule read as text): unread (chosen on tune)
+UNSURE_LINE = 0.08         # a line none of whose characters reaches this is junk (a sliver, a rule read as text): unread (chosen on tune)
 WORD_GAP_EM = 0.9          # cells of a row closer than this many ems are words of one line, split by the blur (chosen on tune)
 
 
