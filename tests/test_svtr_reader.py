@@ -519,9 +519,9 @@ def test_a_layout_batch_is_a_pure_function_of_seed_and_step_and_fine_tuning_vali
 
 
 def test_hangul_round_trips_through_its_jamo_and_composed_syllables_keep_their_weakest_letter():
-    from models.reading.hangul import JAMO, from_jamo, to_jamo
+    from models.reading.hangul import JAMO, from_jamo, is_syllable, to_jamo
 
-    syllables = "".join(ch for ch in READER_CHARSET if 0xAC00 <= ord(ch) <= 0xD7A3)
+    syllables = "".join(ch for ch in READER_CHARSET if is_syllable(ch))
     text = syllables + " 값은 5,000원 price 価格"
     assert from_jamo(to_jamo(text)) == text
     assert set(to_jamo(syllables)) <= set(JAMO) and len(JAMO) == 67

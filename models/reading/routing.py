@@ -1,11 +1,13 @@
 """Which recogniser reads a line: the pretrained SVTR-LCNet has no Hangul, so lines the reader
-reads as Korean (mostly Hangul: ``reads_as_korean``) stay with the reader. The reader's pass is needed only where the SVTR is unsure:
-a line the SVTR reads surely and without Hangul (``sure_reading``) is not Korean (no line of the
-tune halves the reader reads as Korean reaches it, but for two Japanese ones), and the reader is
-not run on it."""
+reads as Korean (mostly Hangul: ``reads_as_korean``) stay with the reader. The reader's pass is
+needed only where the SVTR is unsure: a line the SVTR reads surely and without Hangul
+(``sure_reading``) is not Korean (no line of the tune halves the reader reads as Korean reaches
+it, but for two Japanese ones), and the reader is not run on it."""
 import numpy as np
 
-HANGUL_RANGES = ((0xAC00, 0xD7A3), (0x1100, 0x11FF), (0x3130, 0x318F))  # syllables, jamo, compatibility jamo
+from models.reading.hangul import SYLLABLE_BASE, SYLLABLE_LAST
+
+HANGUL_RANGES = ((SYLLABLE_BASE, SYLLABLE_LAST), (0x1100, 0x11FF), (0x3130, 0x318F))  # syllables, jamo, compatibility jamo
 SURE_READING = 0.9  # the SVTR's mean best-path probability at or above which a line skips the Hangul check (chosen on tune)
 KOREAN_SHARE = 0.6  # the share of Hangul in the reader's reading at or above which a line is Korean (chosen on tune)
 
@@ -26,10 +28,10 @@ def hangul_share(text):
 
 
 def reads_as_korean(text, share=KOREAN_SHARE):
-    """Whether a reading is Korean: mostly Hangul. On an unsure Japanese or Chinese line the reader,
-    whose head is mostly Hangul, often finds a syllable or two among look-alikes; the line stays
-    the SVTR's (EXPERIMENTS 25-1a)."""
-    return bool(text.strip()) and hangul_share(text) >= share
+    """Whether a reading is Korean: mostly Hangul (``share`` > 0, so an empty reading is not). On
+    an unsure Japanese or Chinese line the reader, whose head is mostly Hangul, often finds a
+    syllable or two among look-alikes; the line stays the SVTR's (EXPERIMENTS 25-1a)."""
+    return hangul_share(text) >= share
 
 
 def without_hangul(charset):
