@@ -17,7 +17,7 @@ from models.reading import decode
 from models.reading.line_detector import missed_lines
 from models.reading.line_finder import (LineBox, article_columns, find_lines, reading_order, reading_rows, reading_window,
                                         text_box, without_slivers)
-from models.reading.pipeline import UNSURE_LINE, Reader, Reading, ReadLine, join_word_gaps, verdict
+from models.reading.pipeline import UNSURE_LINE, LineReading, Reader, Reading, ReadLine, join_word_gaps, verdict
 from models.reading.prior import CharacterPrior, LanguagePrior, WordPrior, nearby_words
 from models.reading.recognizer import READER_CHARSET, SYMBOLS, build_recognizer, encode, line_input
 from models.training import train_recognizer
@@ -181,12 +181,12 @@ def article():
 
 
 def reader_naming_each_box_by(cells, sure=1.0):
-    """A Reader that reads each box as the text of the cell it covers, at confidence ``sure``."""
+    """A Reader that reads each box as the text of the cell it covers, at probability ``sure``."""
     def read_boxes(_image, boxes, _sigma=None):
         named = []
         for box in boxes:
             text = max(cells, key=lambda cell: overlap(box, cell[1]))[0]
-            named.append((text, [sure] * len(text)))
+            named.append(LineReading(text, [sure] * len(text), sure))
         return named
     reader = Reader.__new__(Reader)
     reader.max_lines, reader.read_boxes, reader.detector, reader.rules_too = 200, read_boxes, None, True
@@ -533,7 +533,7 @@ def test_a_thumbnail_whose_lines_are_a_few_pixels_tall_is_unreadable(tiny_reader
     found = find_lines(thumbnail)
     assert found and all(box.h < MIN_LINE_PX for box in found)  # the text is there, too small to read
     # A reader sure of every line it is handed: only the size rule can leave the thumbnail unread.
-    monkeypatch.setattr(tiny_reader, "read_line", lambda *_: ("text", [1.0] * 4))
+    monkeypatch.setattr(tiny_reader, "read_line", lambda *_: LineReading("text", [1.0] * 4, 1.0))
     assert tiny_reader.read(image).verdict == "readable"
     assert tiny_reader.read(thumbnail).verdict == "unreadable"
 
@@ -544,7 +544,7 @@ def test_with_a_detector_lines_are_read_in_their_blurred_extent_and_answered_at_
     monkeypatch.setattr(tiny_reader, "detector", lambda _: sharp)  # a detector that finds every line's ink box
     read_in = []
     monkeypatch.setattr(tiny_reader, "read_boxes",
-                        lambda _, boxes, __: read_in.extend(boxes) or [("text", [1.0] * 4)] * len(boxes))
+                        lambda _, boxes, __: read_in.extend(boxes) or [LineReading("text", [1.0] * 4, 1.0)] * len(boxes))
     reading = tiny_reader.read(blur(image, 3.0), sigma=3.0)
     assert {line.box for line in reading.lines} == set(sharp)
     for line in reading.lines:  # read in the box the finder would find: the ink plus the blur's spread

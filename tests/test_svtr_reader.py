@@ -252,7 +252,7 @@ def test_lines_the_reader_reads_as_korean_stay_with_it_the_rest_go_to_the_svtr(
     reader.svtr = FixedLines(without_hangul(READER_CHARSET), "SVTR", certainty=0.5)  # unsure: the reader checks
     image = np.zeros((20, 40, 3), np.uint8)
     boxes = ["line one", "line two"]
-    assert [text for text, _ in reader.read_boxes(image, boxes)] == [expected] * 2
+    assert [line.text for line in reader.read_boxes(image, boxes)] == [expected] * 2
     assert reader.network.calls == [boxes] and reader.svtr.calls == [boxes]
 
 
@@ -262,11 +262,11 @@ def test_only_the_lines_the_svtr_is_unsure_of_go_through_the_readers_hangul_chec
     reader.svtr = FixedLines(without_hangul(READER_CHARSET), "SVTR",
                              texts={"unsure": ("SVTR", 0.5), "nothing": ("", 1.0)})
     image = np.zeros((20, 40, 3), np.uint8)
-    assert [text for text, _ in reader.read_boxes(image, ["sure", "unsure", "also sure", "nothing"])] == \
+    assert [line.text for line in reader.read_boxes(image, ["sure", "unsure", "also sure", "nothing"])] == \
         ["SVTR", "가격", "SVTR", "가격"]  # a line the SVTR reads as nothing is checked too
     assert reader.network.calls == [["unsure", "nothing"]]
     reader.network.calls.clear()
-    assert [text for text, _ in reader.read_boxes(image, ["sure", "also sure"])] == ["SVTR"] * 2
+    assert [line.text for line in reader.read_boxes(image, ["sure", "also sure"])] == ["SVTR"] * 2
     assert reader.network.calls == []  # every line sure: the reader is not run at all
 
 
@@ -289,7 +289,7 @@ def test_an_svtr_with_hangul_reads_every_line_unless_korean_is_kept_with_the_rea
         reader = Reader(reader_checkpoint, svtr=korean_svtr, refine=False, korean_to_reader=korean_to_reader)
         reader.network = FixedLines(READER_CHARSET, "가격")
         reader.svtr = FixedLines(READER_CHARSET, "SVTR 가")
-        assert [text for text, _ in reader.read_boxes(image, ["one", "two"])] == [expected] * 2
+        assert [line.text for line in reader.read_boxes(image, ["one", "two"])] == [expected] * 2
         assert reader.network.calls == ([] if expected == "SVTR 가" else [["one", "two"]])  # the reader is not run at all
     assert not Reader(reader_checkpoint, svtr=svtr_checkpoint).svtr_reads_all
 
@@ -544,3 +544,14 @@ def test_a_jamo_head_trains_on_korean_lines_spelled_as_letters_and_the_pipeline_
     reader = Reader(reader_checkpoint, svtr=svtr_checkpoint, refine=False)
     reader.svtr = FixedLines(charset, "\u1100\u1161\u11b9 5")
     assert reader.read_line(reader.svtr.line, reader.svtr)[0] == "값 5"
+
+
+def test_the_junk_test_reads_the_networks_probability_not_its_calibration(reader_checkpoint, svtr_checkpoint):
+    """The same line read at probability 0.5 by networks calibrated to different powers: the shown
+    confidences differ, the peak the junk test compares with ``UNSURE_LINE`` does not."""
+    reader = Reader(reader_checkpoint, svtr=svtr_checkpoint, refine=False)
+    readings = [reader.read_line(network.line, network)
+                for network in (FixedLines(READER_CHARSET, "ab", power=power, certainty=0.5) for power in (1.0, 4.0))]
+    assert [r.text for r in readings] == ["ab", "ab"]
+    assert readings[0].confidences == pytest.approx([0.5, 0.5]) and readings[1].confidences == pytest.approx([0.0625] * 2)
+    assert readings[0].peak == pytest.approx(0.5) and readings[1].peak == pytest.approx(0.5)

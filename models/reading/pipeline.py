@@ -13,6 +13,7 @@ between them.
 """
 import unicodedata
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -31,8 +32,17 @@ CONFIDENT = 0.9            # a character at or above this is shown as read; belo
 MIN_LINE_PX = 6            # a line whose ink (tall letters to hanging ones) is shorter than this: a thumbnail, no readable letters (chosen on tune)
 READABLE_SHARE = 0.85      # verdict readable: at least this share of the characters confident
 UNREADABLE_SHARE = 0.25    # verdict unreadable: fewer than this share confident
-UNSURE_LINE = 0.08         # a line none of whose characters reaches this is junk (a sliver, a rule read as text): unread (chosen on tune)
+UNSURE_LINE = 0.36         # a line none of whose characters the network gives this probability, before calibration, is junk (a sliver, a rule read as text): unread (chosen on tune)
 WORD_GAP_EM = 0.9          # cells of a row closer than this many ems are words of one line, split by the blur (chosen on tune)
+
+
+class LineReading(NamedTuple):
+    """One line decoded: its text, each character's calibrated confidence, and the largest
+    probability the network gave any of them before calibration (``peak``: the junk test's, so
+    that it means the same for every checkpoint whatever its calibration power)."""
+    text: str
+    confidences: list
+    peak: float
 
 
 @dataclass
@@ -157,7 +167,7 @@ class Reader:
         self.refine = refine  # uncertain words weighed against the lexicon words near them (decode.refine_words)
 
     def read_line(self, log_probs, network=None):
-        """(text, confidences) of one line from ``network``'s log-probabilities (the reader's by default)."""
+        """The ``LineReading`` of one line from ``network``'s log-probabilities (the reader's by default)."""
         network = network or self.network
         text = beam_search(log_probs, network.charset, self.prior, self.beam_width)[0][0].strip()
         spans = align(log_probs, encode(text, network.charset))  # once, for the confidences and the refinement
@@ -169,7 +179,7 @@ class Reader:
                 text, confidences = refined, self.confidences(log_probs, refined, network)
         if spells_jamo(network.charset):  # Hangul read letter by letter: composed into syllables
             text, confidences = from_jamo(text, confidences)
-        return text, confidences
+        return LineReading(text, confidences, max(confidences, default=0.0) ** (1 / network.power))
 
     def confidences(self, log_probs, text, network=None, spans=None):
         """Each character's calibrated confidence: the network's probability at its aligned columns
@@ -182,7 +192,7 @@ class Reader:
         return [c ** network.power for c in character_confidences(np.exp(log_probs), labels, spans)]
 
     def read_boxes(self, image, boxes, sigma=None):
-        """(text, confidences) of each box: the SVTR's when it reads every line; otherwise the
+        """The ``LineReading`` of each box: the SVTR's when it reads every line; otherwise the
         SVTR's where it reads the line surely or the reader's best path is not mostly Hangul
         (``reads_as_korean``), the reader's elsewhere (the reader runs only on the lines the SVTR
         is unsure of; only the network that reads a line decodes it)."""
@@ -211,10 +221,11 @@ class Reader:
         boxes = [box for row in rows for box in row]
         row_of = [index for index, row in enumerate(rows) for _ in row]
         lines, unread = [], len(found) - len(boxes)
-        for box, row, (text, confidences) in zip(boxes, row_of, self.read_boxes(image, boxes, sigma) if boxes else []):
+        for box, row, (text, confidences, peak) in zip(boxes, row_of,
+                                                       self.read_boxes(image, boxes, sigma) if boxes else []):
             if not text:
                 continue
-            if max(confidences) < UNSURE_LINE:  # never copied as text, but the verdict knows text was there
+            if peak < UNSURE_LINE:  # never copied as text, but the verdict knows text was there
                 unread += 1
                 continue
             lines.append(ReadLine(text, sharp_of[box], confidences, row, box))

@@ -39,7 +39,7 @@ def outcomes_on_synthetic_lines(reader, network, count, seed=CALIBRATION_SEED):
         log_probs = network.lines_log_probs(lines, sigmas.tolist())
     outcomes = []
     for line_log_probs, text, lang in zip(log_probs, texts, langs):
-        reading, confidences = reader.read_line(line_log_probs, network)
+        reading, confidences, _ = reader.read_line(line_log_probs, network)
         outcomes += character_outcomes(reading, confidences, text, OCR_LANG[lang])
     return outcomes
 
