@@ -12,6 +12,14 @@ def test_a_line_scores_its_edits_a_missed_line_its_length_and_an_invented_line_i
     assert layout_reading.line_errors(truth, found, "en", ">.3") == {"<=.1": [1, 5], ".1-.2": [5, 5], ">.3": [4, 0]}
 
 
+def test_each_true_line_keeps_what_was_read_over_it_and_the_invented_lines_theirs():
+    truth = [((0, 0, 100, 10), "hello", "<=.1"), ((0, 20, 100, 30), "world", ".1-.2")]
+    matched, invented = layout_reading.match_lines(truth, [((0, 1, 100, 11), "hallo"), ((0, 50, 100, 60), "junk")], "en")
+    assert [(line["text"], line["read"], line["errors"], line["characters"]) for line in matched] == \
+        [("hello", "hallo", 1, 5), ("world", None, 5, 5)]
+    assert invented == [{"read": "junk", "errors": 4}]
+
+
 def test_a_box_too_far_from_the_line_does_not_carry_its_text():
     truth = [((0, 0, 100, 10), "hello", "<=.1")]
     assert layout_reading.line_errors(truth, [((0, 8, 100, 18), "hello")], "en", "<=.1") == {"<=.1": [10, 5]}
@@ -52,4 +60,7 @@ def test_css_captures_are_read_with_their_sigma_and_pictures_blind_at_their_scal
                                         log=lambda *_: None)
     assert told == [(0, 1.5), (1, None)]  # the train page is left out
     assert [r["counts"] for r in records] == [{".1-.2": [0, 2]}, {".1-.2": [1, 2]}]
+    assert "lines" not in records[0]
+    kept = layout_reading.read_pages(_Pages([page]), Reader(), ("test",), log=lambda *_: None, keep_lines=True)
+    assert [[line["read"] for line in r["lines"]] for r in kept] == [["ab"], ["a"]]
     assert layout_reading.summarize(records, lambda r: r["mode"])["picture"][".1-.2"] == pytest.approx(0.5)

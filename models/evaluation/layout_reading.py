@@ -2,7 +2,7 @@
 held-out template families, scored line by line against the DOM's text.
 
     python -m models.evaluation.layout_reading [--layouts runs/layouts] [--splits tune,test]
-        [--out docs/eval/layouts_reading] [--svtr PATH] [--detector PATH] [--reader PATH]
+        [--out docs/eval/layouts_reading] [--svtr PATH] [--detector PATH] [--reader PATH] [--lines]
 
 CSS captures are read with their sigma given (the extension knows it), pictures blind. Each true
 line (a DOM line holding ink) is scored against the read line whose box overlaps its ink box most
@@ -10,7 +10,8 @@ line (a DOM line holding ink) is scored against the read line whose box overlaps
 matches. A read line that matches no true line is invented text and counts its length as errors.
 CER is errors over the true lines' characters, per split, sigma / font bucket (the line's own, as in
 ``line_eval``), capture kind and template family. A page's reading order is not scored here (it is
-in ``read_eval``); finding, reading and dropping lines are.
+in ``read_eval``); finding, reading and dropping lines are. ``--lines`` also writes each line's
+reading (lines.json), to see where a split loses.
 """
 import argparse
 import json
@@ -33,32 +34,45 @@ from models.reading.recognizer import DEFAULT_READER
 MATCH_IOU = 0.3  # looser than line_eval's 0.5: a box cut a little wide still carries its line's text
 
 
-def line_errors(truth, found, lang, extra_bucket):
-    """Errors and characters per bucket of one capture.
+def match_lines(truth, found, lang):
+    """Each true line with the read line over it, and the read lines over none.
 
     ``truth``: (ink box, text, bucket) of each true line; ``found``: (box, text) of each read line,
-    boxes as (x0, y0, x1, y1). -> {bucket: [errors, characters]}; an unmatched read line's errors go
-    to ``extra_bucket``."""
-    counts = defaultdict(lambda: [0, 0])
-    used = set()
+    boxes as (x0, y0, x1, y1). -> (per true line {"text", "bucket", "read" (None: missed),
+    "errors", "characters"}, per invented line {"read", "errors"})."""
+    used, matched = set(), []
     for box, text, bucket in truth:
         overlaps = [(iou(box, found_box), j) for j, (found_box, _) in enumerate(found)]
         best, j = max(overlaps, default=(0.0, None))
         reference = normalize_text(text, lang)
-        reading = ""
+        read = None
         if j is not None and best >= MATCH_IOU:
             used.add(j)
-            reading = normalize_text(found[j][1], lang)
-        counts[bucket][0] += edit_distance(reading, reference)
-        counts[bucket][1] += len(reference)
-    for j, (_, text) in enumerate(found):
-        if j not in used:
-            counts[extra_bucket][0] += len(normalize_text(text, lang))
+            read = found[j][1]
+        matched.append({"text": text, "bucket": bucket, "read": read,
+                        "errors": edit_distance(normalize_text(read or "", lang), reference),
+                        "characters": len(reference)})
+    invented = [{"read": text, "errors": len(normalize_text(text, lang))}
+                for j, (_, text) in enumerate(found) if j not in used]
+    return matched, invented
+
+
+def line_errors(truth, found, lang, extra_bucket):
+    """Errors and characters per bucket of one capture (``match_lines``' lines pooled) ->
+    {bucket: [errors, characters]}; an invented line's errors go to ``extra_bucket``."""
+    matched, invented = match_lines(truth, found, lang)
+    counts = defaultdict(lambda: [0, 0])
+    for line in matched:
+        counts[line["bucket"]][0] += line["errors"]
+        counts[line["bucket"]][1] += line["characters"]
+    for line in invented:
+        counts[extra_bucket][0] += line["errors"]
     return dict(counts)
 
 
-def read_pages(pages, reader, splits, log=print):
-    """Per-capture records: split, family, mode, lang and the bucket counts of ``line_errors``."""
+def read_pages(pages, reader, splits, log=print, keep_lines=False):
+    """Per-capture records: split, family, mode, lang and the bucket counts of ``line_errors``;
+    with ``keep_lines`` also each line's reading (``match_lines``: "lines" and "invented")."""
     records, started = [], time.time()
     chosen = [page for page in pages.pages if page["split"] in splits]
     for number, page in enumerate(chosen, start=1):
@@ -69,10 +83,13 @@ def read_pages(pages, reader, splits, log=print):
                      for line in reading.lines]
             boxes, buckets = truth_boxes(page, capture, "ink")
             texts = [line["text"] for line in page["lines"] if line["ink"] is not None]
-            records.append({"page": page["id"], "family": page["family"], "split": page["split"],
-                            "mode": capture["mode"], "lang": page["lang"],
-                            "counts": line_errors(list(zip(boxes, texts, buckets)), found, page["lang"],
-                                                  ratio_bucket(capture["ratio"]))})
+            truth = list(zip(boxes, texts, buckets))
+            record = {"page": page["id"], "family": page["family"], "split": page["split"], "mode": capture["mode"],
+                      "lang": page["lang"], "image": capture["image"], "ratio": capture["ratio"],
+                      "counts": line_errors(truth, found, page["lang"], ratio_bucket(capture["ratio"]))}
+            if keep_lines:
+                record["lines"], record["invented"] = match_lines(truth, found, page["lang"])
+            records.append(record)
         if number % 20 == 0 or number == len(chosen):
             log(f"{number}/{len(chosen)} pages, {(time.time() - started) / 60:.1f} min")
     return records
@@ -126,6 +143,8 @@ def main(argv=None):
     parser.add_argument("--svtr", default=str(DEFAULT_SVTR) if DEFAULT_SVTR.is_file() else "")
     parser.add_argument("--detector", default=str(DEFAULT_DETECTOR) if DEFAULT_DETECTOR.is_file() else "")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--lines", action="store_true",
+                        help="also write lines.json: every true line with what was read over it, and the invented lines")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     splits = tuple(s for s in args.splits.split(",") if s)
@@ -139,7 +158,11 @@ def main(argv=None):
     if not any(page["split"] in splits for page in pages.pages):
         sys.exit(f"error: {args.layouts} holds no {'/'.join(splits)} pages with ids < {args.pages}; "
                  f"render them with python -m models.data.chromium_layouts")
-    records = read_pages(pages, reader, splits, log=lambda m: print(m, file=sys.stderr))
+    records = read_pages(pages, reader, splits, log=lambda m: print(m, file=sys.stderr), keep_lines=args.lines)
+    lines = None
+    if args.lines:  # kept out of reading.json, which stays a summary
+        lines = [{**{key: record[key] for key in ("page", "image", "family", "split", "mode", "lang", "ratio")},
+                  "lines": record.pop("lines"), "invented": record.pop("invented")} for record in records]
     header = (f"End-to-end reading (`models.evaluation.layout_reading`) of the Chromium layouts in `{args.layouts}` "
               f"(page ids < {args.pages}; " + ", ".join(f"{s}: {', '.join(families_of(s))}" for s in splits)
               + f"; {len(records)} captures), reader `{args.reader}`, SVTR `{args.svtr or 'none'}`, detector "
@@ -157,6 +180,9 @@ def main(argv=None):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "reading.json").write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    if lines is not None:
+        (out / "lines.json").write_text(json.dumps({"captures": lines}, ensure_ascii=False, indent=1) + "\n",
+                                        encoding="utf-8")
     text = markdown(results)
     (out / "reading.md").write_text(text, encoding="utf-8")
     print(text)
