@@ -38,8 +38,8 @@ WORD_GAP_EM = 0.9          # cells of a row closer than this many ems are words 
 
 class LineReading(NamedTuple):
     """One line decoded: its text, each character's calibrated confidence, and the largest
-    probability the network gave any of them before calibration (``peak``: the junk test's, so
-    that it means the same for every checkpoint whatever its calibration power)."""
+    probability the network gave any of them before calibration (``peak``: what the junk test
+    compares, so that a checkpoint's calibration power does not move it)."""
     text: str
     confidences: list
     peak: float
