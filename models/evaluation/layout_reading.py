@@ -60,7 +60,11 @@ def match_lines(truth, found, lang):
 def line_errors(truth, found, lang, extra_bucket):
     """Errors and characters per bucket of one capture (``match_lines``' lines pooled) ->
     {bucket: [errors, characters]}; an invented line's errors go to ``extra_bucket``."""
-    matched, invented = match_lines(truth, found, lang)
+    return pooled_counts(*match_lines(truth, found, lang), extra_bucket)
+
+
+def pooled_counts(matched, invented, extra_bucket):
+    """``match_lines``' lines -> {bucket: [errors, characters]}; invented lines' errors in ``extra_bucket``."""
     counts = defaultdict(lambda: [0, 0])
     for line in matched:
         counts[line["bucket"]][0] += line["errors"]
@@ -83,12 +87,12 @@ def read_pages(pages, reader, splits, log=print, keep_lines=False):
                      for line in reading.lines]
             boxes, buckets = truth_boxes(page, capture, "ink")
             texts = [line["text"] for line in page["lines"] if line["ink"] is not None]
-            truth = list(zip(boxes, texts, buckets))
+            matched, invented = match_lines(list(zip(boxes, texts, buckets)), found, page["lang"])
             record = {"page": page["id"], "family": page["family"], "split": page["split"], "mode": capture["mode"],
                       "lang": page["lang"], "image": capture["image"], "ratio": capture["ratio"],
-                      "counts": line_errors(truth, found, page["lang"], ratio_bucket(capture["ratio"]))}
+                      "counts": pooled_counts(matched, invented, ratio_bucket(capture["ratio"]))}
             if keep_lines:
-                record["lines"], record["invented"] = match_lines(truth, found, page["lang"])
+                record["lines"], record["invented"] = matched, invented
             records.append(record)
         if number % 20 == 0 or number == len(chosen):
             log(f"{number}/{len(chosen)} pages, {(time.time() - started) / 60:.1f} min")
