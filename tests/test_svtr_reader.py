@@ -16,7 +16,7 @@ from models.reading.recognizer import READER_CHARSET
 from models.reading.routing import (has_hangul, hangul_share, path_certainty, reads_as_korean, sure_reading,
                                     without_hangul)
 from models.reading.svtr_lcnet import HEIGHT, STRIDE, build_svtr_lcnet, collate_lines, normalize_line
-from models.training import finetune_svtr, port_ppocr
+from models.training import finetune_svtr, port_ppocr, train_recognizer
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -513,7 +513,7 @@ def test_a_layout_batch_is_a_pure_function_of_seed_and_step_and_fine_tuning_vali
     report = torch.load(out / "svtr_reader.pt", weights_only=True)["extra"]["val_cer"]
     assert "all" in report and "layouts all" in report
     with pytest.raises(SystemExit, match="no train-family lines"):
-        finetune_svtr.layout_lines(str(tmp_path), "train", charset)
+        train_recognizer.layout_lines(str(tmp_path), "train", frozenset(charset))
     with pytest.raises(SystemExit, match="--layout-share needs --layouts"):
         finetune_svtr.main(["--init-from", str(svtr_checkpoint), "--layout-share", "0.3", "--out", str(out)])
 
@@ -555,3 +555,26 @@ def test_the_junk_test_reads_the_networks_probability_not_its_calibration(reader
     assert [r.text for r in readings] == ["ab", "ab"]
     assert readings[0].confidences == pytest.approx([0.5, 0.5]) and readings[1].confidences == pytest.approx([0.0625] * 2)
     assert readings[0].peak == pytest.approx(0.5) and readings[1].peak == pytest.approx(0.5)
+
+
+def test_the_reader_draws_layout_lines_korean_at_its_weight_and_trains_and_validates_on_them(text_layouts, tmp_path,
+                                                                                               capsys):
+    chars = frozenset(READER_CHARSET)
+    texts = {weight: [draw[3] for step in range(4)
+                      for draw in train_recognizer.layout_draws(str(text_layouts), "train", chars, 0, step, 5,
+                                                                korean_weight=weight)]
+             for weight in (0.0, 1.0, None)}
+    assert set(texts[1.0]) == {"한국어 줄"}
+    assert set(texts[0.0]) == {"Quiet harbour lights", "seven boats"}
+    assert "한국어 줄" in texts[None] and len(set(texts[None])) == 3
+    lines, sigmas, batch_texts, langs, _ = train_recognizer.reader_batch(0, 0, 4, korean_weight=1.0,
+                                                                         layouts=str(text_layouts), layout_share=0.5)
+    assert batch_texts[:2] == ["한국어 줄"] * 2 and len(lines) == len(sigmas) == len(langs) == 4
+
+    train_recognizer.main(["--task", "reader", "--steps", "2", "--batch-size", "2", "--val-lines", "2",
+                           "--log-every", "1", "--warmup", "1", "--out", str(tmp_path), "--layouts", str(text_layouts),
+                           "--layout-share", "0.5", "--val-layouts", str(text_layouts), "--val-layout-lines", "3",
+                           "--model-overrides", '{"channels": [8, 8, 8, 8], "hidden": 8}'])
+    assert '"layouts all"' in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="--layout-share needs --layouts"):
+        train_recognizer.main(["--task", "reader", "--layout-share", "0.3", "--out", str(tmp_path)])

@@ -23,14 +23,12 @@ Every batch is a pure function of (seed, step), the detector and the layouts fol
 """
 import json
 from dataclasses import asdict, dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from models import read_checkpoint, save_checkpoint
-from models.data.chromium_layouts import LayoutPages, capture_line, line_crops
 from models.data.lines import ParagraphConfig, ReadingLineConfig, make_reading_line
 from models.evaluation.ocr import cer
 from models.reading.hangul import JAMO, from_jamo, is_syllable, spells_jamo, to_jamo
@@ -38,8 +36,8 @@ from models.reading.recognizer import READER_CHARSET, decode
 from models.reading.routing import is_hangul
 from models.reading.svtr_lcnet import build_svtr_lcnet, collate_lines, line_input
 from models.training.train import parse_config
-from models.training.train_recognizer import (OCR_LANG, RATIO_BUCKETS, VAL_SEED, crop_as_read, found_boxes,
-                                                language_weights, located_boxes, paragraph_lines, run_steps)
+from models.training.train_recognizer import (OCR_LANG, RATIO_BUCKETS, VAL_SEED, crop_as_read, language_weights,
+                                                layout_draws, paragraph_lines, run_steps)
 
 
 @dataclass
@@ -73,42 +71,15 @@ class SvtrTrainConfig:
     val_layout_lines: int = 240
 
 
-LAYOUT_STREAM = 0x1A70  # which layout lines a step draws, and which of them go blind
-
-
-@lru_cache(maxsize=2)
-def layout_lines(folder, split, charset):
-    """(pages, ``line_crops`` triples) of one layouts folder's ``split``, once per process."""
-    pages = LayoutPages(folder)
-    triples = line_crops(pages, split, drawable(charset))
-    if not triples:
-        raise SystemExit(f"{folder} holds no {split}-family lines to read: render them with models.data.chromium_layouts")
-    return pages, triples
-
-
-@lru_cache(maxsize=256)
-def _found_in_capture(folder, split, charset, image_number, sigma, locate_with):
-    """``found_boxes`` of one layouts capture (its lines share it: located once per process)."""
-    pages, _ = layout_lines(folder, split, charset)
-    return found_boxes(pages.image(image_number), sigma, locate_with)
-
-
 def layout_batch(folder, split, charset, seed, step, count, sigma_dropout=0.35, locate_with=""):
-    """``count`` lines of the layouts' ``split`` families, drawn by (seed, step), each cropped where
-    ``/v1/read`` finds it (told its sigma, or blind) -> (normalised lines, texts, langs, sigma / font size)."""
-    pages, triples = layout_lines(folder, split, charset)
-    rng = np.random.default_rng((seed, step, LAYOUT_STREAM))
+    """``count`` lines of the layouts' ``split`` families (``layout_draws``) -> (normalised lines,
+    texts, langs, sigma / font size)."""
     lines, texts, langs, ratios = [], [], [], []
-    for pick in rng.integers(len(triples), size=count):
-        page, capture, _ = triples[pick]
-        image, truth, text, lang, sigma, ratio = capture_line(pages, triples[pick])
-        told = sigma if rng.random() >= sigma_dropout else None
-        number = pages.pages[page]["captures"][capture]["image"]
-        found = _found_in_capture(folder, split, charset, number, told, locate_with) if locate_with else None
-        box = located_boxes(image, [truth], found)[0]
+    for image, box, told, text, lang, ratio in layout_draws(folder, split, drawable(charset), seed, step, count,
+                                                            sigma_dropout, locate_with):
         lines.append(line_input(image, box, told))
         texts.append(text)
-        langs.append("latin" if lang == "en" else lang)  # synth's language names
+        langs.append(lang)
         ratios.append(ratio)
     return lines, texts, langs, ratios
 

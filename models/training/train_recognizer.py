@@ -10,7 +10,9 @@ Every batch is a pure function of (seed, step). The reader's lines are cropped w
 finder finds them, as ``/v1/read`` crops them: the rule finder's boxes, or with ``--locate-with`` a
 line detector's (``/v1/read`` runs the shipped one); ``--paragraph-share`` of them cut from blurred
 paragraphs; ``--korean-weight`` the share of Korean lines (the reader reads the lines the SVTR
-cannot: Korean).
+cannot: Korean). With ``--layouts`` a share of each batch (``--layout-share``) is lines of the
+Chromium layouts' train families (real browser renders, Korean among them at ``--korean-weight``),
+located the same way; ``--val-layouts`` adds a validation figure on a layouts folder's tune families.
 """
 import json
 import sys
@@ -24,6 +26,7 @@ import torch
 from tqdm import tqdm
 
 from models import read_checkpoint, save_checkpoint
+from models.data.chromium_layouts import LayoutPages, capture_line, line_crops
 from models.data.lines import (PARAGRAPH_STREAM, READ_LANG_WEIGHTS, READ_LANGS, LineConfig, ParagraphConfig,
                                ReadingLineConfig, make_line, make_reading_line, make_reading_paragraph, to_tensor)
 from models.evaluation.ocr import cer
@@ -53,6 +56,10 @@ class RecognizerTrainConfig:
     locate_with: str = ""         # reader: a line detector checkpoint, lines located as /v1/read finds them ('': find_lines)
     paragraph_share: float = 0.0  # reader: share of each batch cut from blurred paragraphs
     korean_weight: float = 0.15   # reader: share of Korean lines (READ_LANG_WEIGHTS' own at 0.15)
+    layouts: str = ""             # reader: a Chromium layouts folder: its train families' lines ...
+    layout_share: float = 0.0     # ... are this share of each batch (Korean among them at korean_weight)
+    val_layouts: str = ""         # reader: a layouts folder whose tune families' lines are validated on too
+    val_layout_lines: int = 400
     val_lines: int = 400
     log_every: int = 250
     threads: int = 1
@@ -137,37 +144,110 @@ def paragraph_lines(seed, step, batch_size, count, chars, config):
     return drawn_lines[:count]
 
 
-def reader_batch(seed, step, batch_size, sigma_dropout=0.35, korean_weight=0.15, locate_with="", paragraph_share=0.0):
+LAYOUT_STREAM = 0x1A70  # which layout lines a step draws, and which of them go blind
+
+
+@lru_cache(maxsize=2)
+def layout_lines(folder, split, chars):
+    """(pages, ``line_crops`` triples) of one layouts folder's ``split`` whose lines ``chars`` (a
+    frozenset) spell, once per process."""
+    pages = LayoutPages(folder)
+    triples = line_crops(pages, split, chars)
+    if not triples:
+        raise SystemExit(f"{folder} holds no {split}-family lines to read: render them with models.data.chromium_layouts")
+    return pages, triples
+
+
+@lru_cache(maxsize=4)
+def korean_layout_lines(folder, split, chars):
+    """The indices of ``layout_lines``' triples whose text has Hangul, and of the rest."""
+    pages, triples = layout_lines(folder, split, chars)
+    korean = [has_hangul(pages.pages[p]["lines"][l]["text"]) for p, _, l in triples]
+    return (np.flatnonzero(korean), np.flatnonzero(~np.asarray(korean, dtype=bool)))
+
+
+@lru_cache(maxsize=256)
+def _found_in_capture(folder, split, chars, image_number, sigma, locate_with):
+    """``found_boxes`` of one layouts capture (its lines share it: located once per process)."""
+    pages, _ = layout_lines(folder, split, chars)
+    return found_boxes(pages.image(image_number), sigma, locate_with)
+
+
+def layout_draws(folder, split, chars, seed, step, count, sigma_dropout=0.35, locate_with="", korean_weight=None):
+    """``count`` lines of the layouts' ``split`` families, drawn by (seed, step), each cropped where
+    ``/v1/read`` finds it, told its sigma or blind -> [(capture, box, sigma told or None, text, synth's
+    language name, sigma / font size)]. ``korean_weight``: the share of lines drawn from those with
+    Hangul (None: every line alike, so about the pages' own share)."""
+    pages, triples = layout_lines(folder, split, chars)
+    rng = np.random.default_rng((seed, step, LAYOUT_STREAM))
+    if korean_weight is None:
+        picks = rng.integers(len(triples), size=count)
+    else:
+        korean, others = korean_layout_lines(folder, split, chars)
+        picks = [pool[rng.integers(len(pool))]
+                 for pool in ((korean if len(korean) and (rng.random() < korean_weight or not len(others)) else others)
+                              for _ in range(count))]
+    drawn = []
+    for pick in picks:
+        page, capture, _ = triples[pick]
+        image, truth, text, lang, sigma, ratio = capture_line(pages, triples[pick])
+        told = sigma if rng.random() >= sigma_dropout else None
+        number = pages.pages[page]["captures"][capture]["image"]
+        found = _found_in_capture(folder, split, chars, number, told, locate_with) if locate_with else None
+        drawn.append((image, located_boxes(image, [truth], found)[0], told, text,
+                      "latin" if lang == "en" else lang, ratio))
+    return drawn
+
+
+def reader_batch(seed, step, batch_size, sigma_dropout=0.35, korean_weight=0.15, locate_with="", paragraph_share=0.0,
+                 layouts="", layout_share=0.0):
     """The reader's: blurred lines cropped where ``/v1/read`` would find them (``found_boxes``),
     some read blind, ``paragraph_share`` of them cut from blurred paragraphs with their neighbours'
-    blur in them -> (normalised lines, sigmas in normalised px (-1 unknown), texts, langs, sigma / font size)."""
+    blur in them, ``layout_share`` of them lines of the ``layouts`` folder's train families ->
+    (normalised lines, sigmas in normalised px (-1 unknown), texts, langs, sigma / font size)."""
     weights = language_weights(READER_CHARSET, korean_weight)
     line_config, paragraph_config = ReadingLineConfig(lang_weights=weights), ParagraphConfig(lang_weights=weights)
     lines, sigmas, texts, langs, ratios = [], [], [], [], []
 
-    def add(image, truth, text, lang, sigma, px, index):
-        normalised, normalised_sigma = line_input(image, *crop_as_read(seed, index, image, truth, sigma, sigma_dropout,
-                                                                        locate_with))
+    def add_located(image, box, told, text, lang, ratio):
+        normalised, normalised_sigma = line_input(image, box, told)
         lines.append(normalised)
         sigmas.append(normalised_sigma)
         texts.append(text)
         langs.append(lang)
-        ratios.append(sigma / px)
+        ratios.append(ratio)
+
+    def add(image, truth, text, lang, sigma, px, index):
+        add_located(image, *crop_as_read(seed, index, image, truth, sigma, sigma_dropout, locate_with), text, lang,
+                    sigma / px)
 
     from_paragraphs = round(batch_size * paragraph_share)
     for drawn in paragraph_lines(seed, step, batch_size, from_paragraphs, _READER_CHARS, paragraph_config):
         add(*drawn)
-    for i in range(from_paragraphs, batch_size):
+    from_layouts = round(batch_size * layout_share) if layouts else 0
+    for drawn in layout_draws(layouts, "train", _READER_CHARS, seed, step, from_layouts, sigma_dropout, locate_with,
+                              korean_weight) if from_layouts else ():
+        add_located(*drawn)
+    for i in range(from_paragraphs + from_layouts, batch_size):
         index = step * batch_size + i
         line = make_reading_line(seed, index, _READER_CHARS, line_config)
         add(line.blurred, line.box, line.text, line.lang, line.sigma, line.px, index)
     return lines, torch.tensor(sigmas), texts, langs, ratios
 
 
+def layout_validation_set(config):
+    """The reader's validation lines of the ``val_layouts`` folder's tune families, each line alike."""
+    draws = layout_draws(config.val_layouts, "tune", _READER_CHARS, VAL_SEED, 0, config.val_layout_lines,
+                         config.sigma_dropout, config.locate_with)
+    lines, sigmas, texts, langs, ratios = zip(*[(*line_input(image, box, told), text, lang, ratio)
+                                                for image, box, told, text, lang, ratio in draws])
+    return list(lines), torch.tensor(sigmas), list(texts), list(langs), list(ratios)
+
+
 def task_batch(config, seed, step, batch_size):
     if config.task == "reader":
         return reader_batch(seed, step, batch_size, config.sigma_dropout, config.korean_weight, config.locate_with,
-                            config.paragraph_share)[:4]
+                            config.paragraph_share, config.layouts, config.layout_share)[:4]
     return line_batch(seed, step, batch_size)
 
 
@@ -284,8 +364,18 @@ def main(argv=None):
     config = parse_config(argv, RecognizerTrainConfig, __doc__)
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
+    if config.layout_share and not config.layouts:
+        raise SystemExit("--layout-share needs --layouts (a Chromium layouts folder)")
     model, optimizer, start_step = build_or_resume(config)
     val = validation_set(config)
+    val_layout = layout_validation_set(config) if config.val_layouts else None
+
+    def validate():
+        report = evaluate_lines(model, *val)
+        if val_layout:
+            report.update({f"layouts {k}": v for k, v in evaluate_lines(model, *val_layout).items()})
+        return report
+
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     n_params = sum(p.numel() for p in model.parameters())
@@ -298,8 +388,7 @@ def main(argv=None):
     def save_last(done, report, minutes):
         save_checkpoint(out / "last.pt", model, optimizer, step=done, extra={"train": asdict(config)})
 
-    done, minutes = run_steps(model, optimizer, loader, config, start_step, lambda: evaluate_lines(model, *val),
-                              save_last)
+    done, minutes = run_steps(model, optimizer, loader, config, start_step, validate, save_last)
     export = Path(config.export) if config.export else out / f"{config.task}.pt"
     model.eval()
     save_checkpoint(export, model, step=done, half=True,
