@@ -64,3 +64,5 @@ def test_css_captures_are_read_with_their_sigma_and_pictures_blind_at_their_scal
     kept = layout_reading.read_pages(_Pages([page]), Reader(), ("test",), log=lambda *_: None, keep_lines=True)
     assert [[line["read"] for line in r["lines"]] for r in kept] == [["ab"], ["a"]]
     assert layout_reading.summarize(records, lambda r: r["mode"])["picture"][".1-.2"] == pytest.approx(0.5)
+    text = layout_reading.markdown({"header": "h", "splits": ("test",), **layout_reading.summaries(records, ("test",))})
+    assert "| test / picture / en | – | 0.500 | – | – | 0.500 |" in text and "| quotation | – | 0.250 |" in text

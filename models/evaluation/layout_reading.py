@@ -9,7 +9,7 @@ line (a DOM line holding ink) is scored against the read line whose box overlaps
 (IoU >= ``MATCH_IOU``): the edit distance between the two texts, or the whole line when no read line
 matches. A read line that matches no true line is invented text and counts its length as errors.
 CER is errors over the true lines' characters, per split, sigma / font bucket (the line's own, as in
-``line_eval``), capture kind and template family. A page's reading order is not scored here (it is
+``line_eval``), capture kind, language and template family. A page's reading order is not scored here (it is
 in ``read_eval``); finding, reading and dropping lines are. ``--lines`` also writes each line's
 reading (lines.json), to see where a split loses.
 """
@@ -117,6 +117,15 @@ def summarize(records, key):
             for name, chosen in sorted(groups.items())}
 
 
+def summaries(records, splits):
+    """The CER tables of ``markdown``: by split, split and capture, split, capture and language, and per
+    split by family."""
+    return {"by_split": summarize(records, lambda r: r["split"]),
+            "by_split_mode": summarize(records, lambda r: f"{r['split']} / {r['mode']}"),
+            "by_split_mode_lang": summarize(records, lambda r: f"{r['split']} / {r['mode']} / {r['lang']}"),
+            "by_family": {s: summarize([r for r in records if r["split"] == s], lambda r: r["family"]) for s in splits}}
+
+
 def _cell(value):
     return "–" if value is None else f"{value:.3f}"
 
@@ -132,6 +141,8 @@ def markdown(results):
     out = [results["header"], "", "### By split", ""] + table(results["by_split"], "split")
     out += ["", "### By split and capture (CSS: sigma given; picture: blind)", ""]
     out += table(results["by_split_mode"], "split / capture")
+    out += ["", "### By split, capture and language", ""]
+    out += table(results["by_split_mode_lang"], "split / capture / language")
     for split in results["splits"]:
         out += ["", f"### {split} families", ""] + table(results["by_family"][split], "family")
     return "\n".join(out) + "\n"
@@ -176,10 +187,7 @@ def main(argv=None):
     results = {
         "header": header, "layouts": args.layouts, "splits": splits, "reader": args.reader, "svtr": args.svtr,
         "detector": args.detector,
-        "by_split": summarize(records, lambda r: r["split"]),
-        "by_split_mode": summarize(records, lambda r: f"{r['split']} / {r['mode']}"),
-        "by_family": {s: summarize([r for r in records if r["split"] == s], lambda r: r["family"]) for s in splits},
-        "records": records,
+        **summaries(records, splits), "records": records,
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
