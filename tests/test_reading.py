@@ -4,6 +4,7 @@ import math
 from functools import partial
 from pathlib import Path
 
+import re
 import numpy as np
 import pytest
 import torch
@@ -652,3 +653,15 @@ def test_calibration_picks_the_smallest_power_that_keeps_confident_characters_ri
     power = fit_power(outcomes, target=0.005)
     assert 0.95 ** power < 0.9 <= 0.999 ** power
     assert fit_power([(0.99, True)] * 10) == 1.0
+
+
+def test_korean_reading_lines_carry_list_markers_numbers_and_punctuation_in_the_readers_charset():
+    from models.data.lines import reading_text
+
+    chars = frozenset(READER_CHARSET)
+    texts = [reading_text(np.random.default_rng((5, i)), "ko", chars)[0] for i in range(300)]
+    assert texts == [reading_text(np.random.default_rng((5, i)), "ko", chars)[0] for i in range(300)]
+    assert all(set(text) <= chars and any("\uac00" <= ch <= "\ud7a3" for ch in text) for text in texts)
+    assert sum(bool(re.match(r"\d{1,2}[.)] ", text)) for text in texts) >= 15  # "2. " read as "고." before
+    assert sum(any(ch.isdigit() for ch in text) for text in texts) >= 60
+    assert sum(text[-1] in ".?!" for text in texts) >= 60

@@ -184,6 +184,30 @@ def _english_line(rng, charset):
     return " ".join(words) + str(rng.choice(["", "", "", ".", "?", "!", ":"]))
 
 
+def _korean_line(rng, charset):
+    """Korean words as pages print them: some behind a list marker, with a number or an amount among
+    them, or ending in punctuation (the layouts' numbered lists were read "고." for "2." before)."""
+    words = _lexicon_words(rng, "ko", int(rng.integers(1, 7)), charset)
+    if rng.random() < 0.15:  # a count or a year, alone or before its counter word
+        number = str(int(np.exp(rng.uniform(0, np.log(10_000)))))
+        i = int(rng.integers(0, len(words)))
+        if rng.random() < 0.5:
+            words.insert(i, number)
+        else:
+            words[i] = number + words[i]
+    if rng.random() < 0.08:
+        words.insert(int(rng.integers(0, len(words) + 1)), _amount(rng))
+    marker = rng.random()
+    if marker < 0.12:
+        words[0] = f"{int(rng.integers(1, 21))}{rng.choice(['.', ')', '.'])} " + words[0]
+    elif marker < 0.18:
+        words[0] = str(rng.choice(["•", "·", "-", "→"])) + " " + words[0]
+    for i in range(len(words) - 1):
+        if rng.random() < 0.05:
+            words[i] += str(rng.choice([",", ":", "·"]))
+    return " ".join(words) + str(rng.choice(["", "", "", "", ".", "?", "!", "."]))
+
+
 def reading_text(rng, lang, charset):
     """(text, is_code) of one line for the reader: mostly words of the language's packaged list,
     some UI labels, code, numbers and identifiers from synth's pools."""
@@ -195,7 +219,7 @@ def reading_text(rng, lang, charset):
             return _amount(rng), False
         return _english_line(rng, charset), False
     if lang == "ko":
-        return " ".join(_lexicon_words(rng, "ko", int(rng.integers(1, 7)), charset)), False
+        return _korean_line(rng, charset), False
     text = ""
     target = int(rng.integers(2, 16))
     while len(text) < target:
