@@ -356,9 +356,9 @@ def test_lines_can_be_located_as_the_shipped_detector_finds_them():
     drawn = make_reading_paragraph(0, 48, frozenset(charset), ParagraphConfig())
     detector = LineDetector(DEFAULT_DETECTOR, precision="auto")
     for sigma in (drawn.sigma, None):
-        assert finetune_svtr.found_boxes(drawn.blurred, sigma, str(DEFAULT_DETECTOR)) == \
+        assert train_recognizer.found_boxes(drawn.blurred, sigma, str(DEFAULT_DETECTOR)) == \
             [found for found, _ in find_text_lines(drawn.blurred, sigma, detector)]
-    assert finetune_svtr.found_boxes(drawn.blurred, drawn.sigma) is None  # find_lines' boxes
+    assert train_recognizer.found_boxes(drawn.blurred, drawn.sigma) is None  # find_lines' boxes
     first, again, rules = (finetune_svtr.svtr_batch(2, 0, 6, charset, paragraph_share=0.5, locate_with=located)
                            for located in (str(DEFAULT_DETECTOR), str(DEFAULT_DETECTOR), ""))
     assert first[1] == again[1] == rules[1] and all(torch.equal(a, b) for a, b in zip(first[0], again[0]))
