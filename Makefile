@@ -63,6 +63,8 @@ train: setup
 		--export models/checkpoints/nafunet.pt $(ARGS)
 
 # Sharpening (PSNR, SSIM, Tesseract CER), then reading (the reader's text CER beside sharpen-then-Tesseract).
+# The layouts' measures read runs/layouts: the training recipes render its tune pages (which validate)
+# and its test pages (which only these report) together, as one folder holds one set of splits.
 # The reader (/v1/read): blurred lines, warm-started from the recogniser (itself
 # `python -m models.training.train_recognizer`, 29 min on 1 thread). A data worker renders lines
 # while the trainer computes. Then, as the shipped checkpoint's last stages (session 17), half of
@@ -73,7 +75,7 @@ train-reader: setup
 		--init-from models/checkpoints/recognizer.pt --workers 1 --precision bf16 --batch-size 32 \
 		--lr 1e-3 --warmup 300 --steps 18000 --out runs/reader $(ARGS)
 	$(RUN_ENV) $(PY) -m models.data.chromium_layouts --pages 1700 --splits train --out runs/layouts_train
-	$(RUN_ENV) $(PY) -m models.data.chromium_layouts --pages 500 --splits tune --out runs/layouts
+	$(RUN_ENV) $(PY) -m models.data.chromium_layouts --pages 500 --splits tune,test --out runs/layouts
 	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.train_recognizer --task reader \
 		--init-from runs/reader/reader.pt $(READER_LAYOUTS) --steps 1500 --out runs/reader_lay $(ARGS)
 	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.train_recognizer --task reader \
@@ -100,7 +102,7 @@ train-svtr: setup $(VENV)/.ppocr-port $(PPOCR_WHEEL)
 		--locate-with models/checkpoints/line_detector.pt --paragraph-share 0.3 --steps 1500 --lr 1e-4 --warmup 50 \
 		--threads 1 --workers 1 --precision bf16 --out runs/svtr_det $(ARGS)
 	$(RUN_ENV) $(PY) -m models.data.chromium_layouts --pages 1100 --splits train --out runs/layouts_train
-	$(RUN_ENV) $(PY) -m models.data.chromium_layouts --pages 500 --splits tune --out runs/layouts
+	$(RUN_ENV) $(PY) -m models.data.chromium_layouts --pages 500 --splits tune,test --out runs/layouts
 	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.finetune_svtr --resume runs/svtr_det/last.pt \
 		--locate-with models/checkpoints/line_detector.pt --paragraph-share 0.25 --layouts runs/layouts_train \
 		--layout-share 0.3 --val-layouts runs/layouts --steps 3600 --lr 1e-4 --warmup 50 --threads 1 --workers 1 \
@@ -122,7 +124,7 @@ train-svtr: setup $(VENV)/.ppocr-port $(PPOCR_WHEEL)
 # checkpoint's chain (about 3.5 CPU-hours of training, in the model card).
 train-detector: setup
 	$(RUN_ENV) $(PY) -m models.data.chromium_layouts --pages 330 --splits train --out runs/layouts_train
-	$(RUN_ENV) $(PY) -m models.data.chromium_layouts --pages 500 --splits tune --out runs/layouts
+	$(RUN_ENV) $(PY) -m models.data.chromium_layouts --pages 500 --splits tune,test --out runs/layouts
 	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.train_detector --layouts runs/layouts_train \
 		--val-layouts runs/layouts --steps 10000 --faint-share 0.15 --crop-share 0.3 --out runs/detector $(ARGS)
 	$(RUN_ENV) $(PY) -m models.data.chromium_layouts --pages 1100 --splits train --out runs/layouts_train
