@@ -62,9 +62,6 @@ train: setup
 	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.train --out runs/nafunet \
 		--export models/checkpoints/nafunet.pt $(ARGS)
 
-# Sharpening (PSNR, SSIM, Tesseract CER), then reading (the reader's text CER beside sharpen-then-Tesseract).
-# The layouts' measures read runs/layouts: the training recipes render its tune pages (which validate)
-# and its test pages (which only these report) together, as one folder holds one set of splits.
 # The reader (/v1/read): blurred lines, warm-started from the recogniser (itself
 # `python -m models.training.train_recognizer`, 29 min on 1 thread). A data worker renders lines
 # while the trainer computes. Then, as the shipped checkpoint's last stages (session 17), half of
@@ -136,6 +133,9 @@ train-detector: setup
 		--layouts runs/layouts_train --val-layouts runs/layouts --steps 18000 --lr 1e-3 --faint-share 0.15 \
 		--crop-share 0.3 --out runs/detector --export models/checkpoints/line_detector.pt $(ARGS)
 
+# Sharpening (PSNR, SSIM, Tesseract CER), then reading (the reader's text CER beside sharpen-then-Tesseract).
+# The layouts' measures read runs/layouts: the training recipes render its tune pages (which validate)
+# and its test pages (which only these report) together, as one folder holds one set of splits.
 evaluate: setup
 	$(RUN_ENV) $(PY) -m models.evaluation.evaluate $(ARGS)
 	$(RUN_ENV) $(PY) -m models.evaluation.evaluate --devset models/docset --out docs/eval/documents $(ARGS)
