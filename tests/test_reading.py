@@ -1,10 +1,10 @@
 """The reading pipeline's stages: line finding, CTC decoding with and without the prior, confidences,
 the verdict, reading lines for training, and the reader's training entry point."""
 import math
+import re
 from functools import partial
 from pathlib import Path
 
-import re
 import numpy as np
 import pytest
 import torch

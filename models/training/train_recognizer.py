@@ -184,9 +184,11 @@ def layout_draws(folder, split, chars, seed, step, count, sigma_dropout=0.35, lo
         picks = rng.integers(len(triples), size=count)
     else:
         korean, others = korean_layout_lines(folder, split, chars)
-        picks = [pool[rng.integers(len(pool))]
-                 for pool in ((korean if len(korean) and (rng.random() < korean_weight or not len(others)) else others)
-                              for _ in range(count))]
+        picks = []
+        for _ in range(count):
+            from_korean = len(korean) and (rng.random() < korean_weight or not len(others))
+            pool = korean if from_korean else others
+            picks.append(pool[rng.integers(len(pool))])
     drawn = []
     for pick in picks:
         page, capture, _ = triples[pick]
