@@ -509,13 +509,54 @@ def test_a_layout_batch_is_a_pure_function_of_seed_and_step_and_fine_tuning_vali
     out = tmp_path / "run"
     finetune_svtr.main(["--steps", "2", "--batch-size", "2", "--val-lines", "4", "--workers", "0", "--precision", "fp32",
                         "--init-from", str(svtr_checkpoint), "--layouts", str(text_layouts), "--layout-share", "0.5",
-                        "--val-layouts", str(text_layouts), "--val-layout-lines", "3", "--out", str(out)])
+                        "--junk-share", "0.5", "--val-layouts", str(text_layouts), "--val-layout-lines", "3",
+                        "--out", str(out)])
     report = torch.load(out / "svtr_reader.pt", weights_only=True)["extra"]["val_cer"]
     assert "all" in report and "layouts all" in report
     with pytest.raises(SystemExit, match="no train-family lines"):
         train_recognizer.layout_lines(str(tmp_path), "train", frozenset(charset))
     with pytest.raises(SystemExit, match="--layout-share needs --layouts"):
         finetune_svtr.main(["--init-from", str(svtr_checkpoint), "--layout-share", "0.3", "--out", str(out)])
+
+
+def test_boxes_holding_no_text_ink_are_the_found_boxes_off_every_line():
+    from models.reading.line_finder import LineBox
+
+    on_line, rule, grazing = LineBox(10, 10, 100, 12), LineBox(10, 40, 200, 3), LineBox(100, 18, 100, 10)
+    inks = [[12, 11, 108, 21]]  # grazing shares 8 x 3 px of its 1 000 with the line's ink
+    assert train_recognizer.boxes_without_text([on_line, rule, grazing], inks) == [rule, grazing]
+    assert train_recognizer.boxes_without_text([on_line, rule, grazing], inks, max_share=0.01) == [rule]
+    assert train_recognizer.boxes_without_text([rule], []) == [rule]
+
+
+def test_layout_draws_add_boxes_holding_no_text_as_lines_read_as_nothing_and_runs_report_how_many_are_read(
+        text_layouts, monkeypatch, tmp_path, capsys):
+    from models.data.chromium_layouts import LayoutPages
+    from models.reading.line_finder import LineBox
+
+    chars = frozenset(READER_CHARSET)
+    page = next(p for p in LayoutPages(text_layouts).pages if p["split"] == "train")
+    scale = page["captures"][0]["scale"]
+    lines = [LineBox(round(x0 * scale), round(y0 * scale), round((x1 - x0) * scale), round((y1 - y0) * scale))
+             for x0, y0, x1, y1 in (line["ink"] for line in page["lines"])]
+    rule = LineBox(15, 85, 230, 3)  # under the last line, on no ink
+    monkeypatch.setattr(train_recognizer, "_found_in_capture", lambda *args: lines + [rule])
+    plain, with_junk = (train_recognizer.layout_draws(str(text_layouts), "train", chars, 0, 2, 6, locate_with="found",
+                                                      junk_share=share) for share in (0.0, 0.2))
+    assert all(draw[3] for draw in plain)
+    assert [(d[1], d[3]) for d in with_junk[:5]] == [(d[1], d[3]) for d in plain[:5]]  # the other draws unchanged
+    assert with_junk[5][1] == rule and with_junk[5][3] == ""
+    many = train_recognizer.layout_draws(str(text_layouts), "train", chars, 0, 2, 6, locate_with="found", junk_share=1.0)
+    junk = [draw for draw in many if not draw[3]]  # no more than the captures hold: the one capture, told or blind
+    assert 1 <= len(junk) <= 2 and all(draw[1] == rule for draw in junk) and len({draw[2] for draw in junk}) == len(junk)
+
+    monkeypatch.setattr(train_recognizer, "boxes_without_text", lambda found, inks: [LineBox(15, 50, 230, 3)])
+    train_recognizer.main(["--task", "reader", "--steps", "1", "--batch-size", "2", "--val-lines", "2",
+                           "--log-every", "1", "--warmup", "1", "--out", str(tmp_path), "--layouts", str(text_layouts),
+                           "--layout-share", "1.0", "--junk-share", "0.5", "--val-layouts", str(text_layouts),
+                           "--val-layout-lines", "2", "--model-overrides", '{"channels": [8, 8, 8, 8], "hidden": 8}'])
+    logged = capsys.readouterr().out
+    assert '"layouts junk read": ' in logged
 
 
 def test_hangul_round_trips_through_its_jamo_and_composed_syllables_keep_their_weakest_letter():

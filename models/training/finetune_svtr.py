@@ -67,16 +67,17 @@ class SvtrTrainConfig:
     locate_with: str = ""         # a line detector checkpoint: lines located as /v1/read finds them ('': find_lines)
     layouts: str = ""             # a Chromium layouts folder: its train families' lines ...
     layout_share: float = 0.0     # ... are this share of each batch
+    junk_share: float = 0.0       # this share of the layout lines are found boxes holding no text (rules, borders), read as nothing
     val_layouts: str = ""         # a layouts folder whose tune families' lines are validated on too
     val_layout_lines: int = 240
 
 
-def layout_batch(folder, split, charset, seed, step, count, sigma_dropout=0.35, locate_with=""):
-    """``count`` lines of the layouts' ``split`` families (``layout_draws``) -> (normalised lines,
-    texts, langs, sigma / font size)."""
+def layout_batch(folder, split, charset, seed, step, count, sigma_dropout=0.35, locate_with="", junk_share=0.0):
+    """``count`` lines of the layouts' ``split`` families (``layout_draws``, ``junk_share`` of them
+    boxes holding no text) -> (normalised lines, texts, langs, sigma / font size)."""
     lines, texts, langs, ratios = [], [], [], []
     for image, box, told, text, lang, ratio in layout_draws(folder, split, drawable(charset), seed, step, count,
-                                                            sigma_dropout, locate_with):
+                                                            sigma_dropout, locate_with, junk_share=junk_share):
         lines.append(line_input(image, box, told))
         texts.append(text)
         langs.append(lang)
@@ -85,12 +86,13 @@ def layout_batch(folder, split, charset, seed, step, count, sigma_dropout=0.35, 
 
 
 def svtr_batch(seed, step, batch_size, charset, sigma_dropout=0.35, paragraph_share=0.0, korean_weight=0.15,
-               locate_with="", layouts="", layout_share=0.0):
+               locate_with="", layouts="", layout_share=0.0, junk_share=0.0):
     """Blurred lines cropped where the finder finds them -> (normalised lines, texts, langs,
     sigma / font size); Korean only when ``charset`` has Hangul. ``paragraph_share`` of them are
     lines of blurred paragraphs, cut with their neighbours' blur in them; ``layout_share`` lines of
-    the ``layouts`` folder's train families. ``locate_with``: a line detector checkpoint, to locate
-    lines as ``/v1/read`` does (``found_boxes``)."""
+    the ``layouts`` folder's train families (``junk_share`` of those boxes holding no text, read as
+    nothing). ``locate_with``: a line detector checkpoint, to locate lines as ``/v1/read`` does
+    (``found_boxes``)."""
     chars = drawable(charset)
     weights = language_weights(charset, korean_weight)
     line_config, paragraph_config = ReadingLineConfig(lang_weights=weights), ParagraphConfig(lang_weights=weights)
@@ -107,7 +109,7 @@ def svtr_batch(seed, step, batch_size, charset, sigma_dropout=0.35, paragraph_sh
         add(*drawn)
     from_layouts = round(batch_size * layout_share) if layouts else 0
     if from_layouts:
-        drawn = layout_batch(layouts, "train", charset, seed, step, from_layouts, sigma_dropout, locate_with)
+        drawn = layout_batch(layouts, "train", charset, seed, step, from_layouts, sigma_dropout, locate_with, junk_share)
         for kept, more in zip((lines, texts, langs, ratios), drawn):
             kept += more
     for i in range(from_paragraphs + from_layouts, batch_size):
@@ -147,7 +149,7 @@ class StepBatches(torch.utils.data.IterableDataset):
             lines, texts, _, _ = svtr_batch(self.config.seed, step, self.config.batch_size, self.charset,
                                             self.config.sigma_dropout, self.config.paragraph_share,
                                             self.config.korean_weight, self.config.locate_with,
-                                            self.config.layouts, self.config.layout_share)
+                                            self.config.layouts, self.config.layout_share, self.config.junk_share)
             batch, lengths = collate_lines(lines)
             yield (batch, lengths), lengths, targets(texts, self.charset)
 

@@ -58,6 +58,7 @@ class RecognizerTrainConfig:
     korean_weight: float = 0.15   # reader: share of Korean lines (READ_LANG_WEIGHTS' own at 0.15)
     layouts: str = ""             # reader: a Chromium layouts folder: its train families' lines ...
     layout_share: float = 0.0     # ... are this share of each batch (Korean among them at korean_weight)
+    junk_share: float = 0.0       # reader: this share of the layout lines are found boxes holding no text (rules, borders), read as nothing
     val_layouts: str = ""         # reader: a layouts folder whose tune families' lines are validated on too
     val_layout_lines: int = 400
     val_lines: int = 400
@@ -173,11 +174,24 @@ def _found_in_capture(folder, split, chars, image_number, sigma, locate_with):
     return found_boxes(pages.image(image_number), sigma, locate_with)
 
 
-def layout_draws(folder, split, chars, seed, step, count, sigma_dropout=0.35, locate_with="", korean_weight=None):
+JUNK_INK_SHARE = 0.05  # a found box less than this share of whose area is text ink holds no text
+
+
+def boxes_without_text(found, inks, max_share=JUNK_INK_SHARE):
+    """The ``found`` LineBoxes that (almost) no text ink overlaps, ``inks`` being the true lines'
+    ink boxes (x0, y0, x1, y1): what a finder took for a line that is a rule, a border or an icon."""
+    ink_boxes = [LineBox(x0, y0, x1 - x0, y1 - y0) for x0, y0, x1, y1 in inks]
+    return [box for box in found if sum(overlap_area(box, ink) for ink in ink_boxes) < max_share * box.w * box.h]
+
+
+def layout_draws(folder, split, chars, seed, step, count, sigma_dropout=0.35, locate_with="", korean_weight=None,
+                 junk_share=0.0):
     """``count`` lines of the layouts' ``split`` families, drawn by (seed, step), each cropped where
     ``/v1/read`` finds it, told its sigma or blind -> [(capture, box, sigma told or None, text, synth's
     language name, sigma / font size)]. ``korean_weight``: the share of lines drawn from those with
-    Hangul (None: every line alike, so about the pages' own share)."""
+    Hangul (None: every line alike, so about the pages' own share). ``junk_share``: up to this share
+    of them (the last) are instead boxes the finder found in the drawn captures that hold no text
+    (``boxes_without_text``), with the text "": the reader learns to read a rule as nothing."""
     pages, triples = layout_lines(folder, split, chars)
     rng = np.random.default_rng((seed, step, LAYOUT_STREAM))
     if korean_weight is None:
@@ -189,23 +203,48 @@ def layout_draws(folder, split, chars, seed, step, count, sigma_dropout=0.35, lo
             from_korean = len(korean) and (rng.random() < korean_weight or not len(others))
             pool = korean if from_korean else others
             picks.append(pool[rng.integers(len(pool))])
-    drawn = []
+    drawn, junk, searched = [], [], set()
     for pick in picks:
         page, capture, _ = triples[pick]
         image, truth, text, lang, sigma, ratio = capture_line(pages, triples[pick])
         told = sigma if rng.random() >= sigma_dropout else None
-        number = pages.pages[page]["captures"][capture]["image"]
-        found = _found_in_capture(folder, split, chars, number, told, locate_with) if locate_with else None
-        drawn.append((image, located_boxes(image, [truth], found)[0], told, text,
-                      "latin" if lang == "en" else lang, ratio))
+        record = pages.pages[page]["captures"][capture]
+        found = _found_in_capture(folder, split, chars, record["image"], told, locate_with) if locate_with else None
+        name = "latin" if lang == "en" else lang
+        drawn.append((image, located_boxes(image, [truth], found)[0], told, text, name, ratio))
+        if junk_share and (record["image"], told) not in searched:
+            searched.add((record["image"], told))
+            inks = [[v * record["scale"] for v in line["ink"]] for line in pages.pages[page]["lines"] if line["ink"]]
+            junk += [(image, box, told, "", name, record["ratio"])
+                     for box in boxes_without_text(find_lines(image) if found is None else found, inks)]
+    wanted = min(round(count * junk_share), len(junk))
+    if wanted:
+        chosen = rng.choice(len(junk), size=wanted, replace=False)
+        drawn[count - wanted:] = [junk[i] for i in chosen]
     return drawn
 
 
+@torch.no_grad()
+def junk_read_share(model, lines, sigmas):
+    """The share of ``lines`` (normalised crops of boxes holding no text) that ``model`` reads as
+    some text, greedily."""
+    was_training = model.training
+    model.eval()
+    readings = []
+    for i in range(0, len(lines), 64):
+        batch, lengths = collate_lines(lines[i:i + 64])
+        readings += [decode(row[:n], model.config.charset)
+                     for row, n in zip(model(batch, sigmas[i:i + 64]).argmax(-1), lengths)]
+    model.train(was_training)
+    return round(float(np.mean([bool(reading.strip()) for reading in readings])), 4)
+
+
 def reader_batch(seed, step, batch_size, sigma_dropout=0.35, korean_weight=0.15, locate_with="", paragraph_share=0.0,
-                 layouts="", layout_share=0.0):
+                 layouts="", layout_share=0.0, junk_share=0.0):
     """The reader's: blurred lines cropped where ``/v1/read`` would find them (``found_boxes``),
     some read blind, ``paragraph_share`` of them cut from blurred paragraphs with their neighbours'
-    blur in them, ``layout_share`` of them lines of the ``layouts`` folder's train families ->
+    blur in them, ``layout_share`` of them lines of the ``layouts`` folder's train families (``junk_share``
+    of those boxes holding no text, read as nothing) ->
     (normalised lines, sigmas in normalised px (-1 unknown), texts, langs, sigma / font size)."""
     weights = language_weights(READER_CHARSET, korean_weight)
     line_config, paragraph_config = ReadingLineConfig(lang_weights=weights), ParagraphConfig(lang_weights=weights)
@@ -228,7 +267,7 @@ def reader_batch(seed, step, batch_size, sigma_dropout=0.35, korean_weight=0.15,
         add(*drawn)
     from_layouts = round(batch_size * layout_share) if layouts else 0
     for drawn in layout_draws(layouts, "train", _READER_CHARS, seed, step, from_layouts, sigma_dropout, locate_with,
-                              korean_weight) if from_layouts else ():
+                              korean_weight, junk_share) if from_layouts else ():
         add_located(*drawn)
     for i in range(from_paragraphs + from_layouts, batch_size):
         index = step * batch_size + i
@@ -246,10 +285,22 @@ def layout_validation_set(config):
     return list(lines), torch.tensor(sigmas), list(texts), list(langs), list(ratios)
 
 
+def junk_validation_set(config):
+    """(normalised crops, sigmas) of the boxes holding no text that the finder finds in the
+    ``val_layouts`` tune captures of the validation's draws (``layout_draws``' junk), or None."""
+    draws = layout_draws(config.val_layouts, "tune", _READER_CHARS, VAL_SEED, 0, config.val_layout_lines,
+                         config.sigma_dropout, config.locate_with, junk_share=1.0)
+    crops = [line_input(image, box, told) for image, box, told, text, _, _ in draws if not text]
+    if not crops:
+        return None
+    lines, sigmas = zip(*crops)
+    return list(lines), torch.tensor(sigmas)
+
+
 def task_batch(config, seed, step, batch_size):
     if config.task == "reader":
         return reader_batch(seed, step, batch_size, config.sigma_dropout, config.korean_weight, config.locate_with,
-                            config.paragraph_share, config.layouts, config.layout_share)[:4]
+                            config.paragraph_share, config.layouts, config.layout_share, config.junk_share)[:4]
     return line_batch(seed, step, batch_size)
 
 
@@ -371,11 +422,14 @@ def main(argv=None):
     model, optimizer, start_step = build_or_resume(config)
     val = validation_set(config)
     val_layout = layout_validation_set(config) if config.val_layouts else None
+    val_junk = junk_validation_set(config) if config.val_layouts else None
 
     def validate():
         report = evaluate_lines(model, *val)
         if val_layout:
             report.update({f"layouts {k}": v for k, v in evaluate_lines(model, *val_layout).items()})
+        if val_junk:
+            report["layouts junk read"] = junk_read_share(model, *val_junk)
         return report
 
     out = Path(config.out)
