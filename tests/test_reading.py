@@ -665,3 +665,14 @@ def test_korean_reading_lines_carry_list_markers_numbers_and_punctuation_in_the_
     assert sum(bool(re.match(r"\d{1,2}[.)] ", text)) for text in texts) >= 15  # "2. " read as "고." before
     assert sum(any(ch.isdigit() for ch in text) for text in texts) >= 60
     assert sum(text[-1] in ".?!" for text in texts) >= 60
+
+
+@pytest.mark.parametrize("workers", [0, 1, 2])
+def test_data_workers_draw_each_step_of_a_run_once_and_in_order(workers, monkeypatch):
+    def batch_naming_its_step(config, seed, step, batch_size):
+        return [torch.zeros(1, 32, 40)], torch.tensor([-1.0]), [str(step)], ["latin"]
+
+    monkeypatch.setattr(train_recognizer, "task_batch", batch_naming_its_step)
+    loader = torch.utils.data.DataLoader(train_recognizer.StepBatches(train_recognizer.RecognizerTrainConfig(steps=9), 2),
+                                         batch_size=None, num_workers=workers)
+    assert [texts[0] for _, _, texts in loader] == [str(step) for step in range(2, 9)]

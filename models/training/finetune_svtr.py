@@ -37,7 +37,7 @@ from models.reading.routing import is_hangul
 from models.reading.svtr_lcnet import build_svtr_lcnet, collate_lines, line_input
 from models.training.train import parse_config
 from models.training.train_recognizer import (OCR_LANG, RATIO_BUCKETS, VAL_SEED, crop_as_read, language_weights,
-                                                layout_draws, paragraph_lines, run_steps)
+                                                layout_draws, paragraph_lines, run_steps, worker_steps)
 
 
 @dataclass
@@ -145,7 +145,7 @@ class StepBatches(torch.utils.data.IterableDataset):
         self.config, self.charset, self.first_step = config, charset, first_step
 
     def __iter__(self):
-        for step in range(self.first_step, self.config.steps):
+        for step in worker_steps(self.first_step, self.config.steps):
             lines, texts, _, _ = svtr_batch(self.config.seed, step, self.config.batch_size, self.charset,
                                             self.config.sigma_dropout, self.config.paragraph_share,
                                             self.config.korean_weight, self.config.locate_with,

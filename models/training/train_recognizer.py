@@ -398,8 +398,16 @@ def run_steps(model, optimizer, loader, config, start_step, validate, save_last)
     return done, round((time.time() - started) / 60, 1)
 
 
+def worker_steps(first_step, steps):
+    """The steps of a run from ``first_step`` that this DataLoader worker draws: every n-th, from
+    ``first_step`` + its id (all of them outside a worker). The loader takes its n workers' batches
+    in turn, so the trainer still gets each step once and in order, however many draw them."""
+    info = torch.utils.data.get_worker_info()
+    return range(first_step, steps) if info is None else range(first_step + info.id, steps, info.num_workers)
+
+
 class StepBatches(torch.utils.data.IterableDataset):
-    """Batches ``first_step``, ``first_step + 1``, ... of a run, for a DataLoader worker to draw
+    """Batches ``first_step``, ``first_step + 1``, ... of a run, for DataLoader workers to draw
     while the trainer computes."""
 
     def __init__(self, config, first_step):
@@ -407,7 +415,7 @@ class StepBatches(torch.utils.data.IterableDataset):
         self.config, self.first_step = config, first_step
 
     def __iter__(self):
-        for step in range(self.first_step, self.config.steps):
+        for step in worker_steps(self.first_step, self.config.steps):
             lines, sigmas, texts, _ = task_batch(self.config, self.config.seed, step, self.config.batch_size)
             batch, lengths = collate_lines(lines)
             yield (batch, sigmas), lengths, texts
