@@ -432,6 +432,20 @@ def test_word_prior_prefers_frequent_words_and_leaves_codes_and_numbers_alone():
     assert len(load_lexicon("en")) > 10_000
 
 
+def test_a_list_marker_opening_a_line_weighs_as_much_as_a_frequent_syllable_and_a_leading_amount_is_no_marker():
+    charset = "2고. 가격"
+    # the network leans to the digit; the Korean list's "고", a particle split off as a word, earns ~4.8 nats
+    log_probs = spelled("2. 가격", charset, doubt={0: ("고", 0.4)})
+    assert decode.beam_search(log_probs, charset, WordPrior(marker_zipf=None))[0][0] == "고. 가격"
+    assert decode.beam_search(log_probs, charset, WordPrior(marker_zipf=7.0))[0][0] == "2. 가격"
+    prior = WordPrior(marker_zipf=7.0)
+    marker = prior.weight * (7.0 - 3.0) * math.log(10)
+    assert prior("3. 가격", final=True) == pytest.approx(marker + prior.word_score("가격"))
+    assert prior("3. ", final=False) == 0.0  # known once the word after it is
+    assert prior("가격 3. 가격", final=True) == pytest.approx(2 * prior.word_score("가격"))  # inside a line: no marker
+    assert prior("93. 73", final=True) == 0.0  # an amount split at its point is no marker
+
+
 def test_the_stroke_rows_of_one_large_line_stay_one_line():
     # Chromium's pixels (dev set): '<div class="card">' in 64 px monospace under sigma 2 px. Its row
     # profile has a valley between the x-height and the brackets' tails, but the rows above and

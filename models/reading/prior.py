@@ -3,7 +3,9 @@
 A word's log-probability comes from its wordfreq frequency; a word outside the list costs a
 fixed penalty, so the beam prefers a frequent word over a near-identical non-word only when the
 pixels leave the choice open. Tokens with digits or symbols (prices, codes, e-mail addresses) are
-not words and get no word prior. Chinese and Japanese are written without spaces, and Korean
+not words and get no word prior, but for a numbered list's marker opening a line ("2. ..."), which
+scores as a frequent word: else a one-syllable Korean entry of the list ("고", a particle the
+list splits off) would outscore the digit it looks like. Chinese and Japanese are written without spaces, and Korean
 words carry their particles: CJK characters are scored one by one instead, by the character
 before them (``CharacterPrior``). ``LanguagePrior`` is both, what the reader decodes with.
 
@@ -23,6 +25,8 @@ LN10 = math.log(10)
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 LATIN_WORD = re.compile(r"^[A-Za-z][A-Za-z'\-]*$")
 EDGE_PUNCTUATION = ".,:;!?\"()[]{}«»“”‘’"
+LIST_MARKER = re.compile(r"^\d{1,2}[.)]$")  # a numbered list's "3." or "7)", opening a line
+LIST_MARKER_ZIPF = 7.0  # such a marker, before a word, scores as a word this frequent: as the Korean list's particles (chosen on tune)
 
 
 @lru_cache(maxsize=None)
@@ -39,12 +43,19 @@ def word_language(token):
     return None
 
 
+def opens_with_marker(words):
+    """Whether completed ``words`` open with a list marker followed by a word that is not a number
+    (so that an amount, "93.73", is not split into a marker and its cents)."""
+    return len(words) >= 2 and bool(LIST_MARKER.match(words[0])) and not words[1][:1].isdigit()
+
+
 class WordPrior:
     """``prior(text, final)`` -> weighted log-score of the words ``text`` has completed: every
     space-separated word but the last, and the last too when ``final``."""
 
-    def __init__(self, weight=0.5, oov_zipf=1.0, min_zipf=1.0):
+    def __init__(self, weight=0.5, oov_zipf=1.0, min_zipf=1.0, marker_zipf=LIST_MARKER_ZIPF):
         self.weight, self.oov_zipf, self.min_zipf = weight, oov_zipf, min_zipf
+        self.marker_zipf = marker_zipf  # a list marker opening a line scores as a word this frequent (None: as no word)
 
     @lru_cache(maxsize=200_000)
     def word_score(self, token):
@@ -65,7 +76,10 @@ class WordPrior:
         words = text.split(" ")
         if not final:
             words = words[:-1]
-        return sum(self.word_score(w) for w in words if w)
+        score = sum(self.word_score(w) for w in words if w)
+        if self.marker_zipf is not None and opens_with_marker([w for w in words if w]):
+            score += self.weight * (self.marker_zipf - 3.0) * LN10
+        return score
 
     @staticmethod
     def settles(ch):
