@@ -64,9 +64,11 @@ train: setup
 
 # The reader (/v1/read): blurred lines, warm-started from the recogniser (itself
 # `python -m models.training.train_recognizer`, 29 min on 1 thread). A data worker renders lines
-# while the trainer computes. Then, as the shipped checkpoint's last stages (session 17), half of
-# each batch browser lines of the Chromium layouts' train families, Korean 40 %, located by the
-# shipped line detector: 1 500 steps, and a warm restart to 2 700.
+# while the trainer computes. Then, as the shipped checkpoint's last stages (sessions 17 and 18), half
+# of each batch browser lines of the Chromium layouts' train families, Korean 40 %, located by the
+# shipped line detector: 1 500 steps, a warm restart to 2 700, then 2 400 steps more from there (a new
+# seed and optimiser) with a tenth of the layout lines boxes the finder finds that hold no text (rules,
+# borders), to be read as nothing; two data workers, since one cannot keep up.
 train-reader: setup
 	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.train_recognizer --task reader \
 		--init-from models/checkpoints/recognizer.pt --workers 1 --precision bf16 --batch-size 32 \
@@ -76,8 +78,10 @@ train-reader: setup
 	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.train_recognizer --task reader \
 		--init-from runs/reader/reader.pt $(READER_LAYOUTS) --steps 1500 --out runs/reader_lay $(ARGS)
 	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.train_recognizer --task reader \
-		--resume runs/reader_lay/last.pt $(READER_LAYOUTS) --steps 2700 --out runs/reader_lay \
-		--export models/checkpoints/reader.pt $(ARGS)
+		--resume runs/reader_lay/last.pt $(READER_LAYOUTS) --steps 2700 --out runs/reader_lay $(ARGS)
+	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.train_recognizer --task reader \
+		--init-from runs/reader_lay/last.pt $(READER_LAYOUTS) --junk-share 0.1 --seed 8 --lr 1.5e-4 --workers 2 \
+		--steps 2400 --out runs/reader_s8 --export models/checkpoints/reader.pt $(ARGS)
 	$(RUN_ENV) $(PY) -m models.training.calibrate_reader models/checkpoints/reader.pt --target 0.002
 
 READER_LAYOUTS := --locate-with models/checkpoints/line_detector.pt --paragraph-share 0.2 --layouts runs/layouts_train \
