@@ -65,7 +65,7 @@ class RecognizerTrainConfig:
     log_every: int = 250
     threads: int = 1
     precision: str = "fp32"       # bf16: autocast the forward pass (CPU: about 1.6x faster steps)
-    workers: int = 0              # data worker processes (1 overlaps line rendering with training)
+    workers: int = 0              # data worker processes (1 overlaps line rendering with training; 2 where one cannot keep up)
     max_minutes: float = 0.0      # stop early (and export) after this long
     init_from: str = ""           # warm start: a checkpoint's weights, grown to this net (new classes, sigma planes)
     resume: str = ""              # continue a run: model, optimizer and step from its last.pt
