@@ -224,19 +224,10 @@ def layout_draws(folder, split, chars, seed, step, count, sigma_dropout=0.35, lo
     return drawn
 
 
-@torch.no_grad()
 def junk_read_share(model, lines, sigmas):
     """The share of ``lines`` (normalised crops of boxes holding no text) that ``model`` reads as
     some text, greedily."""
-    was_training = model.training
-    model.eval()
-    readings = []
-    for i in range(0, len(lines), 64):
-        batch, lengths = collate_lines(lines[i:i + 64])
-        readings += [decode(row[:n], model.config.charset)
-                     for row, n in zip(model(batch, sigmas[i:i + 64]).argmax(-1), lengths)]
-    model.train(was_training)
-    return round(float(np.mean([bool(reading.strip()) for reading in readings])), 4)
+    return round(float(np.mean([bool(reading.strip()) for reading in greedy_readings(model, lines, sigmas)])), 4)
 
 
 def reader_batch(seed, step, batch_size, sigma_dropout=0.35, korean_weight=0.15, locate_with="", paragraph_share=0.0,
@@ -312,9 +303,8 @@ def validation_set(config):
 
 
 @torch.no_grad()
-def evaluate_lines(model, lines, sigmas, texts, langs, ratios=None):
-    """CER (models.evaluation.ocr.cer, mean over lines, greedy decoding) per language, per sigma /
-    font size bucket where known, and over all."""
+def greedy_readings(model, lines, sigmas):
+    """``model``'s greedy reading of each normalised line (``sigmas``: one per line, or None)."""
     was_training = model.training
     model.eval()
     readings = []
@@ -323,6 +313,13 @@ def evaluate_lines(model, lines, sigmas, texts, langs, ratios=None):
         logits = model(batch, None if sigmas is None else sigmas[i:i + 64])
         readings += [decode(row[:n], model.config.charset) for row, n in zip(logits.argmax(-1), lengths)]
     model.train(was_training)
+    return readings
+
+
+def evaluate_lines(model, lines, sigmas, texts, langs, ratios=None):
+    """CER (models.evaluation.ocr.cer, mean over lines, greedy decoding) per language, per sigma /
+    font size bucket where known, and over all."""
+    readings = greedy_readings(model, lines, sigmas)
     scores, report = {}, {}
     for index, (reading, text, lang) in enumerate(zip(readings, texts, langs)):
         score = cer(reading, text, OCR_LANG[lang])
