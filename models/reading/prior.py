@@ -74,10 +74,9 @@ class WordPrior:
 
     def __call__(self, text, final=False):
         words = text.split(" ")
-        if not final:
-            words = words[:-1]
-        score = sum(self.word_score(w) for w in words if w)
-        if self.marker_zipf is not None and opens_with_marker([w for w in words if w]):
+        words = [w for w in (words if final else words[:-1]) if w]
+        score = sum(self.word_score(w) for w in words)
+        if self.marker_zipf is not None and opens_with_marker(words):
             score += self.weight * (self.marker_zipf - 3.0) * LN10
         return score
 
