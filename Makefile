@@ -76,9 +76,9 @@ train-reader: setup
 	$(RUN_ENV) $(PY) -m models.data.chromium_layouts --pages 1700 --splits train --out runs/layouts_train
 	$(RUN_ENV) $(PY) -m models.data.chromium_layouts --pages 500 --splits tune,test --out runs/layouts
 	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.train_recognizer --task reader \
-		--init-from runs/reader/reader.pt $(READER_LAYOUTS) --steps 1500 --out runs/reader_lay $(ARGS)
+		--init-from runs/reader/reader.pt $(READER_LAYOUTS) --lr 2e-4 --workers 1 --steps 1500 --out runs/reader_lay $(ARGS)
 	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.train_recognizer --task reader \
-		--resume runs/reader_lay/last.pt $(READER_LAYOUTS) --steps 2700 --out runs/reader_lay $(ARGS)
+		--resume runs/reader_lay/last.pt $(READER_LAYOUTS) --lr 2e-4 --workers 1 --steps 2700 --out runs/reader_lay $(ARGS)
 	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.train_recognizer --task reader \
 		--init-from runs/reader_lay/last.pt $(READER_LAYOUTS) --junk-share 0.1 --seed 8 --lr 1.5e-4 --workers 2 \
 		--steps 2400 --out runs/reader_s8 --export models/checkpoints/reader.pt $(ARGS)
@@ -86,7 +86,7 @@ train-reader: setup
 
 READER_LAYOUTS := --locate-with models/checkpoints/line_detector.pt --paragraph-share 0.2 --layouts runs/layouts_train \
 	--layout-share 0.5 --korean-weight 0.4 --val-layouts runs/layouts --val-lines 400 --val-layout-lines 400 \
-	--lr 2e-4 --warmup 60 --batch-size 32 --workers 1 --threads 1 --precision bf16
+	--warmup 60 --batch-size 32 --threads 1 --precision bf16
 
 # The SVTR (/v1/read's lines without Hangul): PP-OCRv6 small ported, fine-tuned on our blurred lines located by
 # the rule finder, then by the shipped line detector (as /v1/read finds them), then with 30 % of each batch
