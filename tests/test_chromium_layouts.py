@@ -194,6 +194,36 @@ def test_evaluate_pages_scales_picture_captures_and_buckets_lines_by_their_own_f
 
 # ---------------------------------------------------------------- rendered by Chromium
 
+def test_tables_in_train_are_ruled_in_full_or_between_rows_and_the_tune_table_is_not_ruled():
+    ruled = [layouts.make_page(0, i)["body"] for i in range(400) if layouts.page_family(i) == "table_ruled"]
+    grid = [body for body in ruled if "border:1px solid" in body]
+    rows = [body for body in ruled if "border-bottom:1px solid" in body]
+    assert grid and rows and len(grid) + len(rows) == len(ruled)
+    assert not any("border:1px solid" in body for body in rows)  # cells apart by whitespace alone
+    plain = [layouts.make_page(0, i)["body"] for i in range(400) if layouts.page_family(i) == "table_plain"]
+    assert plain and not any("border:1px" in body or "border-bottom" in body for body in plain)
+
+
+def test_layout_pages_read_several_folders_one_after_the_other_and_refuse_a_missing_one(tmp_path):
+    def page(page_id, shade):
+        image = np.full((8, 12, 3), shade, np.uint8)
+        spec = {"id": page_id, "family": "article", "split": "train", "lang": "en", "style": {"size": 12.0},
+                "body": "", "raster": "software", "dpr": 1, "captures": [{"mode": "css", "ratio": 0.1, "blur_css": 1.2}]}
+        return spec, image, [image + 1], [{"text": "x", "box": [0, 0, 4, 4], "ink": [0, 0, 4, 4], "font_css": 12.0}]
+
+    first, second = tmp_path / "a", tmp_path / "b"
+    for folder, pages in ((first, [page(0, 10), page(1, 20)]), (second, [page(7, 30)])):
+        folder.mkdir()
+        layouts.write_shard(folder, pages[0][0]["id"], len(pages), pages, seed=0)
+    both = layouts.LayoutPages(f"{first},{second}")
+    assert [p["id"] for p in both.pages] == [0, 1, 7]
+    assert [int(both.image(p["sharp"])[0, 0, 0]) for p in both.pages] == [10, 20, 30]
+    assert [int(both.image(p["captures"][0]["image"])[0, 0, 0]) for p in both.pages] == [11, 21, 31]
+    assert [p["id"] for p in layouts.LayoutPages([second]).pages] == [7]
+    with pytest.raises(FileNotFoundError, match="no layouts folder"):
+        layouts.LayoutPages(f"{first},{tmp_path / 'gone'}")
+
+
 @pytest.fixture(scope="module")
 def browsers():
     from playwright.sync_api import sync_playwright
@@ -274,6 +304,19 @@ def test_built_shards_hold_only_the_chosen_splits_and_a_rerun_renders_nothing(br
             image = pages.image(capture["image"])
             assert list(image.shape) == capture["shape"]
             assert capture["sigma_px"] == pytest.approx(capture["ratio"] * page["style"]["size"] * page["dpr"] * capture["scale"], abs=0.011)
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_a_build_of_some_families_from_a_first_id_holds_only_those_pages(browsers, tmp_path):
+    first = 2 * len(layouts.FAMILIES)
+    tables = [i for i in range(first, first + 2 * len(layouts.FAMILIES)) if layouts.page_family(i) == "table_ruled"]
+    quiet = dict(log=lambda *_: None, browsers={"software": browsers["software"]})
+    built = layouts.build_layouts(tmp_path, tables[-1] + 1, ("train",), families=("table_ruled",), first=first, **quiet)
+    assert built["rendered"] == len(tables) == 2
+    assert [p["id"] for p in layouts.LayoutPages(tmp_path).pages] == tables
+    with pytest.raises(ValueError, match="unknown families"):
+        layouts.build_layouts(tmp_path / "other", 1, ("train",), families=("tables",), **quiet)
 
 
 def test_a_missed_line_is_told_apart_as_not_found_merged_oversized_split_or_misplaced():

@@ -260,6 +260,13 @@ def test_training_runs_two_steps_saves_and_resumes(fake_layouts, tmp_path, capsy
     assert exported["step"] == 3 and "optimizer" not in exported and exported["model"]["head.weight"].dtype == torch.float16
     assert list(exported["extra"]["history"]) == [f"{out} steps 0-2", f"{out} steps 2-3"]  # exporting trained nothing more
     assert isinstance(LineDetector(shipped).model, torch.nn.Module)
+    restarted = tmp_path / "restarted.pt"
+    train_detector.main(common + ["--steps", "0", "--init-from", str(shipped), "--out", str(tmp_path / "stage"),
+                                  "--export", str(restarted)])  # a new stage starts from the shipped fp16 weights
+    assert torch.equal(read_checkpoint(restarted)["model"]["head.weight"], exported["model"]["head.weight"])
+    assert "steps 0->0" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="give one of them"):
+        train_detector.main(common + ["--steps", "1", "--init-from", str(shipped), "--resume", str(out / "last.pt")])
 
 
 def test_line_eval_measures_a_detector_checkpoint_on_the_tune_pages_of_a_tune_and_test_folder(fake_layouts, tmp_path):

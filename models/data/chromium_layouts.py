@@ -52,7 +52,7 @@ from models.data.chromium_devset import CJK_FONTS, FONTS, RASTER_ARGS, browser_r
 from models.data.lexicon import load_lexicon
 from models.data.synth import CODE_LINES, UI_LABELS, jpeg_round_trip
 
-VERSION = 1
+VERSION = 2                # 2: half the table_ruled pages ruled between rows only (other families as in 1)
 SPLITS = ("train", "tune", "test")
 FAMILY_SPLIT = {
     "article": "train", "links": "train", "card": "train", "callout": "train", "buttons": "train",
@@ -317,26 +317,32 @@ def fam_receipt(rng, lang, s):
             f'<div style="{rule}"></div>' + "".join(rows) + f'<div style="{rule}"></div>' + total + "</div>")
 
 
-def _table(rng, lang, s, ruled):
+def _table(rng, lang, s, rules):
+    """``rules``: "grid" (every cell ruled), "rows" (a rule under each row: cells apart by their
+    padding alone) or "plain" (no rules but one over the table; zebra rows)."""
     columns, rows = int(rng.integers(2, 5)), int(rng.integers(3, 7))
-    cell = f"border:1px solid {s['border']};" if ruled else ""
-    head = "".join(f'<th style="{cell}padding:.35em .7em;text-align:left">{esc(title(rng, lang, 1, 2))}</th>' for _ in range(columns))
+    cell = {"grid": f"border:1px solid {s['border']};", "rows": f"border-bottom:1px solid {s['border']};",
+            "plain": ""}[rules]
+    head_rule = f"border-bottom:2px solid {s['border']};" if rules == "rows" else ""
+    head = "".join(f'<th style="{cell}{head_rule}padding:.35em .7em;text-align:left">{esc(title(rng, lang, 1, 2))}</th>'
+                   for _ in range(columns))
     body = []
     for r in range(rows):
-        stripe = f"background:{s['surface']};" if not ruled and r % 2 else ""
+        stripe = f"background:{s['surface']};" if rules == "plain" and r % 2 else ""
         cells = [esc(phrase(rng, lang, 1, 3)) if c == 0 else esc(price(rng) if rng.random() < 0.4 else phrase(rng, lang, 1, 2))
                  for c in range(columns)]
         body.append(f'<tr style="{stripe}">' + "".join(f'<td style="{cell}padding:.35em .7em">{v}</td>' for v in cells) + "</tr>")
-    return (f'<table style="border-collapse:collapse;{"" if ruled else "border-top:2px solid " + s["fg"]}">'
+    return (f'<table style="border-collapse:collapse;{"border-top:2px solid " + s["fg"] if rules == "plain" else ""}">'
             f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
 
 
 def fam_table_ruled(rng, lang, s):
-    return _table(rng, lang, s, True)
+    # half ruled only between rows, so a detector learns cells apart by whitespace (VERSION 2)
+    return _table(rng, lang, s, "grid" if rng.random() < 0.5 else "rows")
 
 
 def fam_table_plain(rng, lang, s):
-    return _table(rng, lang, s, False)
+    return _table(rng, lang, s, "plain")
 
 
 def fam_nav_bar(rng, lang, s):
@@ -640,13 +646,13 @@ def write_shard(out, first, count, pages, seed):
     os.replace(tmp, index_path)
 
 
-def _render_groups(browsers, groups, out, count, splits, seed, log):
+def _render_groups(browsers, groups, out, count, splits, families, seed, log):
     started, rendered = time.time(), 0
     for group in groups:
         pages = []
         for index in group:
             spec = make_page(seed, index)
-            if spec["split"] not in splits:
+            if spec["split"] not in splits or spec["family"] not in families:
                 continue
             if spec["raster"] not in browsers:  # a subset of raster paths: the first one renders all
                 spec["raster"] = sorted(browsers)[0]
@@ -658,10 +664,10 @@ def _render_groups(browsers, groups, out, count, splits, seed, log):
 
 
 def build_layouts(out, count, splits=SPLITS, seed=0, shard_size=40, rasters=tuple(RASTER_ARGS), log=print,
-                  browsers=None):
-    """Render pages 0..count-1 of the families in ``splits`` into shards under ``out``, skipping the
-    ids a shard already covers; ``browsers`` ({raster: browser}, already open) instead of launching
-    ``rasters``. Returns a summary dict."""
+                  browsers=None, families=None, first=0):
+    """Render pages first..count-1 of the families in ``splits`` (of those, only ``families`` if
+    given) into shards under ``out``, skipping the ids a shard already covers; ``browsers`` ({raster:
+    browser}, already open) instead of launching ``rasters``. Returns a summary dict."""
     from playwright.sync_api import sync_playwright
 
     out = Path(out)
@@ -669,6 +675,12 @@ def build_layouts(out, count, splits=SPLITS, seed=0, shard_size=40, rasters=tupl
     rasters = tuple(browsers) if browsers is not None else rasters
     settings = {"version": VERSION, "seed": seed, "splits": sorted(splits), "rasters": sorted(rasters),
                 "families": FAMILY_SPLIT, "strata": [list(s) for s in RATIO_STRATA], "line_gap_em": LINE_GAP_EM}
+    if families is not None:  # a folder of some families only (more pages of one kind beside a full render)
+        unknown = sorted(set(families) - set(FAMILIES))
+        if unknown:
+            raise ValueError(f"unknown families {unknown}; expected some of {list(FAMILIES)}")
+        settings["only_families"] = sorted(families)
+    families = set(FAMILIES if families is None else families)
     meta_path = out / "layouts.json"
     if meta_path.is_file():
         saved = json.loads(meta_path.read_text())
@@ -678,18 +690,18 @@ def build_layouts(out, count, splits=SPLITS, seed=0, shard_size=40, rasters=tupl
     else:
         meta_path.write_text(json.dumps({**settings, "chromium": chromium_version()}, indent=1) + "\n")
     done = covered_elements(out)  # page ids: shards are named by their first id and count, as the corpus's are
-    todo = [i for i in range(count) if i not in done]
+    todo = [i for i in range(first, count) if i not in done]
     groups = [run for start in range(0, len(todo), shard_size) for run in _consecutive(todo[start:start + shard_size])]
-    log(f"{count - len(todo)} of {count} page ids already in {out}; rendering the {', '.join(sorted(splits))} "
+    log(f"{count - first - len(todo)} of {count - first} page ids already in {out}; rendering the {', '.join(sorted(splits))} "
         f"pages of {len(todo)} ids in {len(groups)} shards")
     started, rendered = time.time(), 0
     if groups and browsers is not None:
-        rendered = _render_groups(browsers, groups, out, count, splits, seed, log)
+        rendered = _render_groups(browsers, groups, out, count, splits, families, seed, log)
     elif groups:
         with sync_playwright() as playwright:
             launched = {raster: launch(playwright, raster) for raster in rasters}
             try:
-                rendered = _render_groups(launched, groups, out, count, splits, seed, log)
+                rendered = _render_groups(launched, groups, out, count, splits, families, seed, log)
             finally:
                 for browser in launched.values():
                     browser.close()
@@ -699,22 +711,28 @@ def build_layouts(out, count, splits=SPLITS, seed=0, shard_size=40, rasters=tupl
 
 
 class LayoutPages:
-    """The pages of a layouts folder: index entries read at once, blobs memory-mapped on first use."""
+    """The pages of a layouts folder, or of several (a comma-separated string or a list: their pages
+    one after the other): index entries read at once, blobs memory-mapped on first use."""
 
-    def __init__(self, folder):
-        self.folder = Path(folder)
-        self.pages, self._images, self._blob_names, self._blobs = [], [], [], {}
-        for index_path in shard_indexes(self.folder):
-            index = json.loads(index_path.read_text(encoding="utf-8"))
-            shard = len(self._blob_names)
-            self._blob_names.append(index["blob"])
-            base = len(self._images)
-            self._images += [(shard, image["offset"], image["length"]) for image in index["images"]]
-            for page in index["pages"]:
-                page["sharp"] += base
-                for capture in page["captures"]:
-                    capture["image"] += base
-                self.pages.append(page)
+    def __init__(self, folders):
+        folders = folders.split(",") if isinstance(folders, str) else [folders] if isinstance(folders, Path) else folders
+        self.folders = [Path(folder) for folder in folders if str(folder)]
+        missing = [str(folder) for folder in self.folders if not folder.is_dir()]
+        if missing:
+            raise FileNotFoundError(f"no layouts folder {', '.join(missing)}: render it with models.data.chromium_layouts")
+        self.pages, self._images, self._blob_paths, self._blobs = [], [], [], {}
+        for folder in self.folders:
+            for index_path in shard_indexes(folder):
+                index = json.loads(index_path.read_text(encoding="utf-8"))
+                shard = len(self._blob_paths)
+                self._blob_paths.append(folder / index["blob"])
+                base = len(self._images)
+                self._images += [(shard, image["offset"], image["length"]) for image in index["images"]]
+                for page in index["pages"]:
+                    page["sharp"] += base
+                    for capture in page["captures"]:
+                        capture["image"] += base
+                    self.pages.append(page)
 
     def __len__(self):
         return len(self.pages)
@@ -722,7 +740,7 @@ class LayoutPages:
     def image(self, number):
         shard, offset, length = self._images[number]
         if shard not in self._blobs:
-            self._blobs[shard] = np.load(self.folder / self._blob_names[shard], mmap_mode="r")
+            self._blobs[shard] = np.load(self._blob_paths[shard], mmap_mode="r")
         return decode_png(self._blobs[shard][offset:offset + length].tobytes())
 
 
@@ -757,6 +775,8 @@ def main(argv=None):
     parser.add_argument("--pages", type=int, required=True, help="page ids 0..N-1 (those of the chosen splits are rendered)")
     parser.add_argument("--splits", default=",".join(SPLITS), help="comma-separated: train,tune,test")
     parser.add_argument("--out", default="runs/layouts", help="folder (keep it under runs/: never committed)")
+    parser.add_argument("--first", type=int, default=0, help="the first page id (ids first..N-1)")
+    parser.add_argument("--families", default="", help="comma-separated: only these families of the chosen splits")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--shard-size", type=int, default=40, help="page ids per shard")
     parser.add_argument("--rasters", default=",".join(RASTER_ARGS), help="comma-separated: software,gpu")
@@ -764,8 +784,11 @@ def main(argv=None):
     splits = tuple(s for s in args.splits.split(",") if s)
     if set(splits) - set(SPLITS):
         parser.error(f"unknown split(s) {sorted(set(splits) - set(SPLITS))}; expected {list(SPLITS)}")
+    families = tuple(f for f in args.families.split(",") if f) or None
+    if families and set(families) - set(FAMILIES):
+        parser.error(f"unknown famil(ies) {sorted(set(families) - set(FAMILIES))}; expected some of {list(FAMILIES)}")
     rasters = browser_rasters(parser, args.rasters)
-    build_layouts(args.out, args.pages, splits, args.seed, args.shard_size, rasters)
+    build_layouts(args.out, args.pages, splits, args.seed, args.shard_size, rasters, families=families, first=args.first)
 
 
 if __name__ == "__main__":

@@ -5,11 +5,13 @@ benchmark (``models.evaluation.line_eval``).
     python -m models.data.chromium_layouts --pages 330 --splits train --out runs/layouts_train
     python -m models.training.train_detector --layouts runs/layouts_train --out runs/detector
     python -m models.training.train_detector --resume runs/detector/last.pt ...        # continue a run
+    python -m models.training.train_detector --init-from models/checkpoints/line_detector.pt ...  # a new stage
     python -m models.training.train_detector --resume runs/detector/last.pt --steps N --export models/checkpoints/line_detector.pt
 
 A batch is tiles cut from the sharp and blurred captures of train pages at a random zoom, with
 each line's core (its ink box shrunk, ``models.reading.line_detector.core_box``) and height as
-targets; tile ``k`` of step ``s`` is a pure function of (seed, s, k) and the layouts folder.
+targets; tile ``k`` of step ``s`` is a pure function of (seed, s, k) and the layouts folder(s)
+(``--layouts a,b``: their train pages together).
 """
 import json
 import math
@@ -57,6 +59,7 @@ class DetectorTrainConfig:
     threads: int = 2
     max_minutes: float = 0.0      # stop early (and save) after this long
     resume: str = ""              # continue a run: model, optimizer and step from its last.pt
+    init_from: str = ""           # warm start: a checkpoint's weights (a shipped fp16 one too), a fresh optimizer from step 0
     out: str = "runs/detector"
     export: str = ""              # when the run ends, an fp16 model-only checkpoint here (what ships)
     model_overrides: dict = field(default_factory=dict)
@@ -222,18 +225,24 @@ def validate(model, pages):
 
 
 def build_or_resume(config):
-    """(model, optimizer, first step, history) from nothing or a run's last.pt."""
-    payload = read_checkpoint(config.resume) if config.resume else None
+    """(model, optimizer, first step, history) from nothing, a run's last.pt or another checkpoint's weights."""
+    if config.resume and config.init_from:
+        raise SystemExit("--resume continues a run and --init-from starts one: give one of them")
+    source = config.resume or config.init_from
+    payload = read_checkpoint(source) if source else None
     if payload is not None:
         model = build_line_detector(**{k: v for k, v in payload["config"].items() if k != "name"})
-        model.load_state_dict(payload["model"])
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["model"].items()})
     else:
         model = build_line_detector(**config.model_overrides)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     if payload is None:
         return model, optimizer, 0, {}
+    history = dict(payload.get("extra", {}).get("history", {}))
+    if config.init_from:
+        return model, optimizer, 0, history
     optimizer.load_state_dict(payload["optimizer"])
-    return model, optimizer, int(payload["step"]), dict(payload["extra"].get("history", {}))
+    return model, optimizer, int(payload["step"]), history
 
 
 def main(argv=None):
