@@ -121,8 +121,11 @@ train-svtr: setup $(VENV)/.ppocr-port $(PPOCR_WHEEL)
 
 # The line detector (/v1/read's line finding): Chromium renders the layouts' train families (249 pages,
 # about 35 min) and 16 tune pages to validate on; 10 000 steps on them; then 401 more train pages (23 min)
-# and 4 000 steps more on all 650; then 356 more (10 min) and 4 000 steps more on all 1 006: the shipped
-# checkpoint's chain (about 3.5 CPU-hours of training, in the model card).
+# and 4 000 steps more on all 650; then 356 more (10 min) and 4 000 steps more on all 1 006; then 150
+# more table pages (3 min; half of them ruled between rows only, cells apart by whitespace) and a new
+# stage of 4 000 steps from those weights on all 1 156: the shipped checkpoint's chain (about 4 CPU-hours
+# of training, in the model card). The first three stages' tables were all ruled in full when the shipped
+# chain ran them (layouts version 1); a run from nothing now renders version 2's, half ruled between rows.
 train-detector: setup
 	$(RUN_ENV) $(PY) -m models.data.chromium_layouts --pages 330 --splits train --out runs/layouts_train
 	$(RUN_ENV) $(PY) -m models.data.chromium_layouts --pages 500 --splits tune,test --out runs/layouts
@@ -136,6 +139,11 @@ train-detector: setup
 	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.train_detector --resume runs/detector/last.pt \
 		--layouts runs/layouts_train --val-layouts runs/layouts --steps 18000 --lr 1e-3 --faint-share 0.15 \
 		--crop-share 0.3 --out runs/detector --export models/checkpoints/line_detector.pt $(ARGS)
+	$(RUN_ENV) $(PY) -m models.data.chromium_layouts --pages 5000 --first 1700 --splits train --families table_ruled \
+		--out runs/layouts_tables
+	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.train_detector --init-from models/checkpoints/line_detector.pt \
+		--layouts runs/layouts_train,runs/layouts_tables --val-layouts runs/layouts --steps 4000 --lr 2e-4 --warmup 100 \
+		--faint-share 0.15 --crop-share 0.3 --seed 19 --out runs/detector3 --export models/checkpoints/line_detector.pt $(ARGS)
 
 # Sharpening (PSNR, SSIM, Tesseract CER), then reading (the reader's text CER beside sharpen-then-Tesseract).
 # The layouts' measures read runs/layouts: the training recipes render its tune pages (which validate)
