@@ -315,8 +315,10 @@ def test_a_build_of_some_families_from_a_first_id_holds_only_those_pages(browser
     built = layouts.build_layouts(tmp_path, tables[-1] + 1, ("train",), families=("table_ruled",), first=first, **quiet)
     assert built["rendered"] == len(tables) == 2
     assert [p["id"] for p in layouts.LayoutPages(tmp_path).pages] == tables
-    with pytest.raises(ValueError, match="unknown families"):
-        layouts.build_layouts(tmp_path / "other", 1, ("train",), families=("tables",), **quiet)
+    for wrong in ("tables", "table_plain"):  # no such family; a tune family asked of the train split
+        with pytest.raises(ValueError, match="unknown families"):
+            layouts.build_layouts(tmp_path / "other", 1, ("train",), families=(wrong,), **quiet)
+    assert not (tmp_path / "other").exists()
 
 
 def test_a_missed_line_is_told_apart_as_not_found_merged_oversized_split_or_misplaced():

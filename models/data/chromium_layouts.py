@@ -670,17 +670,18 @@ def build_layouts(out, count, splits=SPLITS, seed=0, shard_size=40, rasters=tupl
     browser}, already open) instead of launching ``rasters``. Returns a summary dict."""
     from playwright.sync_api import sync_playwright
 
+    offered = {family for split in splits for family in families_of(split)}
+    if families is not None and set(families) - offered:
+        raise ValueError(f"unknown families {sorted(set(families) - offered)} for the splits {sorted(splits)}; "
+                         f"expected some of {sorted(offered)}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rasters = tuple(browsers) if browsers is not None else rasters
     settings = {"version": VERSION, "seed": seed, "splits": sorted(splits), "rasters": sorted(rasters),
                 "families": FAMILY_SPLIT, "strata": [list(s) for s in RATIO_STRATA], "line_gap_em": LINE_GAP_EM}
     if families is not None:  # a folder of some families only (more pages of one kind beside a full render)
-        unknown = sorted(set(families) - set(FAMILIES))
-        if unknown:
-            raise ValueError(f"unknown families {unknown}; expected some of {list(FAMILIES)}")
         settings["only_families"] = sorted(families)
-    families = set(FAMILIES if families is None else families)
+    families = offered if families is None else set(families)
     meta_path = out / "layouts.json"
     if meta_path.is_file():
         saved = json.loads(meta_path.read_text())
@@ -715,7 +716,10 @@ class LayoutPages:
     one after the other): index entries read at once, blobs memory-mapped on first use."""
 
     def __init__(self, folders):
-        folders = folders.split(",") if isinstance(folders, str) else [folders] if isinstance(folders, Path) else folders
+        if isinstance(folders, str):
+            folders = folders.split(",")
+        elif isinstance(folders, Path):
+            folders = [folders]
         self.folders = [Path(folder) for folder in folders if str(folder)]
         missing = [str(folder) for folder in self.folders if not folder.is_dir()]
         if missing:
@@ -785,8 +789,10 @@ def main(argv=None):
     if set(splits) - set(SPLITS):
         parser.error(f"unknown split(s) {sorted(set(splits) - set(SPLITS))}; expected {list(SPLITS)}")
     families = tuple(f for f in args.families.split(",") if f) or None
-    if families and set(families) - set(FAMILIES):
-        parser.error(f"unknown famil(ies) {sorted(set(families) - set(FAMILIES))}; expected some of {list(FAMILIES)}")
+    offered = {family for split in splits for family in families_of(split)}
+    if families and set(families) - offered:
+        parser.error(f"unknown families {sorted(set(families) - offered)} for --splits {args.splits}; "
+                     f"expected some of {sorted(offered)}")
     rasters = browser_rasters(parser, args.rasters)
     build_layouts(args.out, args.pages, splits, args.seed, args.shard_size, rasters, families=families, first=args.first)
 
