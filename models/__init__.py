@@ -48,6 +48,11 @@ def default_checkpoint(name=DEFAULT_MODEL):
     return CHECKPOINT_DIR / f"{name}.pt"
 
 
+def fp32_state(state):
+    """A state dict with its floating tensors in fp32 (shipped checkpoints store fp16)."""
+    return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+
+
 def save_checkpoint(path, model, optimizer=None, step=0, extra=None, half=False):
     """Save model weights with the config that rebuilds it; fp16 storage when ``half``."""
     state = model.state_dict()
@@ -116,7 +121,7 @@ def load_checkpoint(path, device="cpu"):
     name = config.pop("name", None)
     try:
         model = build_model(name, **config)
-        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["model"].items()})
+        model.load_state_dict(fp32_state(payload["model"]))
     except (KeyError, TypeError, RuntimeError) as exc:
         raise CheckpointError(f"{path}: {exc}") from exc
     return model.to(device).eval()

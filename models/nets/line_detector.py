@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from models import CheckpointError, read_checkpoint
+from models import CheckpointError, fp32_state, read_checkpoint
 from models.nets.common import pad_to_multiple
 
 
@@ -118,7 +118,7 @@ def load_line_detector(path):
         raise CheckpointError(f"{path} does not hold a line detector")
     try:
         model = build_line_detector(**config)
-        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["model"].items()})
+        model.load_state_dict(fp32_state(payload["model"]))
     except (TypeError, RuntimeError) as exc:
         raise CheckpointError(f"{path}: {exc}") from exc
     return model.eval()

@@ -11,7 +11,7 @@ accuracy (``models.training.calibrate_reader``).
 """
 import torch
 
-from models import CHECKPOINT_DIR, CheckpointError, read_checkpoint
+from models import CHECKPOINT_DIR, CheckpointError, fp32_state, read_checkpoint
 from models.nets.common import resolve_precision
 from models.reading import recognizer, svtr_lcnet
 
@@ -61,8 +61,7 @@ class SvtrLines:
             raise CheckpointError(f"{path} is not an SVTR-LCNet checkpoint")
         try:
             self.model = svtr_lcnet.build_svtr_lcnet(**config)
-            self.model.load_state_dict({k: v.float() if v.is_floating_point() else v
-                                        for k, v in payload["model"].items()})
+            self.model.load_state_dict(fp32_state(payload["model"]))
         except (TypeError, RuntimeError) as exc:
             raise CheckpointError(f"{path}: {exc}") from exc
         # channels_last and, where the CPU or GPU does bf16 natively, bf16 autocast: 0.42 -> 0.21 s for eight

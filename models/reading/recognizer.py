@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from models import CHECKPOINT_DIR, CheckpointError, read_checkpoint
+from models import CHECKPOINT_DIR, CheckpointError, fp32_state, read_checkpoint
 from models.data.lexicon import reader_characters
 from models.data.synth import CHINESE, JAPANESE, KOREAN
 from models.reading.line_finder import reading_window
@@ -191,7 +191,7 @@ def recognizer_from_payload(payload, path, device="cpu"):
         raise CheckpointError(f"{path} is not a text recogniser checkpoint")
     try:
         model = build_recognizer(**config)
-        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["model"].items()})
+        model.load_state_dict(fp32_state(payload["model"]))
     except (TypeError, RuntimeError) as exc:
         raise CheckpointError(f"{path}: {exc}") from exc
     return model.to(device).eval()

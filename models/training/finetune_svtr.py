@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models import read_checkpoint, save_checkpoint
+from models import fp32_state, read_checkpoint, save_checkpoint
 from models.data.lines import ParagraphConfig, ReadingLineConfig, make_reading_line
 from models.evaluation.ocr import cer
 from models.reading.hangul import JAMO, from_jamo, is_syllable, spells_jamo, to_jamo
@@ -199,7 +199,7 @@ def targets(texts, charset):
 def build_or_resume(config):
     payload = read_checkpoint(config.resume or config.init_from)
     model = build_svtr_lcnet(**{k: v for k, v in payload["config"].items() if k != "name"})
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["model"].items()})
+    model.load_state_dict(fp32_state(payload["model"]))
     if config.add_hangul and not config.resume:
         model = with_hangul(model)
     if config.add_jamo and not config.resume:

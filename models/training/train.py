@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from models import build_model, load_grown, read_checkpoint, save_checkpoint
+from models import build_model, fp32_state, load_grown, read_checkpoint, save_checkpoint
 from models.data.chromium_corpus import CorpusPairs, corpus_count, mixed_batch
 from models.data.lines import LineConfig, make_line, to_tensor
 from models.data.synth import SynthConfig, make_batch
@@ -236,7 +236,7 @@ def main(argv=None):
     model = build_model(config.model, **config.model_overrides).to(device, memory_format=memory_format)
     fresh = []  # parameters a warm start added: they may learn faster than the tuned ones
     if config.resume:
-        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["model"].items()})
+        model.load_state_dict(fp32_state(payload["model"]))
         fresh = payload["extra"].get("fresh", [])
     elif payload is not None:
         grown, new = load_grown(model, payload["model"])

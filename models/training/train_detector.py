@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models import read_checkpoint, save_checkpoint
+from models import fp32_state, read_checkpoint, save_checkpoint
 from models.data.chromium_layouts import LayoutPages
 from models.evaluation.line_eval import evaluate_pages, rates, summarize
 from models.nets.line_detector import build_line_detector
@@ -232,7 +232,7 @@ def build_or_resume(config):
     payload = read_checkpoint(source) if source else None
     if payload is not None:
         model = build_line_detector(**{k: v for k, v in payload["config"].items() if k != "name"})
-        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["model"].items()})
+        model.load_state_dict(fp32_state(payload["model"]))
     else:
         model = build_line_detector(**config.model_overrides)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
