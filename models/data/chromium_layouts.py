@@ -85,6 +85,15 @@ def page_family(index):
     return FAMILIES[index % len(FAMILIES)]
 
 
+def chosen_families(splits, families=None):
+    """The families of ``splits``, or of those only ``families``; ValueError where one is not of them."""
+    offered = {family for split in splits for family in families_of(split)}
+    if families is not None and set(families) - offered:
+        raise ValueError(f"unknown families {sorted(set(families) - offered)} for the splits {sorted(splits)}; "
+                         f"expected some of {sorted(offered)}")
+    return offered if families is None else set(families)
+
+
 def page_indices(count, splits):
     """The page ids below ``count`` whose family belongs to one of ``splits``."""
     return [i for i in range(count) if FAMILY_SPLIT[page_family(i)] in splits]
@@ -646,13 +655,13 @@ def write_shard(out, first, count, pages, seed):
     os.replace(tmp, index_path)
 
 
-def _render_groups(browsers, groups, out, count, splits, families, seed, log):
+def _render_groups(browsers, groups, out, count, families, seed, log):
     started, rendered = time.time(), 0
     for group in groups:
         pages = []
         for index in group:
             spec = make_page(seed, index)
-            if spec["split"] not in splits or spec["family"] not in families:
+            if spec["family"] not in families:  # each family belongs to one split
                 continue
             if spec["raster"] not in browsers:  # a subset of raster paths: the first one renders all
                 spec["raster"] = sorted(browsers)[0]
@@ -670,10 +679,7 @@ def build_layouts(out, count, splits=SPLITS, seed=0, shard_size=40, rasters=tupl
     browser}, already open) instead of launching ``rasters``. Returns a summary dict."""
     from playwright.sync_api import sync_playwright
 
-    offered = {family for split in splits for family in families_of(split)}
-    if families is not None and set(families) - offered:
-        raise ValueError(f"unknown families {sorted(set(families) - offered)} for the splits {sorted(splits)}; "
-                         f"expected some of {sorted(offered)}")
+    chosen = chosen_families(splits, families)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rasters = tuple(browsers) if browsers is not None else rasters
@@ -681,7 +687,6 @@ def build_layouts(out, count, splits=SPLITS, seed=0, shard_size=40, rasters=tupl
                 "families": FAMILY_SPLIT, "strata": [list(s) for s in RATIO_STRATA], "line_gap_em": LINE_GAP_EM}
     if families is not None:  # a folder of some families only (more pages of one kind beside a full render)
         settings["only_families"] = sorted(families)
-    families = offered if families is None else set(families)
     meta_path = out / "layouts.json"
     if meta_path.is_file():
         saved = json.loads(meta_path.read_text())
@@ -697,12 +702,12 @@ def build_layouts(out, count, splits=SPLITS, seed=0, shard_size=40, rasters=tupl
         f"pages of {len(todo)} ids in {len(groups)} shards")
     started, rendered = time.time(), 0
     if groups and browsers is not None:
-        rendered = _render_groups(browsers, groups, out, count, splits, families, seed, log)
+        rendered = _render_groups(browsers, groups, out, count, chosen, seed, log)
     elif groups:
         with sync_playwright() as playwright:
             launched = {raster: launch(playwright, raster) for raster in rasters}
             try:
-                rendered = _render_groups(launched, groups, out, count, splits, families, seed, log)
+                rendered = _render_groups(launched, groups, out, count, chosen, seed, log)
             finally:
                 for browser in launched.values():
                     browser.close()
@@ -720,12 +725,12 @@ class LayoutPages:
             folders = folders.split(",")
         elif isinstance(folders, Path):
             folders = [folders]
-        self.folders = [Path(folder) for folder in folders if str(folder)]
-        missing = [str(folder) for folder in self.folders if not folder.is_dir()]
+        folders = [Path(folder) for folder in folders if str(folder)]
+        missing = [str(folder) for folder in folders if not folder.is_dir()]
         if missing:
             raise FileNotFoundError(f"no layouts folder {', '.join(missing)}: render it with models.data.chromium_layouts")
         self.pages, self._images, self._blob_paths, self._blobs = [], [], [], {}
-        for folder in self.folders:
+        for folder in folders:
             for index_path in shard_indexes(folder):
                 index = json.loads(index_path.read_text(encoding="utf-8"))
                 shard = len(self._blob_paths)
@@ -789,10 +794,10 @@ def main(argv=None):
     if set(splits) - set(SPLITS):
         parser.error(f"unknown split(s) {sorted(set(splits) - set(SPLITS))}; expected {list(SPLITS)}")
     families = tuple(f for f in args.families.split(",") if f) or None
-    offered = {family for split in splits for family in families_of(split)}
-    if families and set(families) - offered:
-        parser.error(f"unknown families {sorted(set(families) - offered)} for --splits {args.splits}; "
-                     f"expected some of {sorted(offered)}")
+    try:
+        chosen_families(splits, families)
+    except ValueError as exc:
+        parser.error(str(exc))
     rasters = browser_rasters(parser, args.rasters)
     build_layouts(args.out, args.pages, splits, args.seed, args.shard_size, rasters, families=families, first=args.first)
 
