@@ -619,3 +619,31 @@ def test_the_reader_draws_layout_lines_korean_at_its_weight_and_trains_and_valid
     assert '"layouts all"' in capsys.readouterr().out
     with pytest.raises(SystemExit, match="--layout-share needs --layouts"):
         train_recognizer.main(["--task", "reader", "--layout-share", "0.3", "--out", str(tmp_path)])
+
+
+def test_document_paragraphs_run_each_line_to_the_column_in_small_type_under_their_own_stream():
+    from PIL import ImageFont
+
+    from models.data.lines import DocumentParagraphConfig, ParagraphConfig, make_reading_paragraph
+    from models.data.synth import FONT_ROOT, LATIN_FONTS
+
+    charset = frozenset(without_hangul(READER_CHARSET))
+    latin = dict(lang_weights=(1.0, 0.0, 0.0, 0.0), p_rescale=0.0)
+    config = DocumentParagraphConfig(**latin)
+    for index in range(4):
+        document = make_reading_paragraph(7, index, charset, config)
+        assert document.texts == make_reading_paragraph(7, index, charset, config).texts
+        assert 9 <= document.px <= 14 and len(document.texts) >= 3
+        font = ImageFont.truetype(str(FONT_ROOT / LATIN_FONTS["sans"][0]), document.px)
+        widths = [font.getlength(text) for text in document.texts[:-1]]
+        # filled lines are alike in length (one column), unlike one draw of reading_text each
+        assert min(widths) > 0.6 * max(widths) and max(widths) > 12 * document.px
+    ordinary = make_reading_paragraph(7, 0, charset, ParagraphConfig(**latin, min_px=9, max_px=14))
+    assert ordinary.texts[0] not in make_reading_paragraph(7, 0, charset, config).texts[0]  # another stream
+
+
+def test_a_reader_batch_holds_its_share_of_document_lines():
+    plain = train_recognizer.reader_batch(4, 2, 8, sigma_dropout=0.0)
+    documents = train_recognizer.reader_batch(4, 2, 8, sigma_dropout=0.0, document_share=0.5)
+    assert documents[2][4:] == plain[2][4:] and documents[2][:4] != plain[2][:4]
+    assert all(ratio <= 0.5 + 1e-6 for ratio in documents[4])

@@ -327,21 +327,54 @@ class ParagraphConfig(ReadingLineConfig):
     leading: tuple = (1.1, 1.8)   # line pitch in font sizes: tight leading lets blur join the lines
     p_shape: float = 0.0
     p_underline: float = 0.0
+    fill: bool = False            # lines as long as one draw of reading_text
+    stream: int = 0x9A4A          # never the same draws as the single lines under one seed
 
 
-PARAGRAPH_STREAM = 0x9A4A  # never the same draws as the single lines under one seed
+PARAGRAPH_STREAM = ParagraphConfig.stream
+
+
+def _filled_text(rng, lang, charset, font, width):
+    """Reading texts joined until the line is ``width`` px long, then cut back to fit it."""
+    joiner = " " if lang in ("latin", "ko") else ""
+    text = reading_text(rng, lang, charset)[0]
+    while font.getlength(text) < width:
+        text += joiner + reading_text(rng, lang, charset)[0]
+    return _shorten(text, lang, font, width)
+
+
+@dataclass
+class DocumentParagraphConfig(ParagraphConfig):
+    """Paragraphs as document previews show them: small type, long lines, most of them a picture
+    shown smaller than it was drawn and JPEG-compressed (the pictures' Korean documents, Noto Serif
+    CJK at 10 px and sigma / font .18-.24, were read worst of all, EXPERIMENTS 30-1)."""
+    min_px: int = 9
+    max_px: int = 14
+    max_ems: float = 30.0
+    fill: bool = True             # each line runs to the column's width (the last one may stop short)
+    min_lines: int = 3
+    leading: tuple = (1.3, 1.8)
+    p_rescale: float = 0.6
+    p_jpeg: float = 0.45
+    stream: int = 0xD0C5
 
 
 def make_reading_paragraph(seed, index, charset, config=ParagraphConfig()):
-    """A blurred paragraph of a few lines from ``default_rng((seed, index, PARAGRAPH_STREAM))``
+    """A blurred paragraph of a few lines from ``default_rng((seed, index, config.stream))``
     alone: one language, font and size, the lines ``leading`` font sizes apart, so that blur
     bleeds each line into its neighbours as it does in the documents users read. A reader's
     training cuts each line where the line finder finds it."""
-    rng = np.random.default_rng((seed, index, PARAGRAPH_STREAM))
+    rng = np.random.default_rng((seed, index, config.stream))
     lang, px, scale, draw_px = _language_and_size(rng, config)
     font = random_font(rng, lang, False, draw_px)
     count = int(rng.integers(config.min_lines, config.max_lines + 1))
-    texts = [_shorten(reading_text(rng, lang, charset)[0], lang, font, config.max_ems * draw_px) for _ in range(count)]
+    if config.fill:
+        column = float(rng.uniform(0.6, 1.0)) * config.max_ems * draw_px
+        texts = [_filled_text(rng, lang, charset, font, column if row < count - 1 else rng.uniform(0.2, 1.0) * column)
+                 for row in range(count)]
+    else:
+        texts = [_shorten(reading_text(rng, lang, charset)[0], lang, font, config.max_ems * draw_px)
+                 for _ in range(count)]
     bg, fg = _colors(rng)
     sigma = _blur_ratio(rng, config) * draw_px
     kind = "box3" if rng.random() < config.p_box3 else "gaussian"

@@ -9,7 +9,8 @@ lines, told sigma or not: what ``/v1/read`` runs).
 Every batch is a pure function of (seed, step). The reader's lines are cropped where the line
 finder finds them, as ``/v1/read`` crops them: the rule finder's boxes, or with ``--locate-with`` a
 line detector's (``/v1/read`` runs the shipped one); ``--paragraph-share`` of them cut from blurred
-paragraphs; ``--korean-weight`` the share of Korean lines (the reader reads the lines the SVTR
+paragraphs and ``--document-share`` from document-like ones (small type, shown as pictures);
+``--korean-weight`` the share of Korean lines (the reader reads the lines the SVTR
 cannot: Korean). With ``--layouts`` a share of each batch (``--layout-share``) is lines of the
 Chromium layouts' train families (real browser renders, Korean among them at ``--korean-weight``),
 located the same way; ``--val-layouts`` adds a validation figure on a layouts folder's tune families.
@@ -27,7 +28,7 @@ from tqdm import tqdm
 
 from models import read_checkpoint, save_checkpoint
 from models.data.chromium_layouts import LayoutPages, capture_line, line_crops
-from models.data.lines import (PARAGRAPH_STREAM, READ_LANG_WEIGHTS, READ_LANGS, LineConfig, ParagraphConfig,
+from models.data.lines import (READ_LANG_WEIGHTS, READ_LANGS, DocumentParagraphConfig, LineConfig, ParagraphConfig,
                                ReadingLineConfig, make_line, make_reading_line, make_reading_paragraph, to_tensor)
 from models.evaluation.ocr import cer
 from models.reading.line_detector import LineDetector
@@ -55,6 +56,7 @@ class RecognizerTrainConfig:
     sigma_dropout: float = 0.35   # reader: share of lines read blind
     locate_with: str = ""         # reader: a line detector checkpoint, lines located as /v1/read finds them ('': find_lines)
     paragraph_share: float = 0.0  # reader: share of each batch cut from blurred paragraphs
+    document_share: float = 0.0   # reader: share of each batch cut from document-like paragraphs (small type, pictures)
     korean_weight: float = 0.15   # reader: share of Korean lines (READ_LANG_WEIGHTS' own at 0.15)
     layouts: str = ""             # reader: a Chromium layouts folder: its train families' lines ...
     layout_share: float = 0.0     # ... are this share of each batch (Korean among them at korean_weight)
@@ -139,7 +141,7 @@ def paragraph_lines(seed, step, batch_size, count, chars, config):
     while len(drawn_lines) < count:
         index = step * batch_size + paragraph
         drawn = make_reading_paragraph(seed, index, chars, config)
-        drawn_lines += [(drawn.blurred, truth, text, drawn.lang, drawn.sigma, drawn.px, (index, row, PARAGRAPH_STREAM))
+        drawn_lines += [(drawn.blurred, truth, text, drawn.lang, drawn.sigma, drawn.px, (index, row, config.stream))
                         for row, (truth, text) in enumerate(zip(drawn.boxes, drawn.texts))]
         paragraph += 1
     return drawn_lines[:count]
@@ -231,14 +233,15 @@ def junk_read_share(model, lines, sigmas):
 
 
 def reader_batch(seed, step, batch_size, sigma_dropout=0.35, korean_weight=0.15, locate_with="", paragraph_share=0.0,
-                 layouts="", layout_share=0.0, junk_share=0.0):
+                 layouts="", layout_share=0.0, junk_share=0.0, document_share=0.0):
     """The reader's: blurred lines cropped where ``/v1/read`` would find them (``found_boxes``),
     some read blind, ``paragraph_share`` of them cut from blurred paragraphs with their neighbours'
-    blur in them, ``layout_share`` of them lines of the ``layouts`` folder's train families (``junk_share``
-    of those boxes holding no text, read as nothing) ->
+    blur in them and ``document_share`` from document-like ones, ``layout_share`` of them lines of the
+    ``layouts`` folder's train families (``junk_share`` of those boxes holding no text, read as nothing) ->
     (normalised lines, sigmas in normalised px (-1 unknown), texts, langs, sigma / font size)."""
     weights = language_weights(READER_CHARSET, korean_weight)
     line_config, paragraph_config = ReadingLineConfig(lang_weights=weights), ParagraphConfig(lang_weights=weights)
+    document_config = DocumentParagraphConfig(lang_weights=weights)
     lines, sigmas, texts, langs, ratios = [], [], [], [], []
 
     def add_located(image, box, told, text, lang, ratio):
@@ -256,6 +259,10 @@ def reader_batch(seed, step, batch_size, sigma_dropout=0.35, korean_weight=0.15,
     from_paragraphs = round(batch_size * paragraph_share)
     for drawn in paragraph_lines(seed, step, batch_size, from_paragraphs, _READER_CHARS, paragraph_config):
         add(*drawn)
+    from_documents = round(batch_size * document_share)
+    for drawn in paragraph_lines(seed, step, batch_size, from_documents, _READER_CHARS, document_config):
+        add(*drawn)
+    from_paragraphs += from_documents
     from_layouts = round(batch_size * layout_share) if layouts else 0
     for drawn in layout_draws(layouts, "train", _READER_CHARS, seed, step, from_layouts, sigma_dropout, locate_with,
                               korean_weight, junk_share) if from_layouts else ():
@@ -291,7 +298,8 @@ def junk_validation_set(config):
 def task_batch(config, seed, step, batch_size):
     if config.task == "reader":
         return reader_batch(seed, step, batch_size, config.sigma_dropout, config.korean_weight, config.locate_with,
-                            config.paragraph_share, config.layouts, config.layout_share, config.junk_share)[:4]
+                            config.paragraph_share, config.layouts, config.layout_share, config.junk_share,
+                            config.document_share)[:4]
     return line_batch(seed, step, batch_size)
 
 
