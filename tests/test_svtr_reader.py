@@ -509,8 +509,8 @@ def test_a_layout_batch_is_a_pure_function_of_seed_and_step_and_fine_tuning_vali
     out = tmp_path / "run"
     finetune_svtr.main(["--steps", "2", "--batch-size", "2", "--val-lines", "4", "--workers", "0", "--precision", "fp32",
                         "--init-from", str(svtr_checkpoint), "--layouts", str(text_layouts), "--layout-share", "0.5",
-                        "--junk-share", "0.5", "--val-layouts", str(text_layouts), "--val-layout-lines", "3",
-                        "--out", str(out)])
+                        "--junk-share", "0.5", "--document-share", "0.5", "--val-layouts", str(text_layouts),
+                        "--val-layout-lines", "3", "--out", str(out)])
     report = torch.load(out / "svtr_reader.pt", weights_only=True)["extra"]["val_cer"]
     assert "all" in report and "layouts all" in report
     with pytest.raises(SystemExit, match="no train-family lines"):
@@ -647,3 +647,11 @@ def test_a_reader_batch_holds_its_share_of_document_lines():
     documents = train_recognizer.reader_batch(4, 2, 8, sigma_dropout=0.0, document_share=0.5)
     assert documents[2][4:] == plain[2][4:] and documents[2][:4] != plain[2][:4]
     assert all(ratio <= 0.5 + 1e-6 for ratio in documents[4])
+
+
+def test_an_svtr_batch_holds_its_share_of_document_lines():
+    charset = without_hangul(READER_CHARSET)
+    plain = finetune_svtr.svtr_batch(4, 2, 8, charset)
+    documents = finetune_svtr.svtr_batch(4, 2, 8, charset, document_share=0.5)
+    assert documents[1][4:] == plain[1][4:] and documents[1][:4] != plain[1][:4]
+    assert "ko" not in documents[2]

@@ -17,7 +17,8 @@ without it, by the rule finder alone (the shipped SVTR's training).
 With ``--layouts`` a share of each batch (``--layout-share``) is lines of the Chromium layouts'
 train families (``models.data.chromium_layouts``: real browser renders, CSS-blurred and as pictures,
 the DOM's text per line), located the same way; ``--val-layouts`` adds a validation figure on the
-tune families' lines.
+tune families' lines. ``--document-share`` of each batch is lines of document-like paragraphs
+(small type, lines as long as their column, most shown as pictures).
 
 Every batch is a pure function of (seed, step), the detector and the layouts folder.
 """
@@ -29,7 +30,7 @@ import numpy as np
 import torch
 
 from models import fp32_state, read_checkpoint, save_checkpoint
-from models.data.lines import ParagraphConfig, ReadingLineConfig, make_reading_line
+from models.data.lines import DocumentParagraphConfig, ParagraphConfig, ReadingLineConfig, make_reading_line
 from models.evaluation.ocr import cer
 from models.reading.hangul import JAMO, from_jamo, is_syllable, spells_jamo, to_jamo
 from models.reading.recognizer import READER_CHARSET, decode
@@ -51,6 +52,7 @@ class SvtrTrainConfig:
     seed: int = 0
     sigma_dropout: float = 0.35   # share of lines cropped as a blind read crops them
     paragraph_share: float = 0.0  # share of each batch cut from blurred paragraphs (make_reading_paragraph)
+    document_share: float = 0.0   # share of each batch cut from document-like paragraphs (small type, pictures)
     add_hangul: bool = False      # append the reader's Hangul syllables to the head (from --init-from)
     add_jamo: bool = False        # append Hangul's 67 conjoining jamo instead: Korean read letter by letter, composed back
     korean_weight: float = 0.15   # share of Korean lines, when the head has Hangul
@@ -86,16 +88,18 @@ def layout_batch(folder, split, charset, seed, step, count, sigma_dropout=0.35, 
 
 
 def svtr_batch(seed, step, batch_size, charset, sigma_dropout=0.35, paragraph_share=0.0, korean_weight=0.15,
-               locate_with="", layouts="", layout_share=0.0, junk_share=0.0):
+               locate_with="", layouts="", layout_share=0.0, junk_share=0.0, document_share=0.0):
     """Blurred lines cropped where the finder finds them -> (normalised lines, texts, langs,
     sigma / font size); Korean only when ``charset`` has Hangul. ``paragraph_share`` of them are
-    lines of blurred paragraphs, cut with their neighbours' blur in them; ``layout_share`` lines of
+    lines of blurred paragraphs, cut with their neighbours' blur in them, and ``document_share`` of
+    document-like ones (``DocumentParagraphConfig``); ``layout_share`` lines of
     the ``layouts`` folder's train families (``junk_share`` of those boxes holding no text, read as
     nothing). ``locate_with``: a line detector checkpoint, to locate lines as ``/v1/read`` does
     (``found_boxes``)."""
     chars = drawable(charset)
     weights = language_weights(charset, korean_weight)
     line_config, paragraph_config = ReadingLineConfig(lang_weights=weights), ParagraphConfig(lang_weights=weights)
+    document_config = DocumentParagraphConfig(lang_weights=weights)
     lines, texts, langs, ratios = [], [], [], []
 
     def add(image, truth, text, lang, sigma, px, index):
@@ -107,6 +111,10 @@ def svtr_batch(seed, step, batch_size, charset, sigma_dropout=0.35, paragraph_sh
     from_paragraphs = round(batch_size * paragraph_share)
     for drawn in paragraph_lines(seed, step, batch_size, from_paragraphs, chars, paragraph_config):
         add(*drawn)
+    from_documents = round(batch_size * document_share)
+    for drawn in paragraph_lines(seed, step, batch_size, from_documents, chars, document_config):
+        add(*drawn)
+    from_paragraphs += from_documents
     from_layouts = round(batch_size * layout_share) if layouts else 0
     if from_layouts:
         drawn = layout_batch(layouts, "train", charset, seed, step, from_layouts, sigma_dropout, locate_with, junk_share)
@@ -149,7 +157,8 @@ class StepBatches(torch.utils.data.IterableDataset):
             lines, texts, _, _ = svtr_batch(self.config.seed, step, self.config.batch_size, self.charset,
                                             self.config.sigma_dropout, self.config.paragraph_share,
                                             self.config.korean_weight, self.config.locate_with,
-                                            self.config.layouts, self.config.layout_share, self.config.junk_share)
+                                            self.config.layouts, self.config.layout_share, self.config.junk_share,
+                                            self.config.document_share)
             batch, lengths = collate_lines(lines)
             yield (batch, lengths), lengths, targets(texts, self.charset)
 
