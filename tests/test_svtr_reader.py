@@ -655,3 +655,18 @@ def test_an_svtr_batch_holds_its_share_of_document_lines():
     documents = finetune_svtr.svtr_batch(4, 2, 8, charset, document_share=0.5)
     assert documents[1][4:] == plain[1][4:] and documents[1][:4] != plain[1][:4]
     assert "ko" not in documents[2]
+
+
+def test_korean_lines_are_eojeol_with_particles_on_their_word_agreeing_with_its_last_syllable():
+    from models.data.lines import KOREAN_PAIRED_PARTICLES, KOREAN_PARTICLES, attach_particle, korean_word
+
+    chars = frozenset(READER_CHARSET)
+    words = [korean_word(np.random.default_rng((3, i)), chars) for i in range(400)]
+    assert words == [korean_word(np.random.default_rng((3, i)), chars) for i in range(400)]
+    assert all(" " not in word and len(word) >= 2 and set(word) <= chars for word in words)
+    standalone = set(sum(KOREAN_PAIRED_PARTICLES, ())) | set(KOREAN_PARTICLES)
+    assert not standalone & set(words)  # a particle never stands alone, as wordfreq's morphemes would
+    assert sum(any(word.endswith(p) for p in standalone) for word in words) >= 150
+    assert [attach_particle(stem, "을", "를") for stem in ("책", "사과")] == ["책을", "사과를"]
+    assert [attach_particle(stem, "으로", "로") for stem in ("집", "길", "바다")] == ["집으로", "길로", "바다로"]
+    assert attach_particle("학교", "은", "는") == "학교는" and attach_particle("서울", "이", "가") == "서울이"
