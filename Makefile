@@ -68,9 +68,10 @@ train: setup
 # of each batch browser lines of the Chromium layouts' train families, Korean 40 %, located by the
 # shipped line detector: 1 500 steps, a warm restart to 2 700, then 2 400 steps more from there (a new
 # seed and optimiser) with a tenth of the layout lines boxes the finder finds that hold no text (rules,
-# borders), to be read as nothing; two data workers, since one cannot keep up. Stage 9 (session 20):
-# 1 800 steps from there with the table pages beside them and 15 % of each batch cut from document-like
-# paragraphs (small type, shown as pictures).
+# borders), to be read as nothing; two data workers, since one cannot keep up. Stages 9 and 10 (session
+# 20): 1 800 steps from there with the table pages beside them and 15 % of each batch cut from
+# document-like paragraphs (small type, shown as pictures), then 1 800 more once Korean lines were
+# written in eojeol (particles on their words).
 train-reader: setup
 	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.train_recognizer --task reader \
 		--init-from models/checkpoints/recognizer.pt --workers 1 --precision bf16 --batch-size 32 \
@@ -89,7 +90,11 @@ train-reader: setup
 	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.train_recognizer --task reader \
 		--init-from runs/reader_s8/last.pt $(READER_LAYOUTS) --layouts runs/layouts_train,runs/layouts_tables \
 		--junk-share 0.1 --document-share 0.15 \
-		--seed 21 --lr 1.5e-4 --workers 2 --steps 1800 --out runs/reader_doc --export models/checkpoints/reader.pt $(ARGS)
+		--seed 21 --lr 1.5e-4 --workers 2 --steps 1800 --out runs/reader_doc $(ARGS)
+	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.train_recognizer --task reader \
+		--init-from runs/reader_doc/last.pt $(READER_LAYOUTS) --layouts runs/layouts_train,runs/layouts_tables \
+		--junk-share 0.1 --document-share 0.15 \
+		--seed 23 --lr 1.5e-4 --workers 2 --steps 1800 --out runs/reader_eoj --export models/checkpoints/reader.pt $(ARGS)
 	$(RUN_ENV) $(PY) -m models.training.calibrate_reader models/checkpoints/reader.pt --target 0.002
 
 READER_LAYOUTS := --locate-with models/checkpoints/line_detector.pt --paragraph-share 0.2 --layouts runs/layouts_train \
