@@ -654,7 +654,8 @@ def test_reader_lines_can_be_located_by_the_detector_cut_from_paragraphs_and_wei
     assert texts[3:] == singles[3:] and texts[:3] != singles[:3]
     train_recognizer.main(["--task", "reader", "--steps", "2", "--batch-size", "2", "--val-lines", "2",
                            "--log-every", "1", "--warmup", "1", "--out", str(tmp_path), "--locate-with",
-                           str(DEFAULT_DETECTOR), "--paragraph-share", "0.5", "--document-share", "0.5", "--korean-weight", "0.5",
+                           str(DEFAULT_DETECTOR), "--paragraph-share", "0.5", "--document-share", "0.5",
+                           "--korean-weight", "0.5",
                            "--model-overrides", '{"channels": [8, 8, 8, 8], "hidden": 8}'])
     assert read_checkpoint(tmp_path / "reader.pt")["step"] == 2
 

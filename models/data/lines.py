@@ -380,8 +380,6 @@ class ParagraphConfig(ReadingLineConfig):
     stream: int = 0x9A4A          # never the same draws as the single lines under one seed
 
 
-PARAGRAPH_STREAM = ParagraphConfig.stream
-
 
 def _filled_text(rng, lang, charset, font, width):
     """Reading texts joined until the line is ``width`` px long, then cut back to fit it."""

@@ -30,15 +30,15 @@ import numpy as np
 import torch
 
 from models import fp32_state, read_checkpoint, save_checkpoint
-from models.data.lines import DocumentParagraphConfig, ParagraphConfig, ReadingLineConfig, make_reading_line
+from models.data.lines import ReadingLineConfig, make_reading_line
 from models.evaluation.ocr import cer
 from models.reading.hangul import JAMO, from_jamo, is_syllable, spells_jamo, to_jamo
 from models.reading.recognizer import READER_CHARSET, decode
 from models.reading.routing import is_hangul
 from models.reading.svtr_lcnet import build_svtr_lcnet, collate_lines, line_input
 from models.training.train import parse_config
-from models.training.train_recognizer import (OCR_LANG, RATIO_BUCKETS, VAL_SEED, crop_as_read, language_weights,
-                                                layout_draws, paragraph_lines, run_steps, worker_steps)
+from models.training.train_recognizer import (OCR_LANG, RATIO_BUCKETS, VAL_SEED, batch_paragraph_lines, crop_as_read,
+                                                language_weights, layout_draws, run_steps, worker_steps)
 
 
 @dataclass
@@ -98,8 +98,7 @@ def svtr_batch(seed, step, batch_size, charset, sigma_dropout=0.35, paragraph_sh
     (``found_boxes``)."""
     chars = drawable(charset)
     weights = language_weights(charset, korean_weight)
-    line_config, paragraph_config = ReadingLineConfig(lang_weights=weights), ParagraphConfig(lang_weights=weights)
-    document_config = DocumentParagraphConfig(lang_weights=weights)
+    line_config = ReadingLineConfig(lang_weights=weights)
     lines, texts, langs, ratios = [], [], [], []
 
     def add(image, truth, text, lang, sigma, px, index):
@@ -108,13 +107,10 @@ def svtr_batch(seed, step, batch_size, charset, sigma_dropout=0.35, paragraph_sh
         langs.append(lang)
         ratios.append(sigma / px)
 
-    from_paragraphs = round(batch_size * paragraph_share)
-    for drawn in paragraph_lines(seed, step, batch_size, from_paragraphs, chars, paragraph_config):
+    drawn_paragraphs = batch_paragraph_lines(seed, step, batch_size, chars, weights, paragraph_share, document_share)
+    for drawn in drawn_paragraphs:
         add(*drawn)
-    from_documents = round(batch_size * document_share)
-    for drawn in paragraph_lines(seed, step, batch_size, from_documents, chars, document_config):
-        add(*drawn)
-    from_paragraphs += from_documents
+    from_paragraphs = len(drawn_paragraphs)
     from_layouts = round(batch_size * layout_share) if layouts else 0
     if from_layouts:
         drawn = layout_batch(layouts, "train", charset, seed, step, from_layouts, sigma_dropout, locate_with, junk_share)

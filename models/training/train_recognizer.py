@@ -147,6 +147,15 @@ def paragraph_lines(seed, step, batch_size, count, chars, config):
     return drawn_lines[:count]
 
 
+def batch_paragraph_lines(seed, step, batch_size, chars, lang_weights, paragraph_share=0.0, document_share=0.0):
+    """A batch's lines cut from blurred paragraphs (``paragraph_share`` of it) and from
+    document-like ones (``document_share``), as ``paragraph_lines`` draws them."""
+    return (paragraph_lines(seed, step, batch_size, round(batch_size * paragraph_share), chars,
+                            ParagraphConfig(lang_weights=lang_weights)) +
+            paragraph_lines(seed, step, batch_size, round(batch_size * document_share), chars,
+                            DocumentParagraphConfig(lang_weights=lang_weights)))
+
+
 LAYOUT_STREAM = 0x1A70  # which layout lines a step draws, and which of them go blind
 
 
@@ -240,8 +249,7 @@ def reader_batch(seed, step, batch_size, sigma_dropout=0.35, korean_weight=0.15,
     ``layouts`` folder's train families (``junk_share`` of those boxes holding no text, read as nothing) ->
     (normalised lines, sigmas in normalised px (-1 unknown), texts, langs, sigma / font size)."""
     weights = language_weights(READER_CHARSET, korean_weight)
-    line_config, paragraph_config = ReadingLineConfig(lang_weights=weights), ParagraphConfig(lang_weights=weights)
-    document_config = DocumentParagraphConfig(lang_weights=weights)
+    line_config = ReadingLineConfig(lang_weights=weights)
     lines, sigmas, texts, langs, ratios = [], [], [], [], []
 
     def add_located(image, box, told, text, lang, ratio):
@@ -256,13 +264,11 @@ def reader_batch(seed, step, batch_size, sigma_dropout=0.35, korean_weight=0.15,
         add_located(image, *crop_as_read(seed, index, image, truth, sigma, sigma_dropout, locate_with), text, lang,
                     sigma / px)
 
-    from_paragraphs = round(batch_size * paragraph_share)
-    for drawn in paragraph_lines(seed, step, batch_size, from_paragraphs, _READER_CHARS, paragraph_config):
+    drawn_paragraphs = batch_paragraph_lines(seed, step, batch_size, _READER_CHARS, weights, paragraph_share,
+                                             document_share)
+    for drawn in drawn_paragraphs:
         add(*drawn)
-    from_documents = round(batch_size * document_share)
-    for drawn in paragraph_lines(seed, step, batch_size, from_documents, _READER_CHARS, document_config):
-        add(*drawn)
-    from_paragraphs += from_documents
+    from_paragraphs = len(drawn_paragraphs)
     from_layouts = round(batch_size * layout_share) if layouts else 0
     for drawn in layout_draws(layouts, "train", _READER_CHARS, seed, step, from_layouts, sigma_dropout, locate_with,
                               korean_weight, junk_share) if from_layouts else ():
