@@ -10,6 +10,7 @@ from models.data import chromium_layouts as layouts
 from models.data.blur import box3_blur, gaussian_blur
 from models.data.chromium_devset import CHROMIUM, launch, psnr_uint8, to_tensor, to_uint8
 from models.data.lexicon import load_lexicon
+from models.data.lines import KOREAN_HADA, KOREAN_PAIRED_PARTICLES, KOREAN_PARTICLES, KOREAN_PREDICATES
 from models.data.synth import CODE_LINES, UI_LABELS
 from models.evaluation import line_eval
 
@@ -71,6 +72,15 @@ def _allowed_words():
     return words
 
 
+def _korean_eojeol_of(token, words):
+    """Whether a Korean token is a lexicon word, a predicate of our pools, or a lexicon word with a
+    particle or ending of our pools on it (``lines.korean_word``)."""
+    if token in words or token in KOREAN_PREDICATES:
+        return True
+    endings = set(sum(KOREAN_PAIRED_PARTICLES, ())) | set(KOREAN_PARTICLES) | set(KOREAN_HADA)
+    return any(token.endswith(e) and token[:-len(e)] in words for e in endings)
+
+
 def test_words_come_only_from_the_shipped_lexicons_and_pools():
     words = _allowed_words()
     cjk = {lang: set("".join(w for w, _ in load_lexicon(lang))) for lang in ("ja", "zh")}
@@ -83,9 +93,26 @@ def test_words_come_only_from_the_shipped_lexicons_and_pools():
             checked += 1
             if spec["lang"] in cjk and not token.isascii():
                 assert set(token) - set(PUNCTUATION) <= cjk[spec["lang"]], (spec["family"], token)
+            elif spec["lang"] == "ko":
+                assert _korean_eojeol_of(_word(token), words), (spec["family"], token)
             else:
                 assert _word(token) in words, (spec["family"], token)
     assert checked > 1000
+
+
+def test_korean_prose_carries_its_particles_on_its_words_and_table_cells_stay_bare():
+    pages = [layouts.make_page(5, i) for i in range(400)]
+    prose = [p for p in pages if p["lang"] == "ko" and p["family"] in ("article", "chat", "bullet_list")]
+    tables = [p for p in pages if p["lang"] == "ko" and p["family"] == "table_ruled"]
+    assert prose and tables
+    particles = set(sum(KOREAN_PAIRED_PARTICLES, ())) | set(KOREAN_PARTICLES)
+    tokens = [t.strip(PUNCTUATION) for p in prose for t in visible_text(p).split()]
+    assert not particles & set(tokens)  # a particle never stands alone after its word
+    with_particle = sum(any(t.endswith(p) and len(t) > len(p) for p in particles) for t in tokens)
+    assert with_particle > 0.25 * len(tokens)
+    vocabulary = set(layouts._vocabulary("ko"))
+    cells = [t.strip(PUNCTUATION) for p in tables for t in re.findall(r"<td[^>]*>([^<]*)</td>", p["body"])]
+    assert cells and all(w in vocabulary for cell in cells for w in cell.split() if not re.search(r"\d", w))
 
 
 def test_each_page_is_captured_once_per_blur_stratum_one_of_them_as_a_picture():

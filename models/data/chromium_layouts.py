@@ -9,7 +9,8 @@ forms, lists, navigation bars, links, icons beside text, multi-column articles .
 (en/ko/ja/zh), theme (light or dark), colours, body size (half of the pages 9-14 CSS px), width
 and the words drawn with ``numpy.random.default_rng((seed, i, ...))``. Words come only from the
 shipped wordfreq lexicons (``models.data.lexicon``) and the training pools of ``models.data.synth``
-(code lines, UI labels); numbers and prices are drawn.
+(code lines, UI labels); Korean prose joins particles and endings to its words as Korean prints
+them (``models.data.lines.korean_word``); numbers and prices are drawn.
 
 Each page is rendered once on one raster path (software or GPU) at DPR 1 or 2: a sharp full-page
 screenshot, then ``len(RATIO_STRATA)`` blurred captures, one per stratum of sigma / body font size
@@ -50,9 +51,11 @@ from models.data.blur import chromium_blur
 from models.data.chromium_corpus import _consecutive, covered_elements, decode_png, encode_png, shard_indexes
 from models.data.chromium_devset import CJK_FONTS, FONTS, RASTER_ARGS, browser_rasters, chromium_version, launch
 from models.data.lexicon import load_lexicon
+from models.data.lines import korean_word
 from models.data.synth import CODE_LINES, UI_LABELS, jpeg_round_trip
 
-VERSION = 2                # 2: half the table_ruled pages ruled between rows only (other families as in 1)
+VERSION = 3                # 2: half the table_ruled pages ruled between rows only (other families as in 1)
+                           # 3: Korean running text in eojeol (other languages, labels and cells as in 2)
 SPLITS = ("train", "tune", "test")
 FAMILY_SPLIT = {
     "article": "train", "links": "train", "card": "train", "callout": "train", "buttons": "train",
@@ -108,15 +111,24 @@ def _vocabulary(lang):
     return tuple(w for w in words if lang != "ko" or len(w) >= 2)
 
 
-def phrase(rng, lang, low, high):
-    """``low``-``high`` lexicon words, spaced as the language spaces them."""
+def phrase(rng, lang, low, high, running=False):
+    """``low``-``high`` lexicon words, spaced as the language spaces them. ``running`` Korean is
+    written as prose prints it, in eojeol (``lines.korean_word``: particles and endings on their
+    word); otherwise Korean words stand bare, as in labels and table cells."""
     vocabulary = _vocabulary(lang)
-    words = [vocabulary[int(rng.integers(len(vocabulary)))] for _ in range(int(rng.integers(low, high + 1)))]
+    count = int(rng.integers(low, high + 1))
+    if running and lang == "ko":
+        return " ".join(korean_word(rng, _draw_from(vocabulary)) for _ in range(count))
+    words = [vocabulary[int(rng.integers(len(vocabulary)))] for _ in range(count)]
     return ("" if lang in ("zh", "ja") else " ").join(words)
 
 
+def _draw_from(vocabulary):
+    return lambda rng: vocabulary[int(rng.integers(len(vocabulary)))]
+
+
 def sentence(rng, lang, low=5, high=14):
-    text = phrase(rng, lang, low, high)
+    text = phrase(rng, lang, low, high, running=True)
     if lang in ("zh", "ja"):
         return text + "。"
     return (text[0].upper() + text[1:] if lang == "en" else text) + "."
@@ -234,7 +246,7 @@ def fam_card(rng, lang, s):
         cards.append(f'<div style="background:{s["surface"]};box-shadow:{shadow};border-radius:{s["radius"]}px;'
                      f'padding:1em 1.2em;margin:0 0 1.2em">' + _heading(rng, lang, s, float(rng.uniform(1.1, 1.5)))
                      + f"<p>{esc(sentence(rng, lang))}</p>"
-                     + f'<div style="color:{s["muted"]};font-size:.85em">{esc(phrase(rng, lang, 2, 4))} · {number(rng)}</div></div>')
+                     + f'<div style="color:{s["muted"]};font-size:.85em">{esc(phrase(rng, lang, 2, 4, running=True))} · {number(rng)}</div></div>')
     return "".join(cards)
 
 
@@ -383,7 +395,7 @@ def fam_icon_text(rng, lang, s):
     for _ in range(int(rng.integers(2, 5))):
         rows.append(f'<div style="display:flex;align-items:center;gap:{int(rng.integers(6, 16))}px;margin:0 0 .8em">'
                     + _icon(rng, s) + f'<div><div style="font-weight:700">{esc(title(rng, lang, 1, 3))}</div>'
-                    f'<div style="color:{s["muted"]};font-size:.9em">{esc(phrase(rng, lang, 2, 6))}</div></div></div>')
+                    f'<div style="color:{s["muted"]};font-size:.9em">{esc(phrase(rng, lang, 2, 6, running=True))}</div></div></div>')
     return "".join(rows)
 
 
@@ -435,7 +447,7 @@ def fam_footer(rng, lang, s):
     items = " · ".join(esc(title(rng, lang, 1, 2)) for _ in range(int(rng.integers(3, 6))))
     return (f'<footer style="font-size:{float(rng.uniform(0.7, 0.85)):.2f}em;color:{s["muted"]};border-top:1px solid {s["border"]};'
             f'padding-top:.6em"><div>{items}</div><div style="margin-top:.4em">© 20{int(rng.integers(10, 30))} '
-            f"{esc(phrase(rng, lang, 2, 5))}</div></footer>")
+            f"{esc(phrase(rng, lang, 2, 5, running=True))}</div></footer>")
 
 
 def fam_multi_column(rng, lang, s):

@@ -213,14 +213,19 @@ def attach_particle(stem, closed, open_):
     return stem + (closed if _has_final_consonant(stem[-1], rieul_too=closed != "으로") else open_)
 
 
-def korean_word(rng, charset):
-    """One eojeol: a word of the Korean list (two syllables or more) bare, with a particle that
-    agrees with its last syllable, with a 하다 form, or a predicate alone."""
+def korean_stems(charset):
+    """Draws a word of the Korean list whose characters are all in ``charset``: ``korean_word``'s stems."""
+    return lambda rng: _lexicon_words(rng, "ko", 1, charset)[0]
+
+
+def korean_word(rng, draw_stem):
+    """One eojeol: a stem from ``draw_stem(rng)`` (two syllables or more, not itself a particle)
+    bare, with a particle that agrees with its last syllable, with a 하다 form, or a predicate alone."""
     draw = rng.random()
     if draw < 0.15:
         return str(rng.choice(KOREAN_PREDICATES))
     while True:
-        stem = _lexicon_words(rng, "ko", 1, charset)[0]
+        stem = draw_stem(rng)
         if len(stem) >= 2 and stem not in KOREAN_MORPHEMES:
             break
     if draw < 0.3:
@@ -236,7 +241,8 @@ def _korean_line(rng, charset):
     """Korean words as pages print them (eojeol, ``korean_word``): some behind a list marker, with a
     number or an amount among them, or ending in punctuation (the layouts' numbered lists were read
     "고." for "2." before)."""
-    words = [korean_word(rng, charset) for _ in range(int(rng.integers(1, 7)))]
+    draw_stem = korean_stems(charset)
+    words = [korean_word(rng, draw_stem) for _ in range(int(rng.integers(1, 7)))]
     if rng.random() < 0.15:  # a count or a year, alone or before its counter word
         number = str(int(np.exp(rng.uniform(0, np.log(10_000)))))
         i = int(rng.integers(0, len(words)))
