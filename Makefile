@@ -71,7 +71,9 @@ train: setup
 # borders), to be read as nothing; two data workers, since one cannot keep up. Stages 9 and 10 (session
 # 20): 1 800 steps from there with the table pages beside them and 15 % of each batch cut from
 # document-like paragraphs (small type, shown as pictures), then 1 800 more once Korean lines were
-# written in eojeol (particles on their words).
+# written in eojeol (particles on their words). Stage 11 (session 21): 1 800 more on the layouts'
+# version 3, whose Korean prose is in eojeol too (the shipped chain's stages before it read versions 1
+# and 2; a run from nothing renders version 3 for all).
 train-reader: setup
 	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.train_recognizer --task reader \
 		--init-from models/checkpoints/recognizer.pt --workers 1 --precision bf16 --batch-size 32 \
@@ -94,7 +96,11 @@ train-reader: setup
 	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.train_recognizer --task reader \
 		--init-from runs/reader_doc/last.pt $(READER_LAYOUTS) --layouts runs/layouts_train,runs/layouts_tables \
 		--junk-share 0.1 --document-share 0.15 \
-		--seed 23 --lr 1.5e-4 --workers 2 --steps 1800 --out runs/reader_eoj --export models/checkpoints/reader.pt $(ARGS)
+		--seed 23 --lr 1.5e-4 --workers 2 --steps 1800 --out runs/reader_eoj $(ARGS)
+	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.train_recognizer --task reader \
+		--init-from runs/reader_eoj/last.pt $(READER_LAYOUTS) --layouts runs/layouts_train,runs/layouts_tables \
+		--junk-share 0.1 --document-share 0.15 \
+		--seed 25 --lr 1.5e-4 --workers 2 --steps 1800 --out runs/reader_k3 --export models/checkpoints/reader.pt $(ARGS)
 	$(RUN_ENV) $(PY) -m models.training.calibrate_reader models/checkpoints/reader.pt --target 0.002
 
 READER_LAYOUTS := --locate-with models/checkpoints/line_detector.pt --paragraph-share 0.2 --layouts runs/layouts_train \
@@ -138,7 +144,8 @@ train-svtr: setup $(VENV)/.ppocr-port $(PPOCR_WHEEL)
 # more table pages (3 min; half of them ruled between rows only, cells apart by whitespace) and a new
 # stage of 4 000 steps from those weights on all 1 156: the shipped checkpoint's chain (about 4 CPU-hours
 # of training, in the model card). The first three stages' tables were all ruled in full when the shipped
-# chain ran them (layouts version 1); a run from nothing now renders version 2's, half ruled between rows.
+# chain ran them (layouts version 1) and its Korean pages were nouns spaced apart; a run from nothing now
+# renders version 3's: tables half ruled between rows, Korean prose in eojeol.
 train-detector: setup
 	$(RUN_ENV) $(PY) -m models.data.chromium_layouts --pages 330 --splits train --out runs/layouts_train
 	$(RUN_ENV) $(PY) -m models.data.chromium_layouts --pages 500 --splits tune,test --out runs/layouts

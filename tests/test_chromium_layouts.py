@@ -10,7 +10,7 @@ from models.data import chromium_layouts as layouts
 from models.data.blur import box3_blur, gaussian_blur
 from models.data.chromium_devset import CHROMIUM, launch, psnr_uint8, to_tensor, to_uint8
 from models.data.lexicon import load_lexicon
-from models.data.lines import KOREAN_HADA, KOREAN_PAIRED_PARTICLES, KOREAN_PARTICLES, KOREAN_PREDICATES
+from models.data.korean import KOREAN_HADA, KOREAN_PAIRED_PARTICLES, KOREAN_PARTICLES, KOREAN_PREDICATES
 from models.data.synth import CODE_LINES, UI_LABELS
 from models.evaluation import line_eval
 

@@ -432,17 +432,44 @@ def test_word_prior_prefers_frequent_words_and_leaves_codes_and_numbers_alone():
     assert len(load_lexicon("en")) > 10_000
 
 
-def test_a_list_marker_opening_a_line_weighs_as_much_as_a_frequent_syllable_and_a_leading_amount_is_no_marker():
+class MorphemeWords(WordPrior):
+    """The word prior as it was before session 21: Korean tokens scored by wordfreq's Korean list."""
+
+    def word_score(self, token):
+        zipf = dict(load_lexicon("ko")).get(token.strip(".,"))
+        return super().word_score(token) if zipf is None else self.weight * (zipf - 3.0) * math.log(10)
+
+
+def test_a_space_the_pixels_half_suggest_before_a_korean_particle_is_not_read():
+    charset = "계획을 "
+    at = {ch: charset.index(ch) + 1 for ch in charset}
+
+    def column(ch):
+        row = [0.0] * (len(charset) + 1)
+        row[at[ch]] = 1.0
+        return row
+
+    blank = [1.0] + [0.0] * len(charset)
+    half_space = [0.6] + [0.4 if ch == " " else 0.0 for ch in charset]  # a gap between syllables, a little wide
+    log_probs = columns(column("계"), blank, column("획"), blank, half_space, column("을"), blank)
+    assert WordPrior().word_score("을") == WordPrior().word_score("계획을") == 0.0  # Korean: no word score
+    assert decode.beam_search(log_probs, charset, WordPrior())[0][0] == "계획을"
+    # the Korean list's particle "을" (zipf ~6) scored as a word paid ~3.5 nats for the space
+    assert decode.beam_search(log_probs, charset, MorphemeWords())[0][0] == "계획 을"
+
+
+def test_a_list_marker_opening_a_line_weighs_as_much_as_a_frequent_word_and_a_leading_amount_is_no_marker():
     charset = "2고. 가격"
-    # the network leans to the digit; the Korean list's "고", a particle split off as a word, earns ~4.8 nats
+    # the network leans to the digit; scored as a word, the Korean list's "고" earned ~4.8 nats
     log_probs = spelled("2. 가격", charset, doubt={0: ("고", 0.4)})
-    assert decode.beam_search(log_probs, charset, WordPrior(marker_zipf=None))[0][0] == "고. 가격"
-    assert decode.beam_search(log_probs, charset, WordPrior(marker_zipf=7.0))[0][0] == "2. 가격"
+    assert decode.beam_search(log_probs, charset, MorphemeWords(marker_zipf=None))[0][0] == "고. 가격"
+    assert decode.beam_search(log_probs, charset, MorphemeWords(marker_zipf=7.0))[0][0] == "2. 가격"
+    assert decode.beam_search(log_probs, charset, WordPrior(marker_zipf=None))[0][0] == "2. 가격"
     prior = WordPrior(marker_zipf=7.0)
     marker = prior.weight * (7.0 - 3.0) * math.log(10)
-    assert prior("3. 가격", final=True) == pytest.approx(marker + prior.word_score("가격"))
+    assert prior("3. word", final=True) == pytest.approx(marker + prior.word_score("word"))
     assert prior("3. ", final=False) == 0.0  # known once the word after it is
-    assert prior("가격 3. 가격", final=True) == pytest.approx(2 * prior.word_score("가격"))  # inside a line: no marker
+    assert prior("word 3. word", final=True) == pytest.approx(2 * prior.word_score("word"))  # inside a line: no marker
     assert prior("93. 73", final=True) == 0.0  # an amount split at its point is no marker
 
 

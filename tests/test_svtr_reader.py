@@ -658,7 +658,8 @@ def test_an_svtr_batch_holds_its_share_of_document_lines():
 
 
 def test_korean_lines_are_eojeol_with_particles_on_their_word_agreeing_with_its_last_syllable():
-    from models.data.lines import KOREAN_PAIRED_PARTICLES, KOREAN_PARTICLES, attach_particle, korean_stems, korean_word
+    from models.data.korean import KOREAN_PAIRED_PARTICLES, KOREAN_PARTICLES, attach_particle
+    from models.data.lines import korean_stems, korean_word
 
     chars = frozenset(READER_CHARSET)
     words = [korean_word(np.random.default_rng((3, i)), korean_stems(chars)) for i in range(400)]

@@ -4,10 +4,11 @@ A word's log-probability comes from its wordfreq frequency; a word outside the l
 fixed penalty, so the beam prefers a frequent word over a near-identical non-word only when the
 pixels leave the choice open. Tokens with digits or symbols (prices, codes, e-mail addresses) are
 not words and get no word prior, but for a numbered list's marker opening a line ("2. ..."), which
-scores as a frequent word: else a one-syllable Korean entry of the list ("고", a particle the
-list splits off) would outscore the digit it looks like. Chinese and Japanese are written without spaces, and Korean
-words carry their particles: CJK characters are scored one by one instead, by the character
-before them (``CharacterPrior``). ``LanguagePrior`` is both, what the reader decodes with.
+scores as a frequent word. Chinese, Japanese and Korean are scored character by character
+instead, each by the character before it (``CharacterPrior``): Chinese and Japanese are written
+without spaces, and wordfreq's Korean list holds morphemes, whose particles, scored as words of
+their own, paid the beam for a space before them ("계획 을" for "계획을"; EXPERIMENTS 31-2a).
+``LanguagePrior`` is both, what the reader decodes with.
 
 A prior is called as ``prior(text, final)``: the log-score of what ``text`` has settled (its
 completed words; all of them when ``final``), and says which appended characters settle
@@ -22,25 +23,15 @@ import numpy as np
 from models.data.lexicon import load_lexicon
 
 LN10 = math.log(10)
-HANGUL = re.compile(r"[\uac00-\ud7a3]")
 LATIN_WORD = re.compile(r"^[A-Za-z][A-Za-z'\-]*$")
 EDGE_PUNCTUATION = ".,:;!?\"()[]{}«»“”‘’"
 LIST_MARKER = re.compile(r"^\d{1,2}[.)]$")  # a numbered list's "3." or "7)", opening a line
-LIST_MARKER_ZIPF = 7.0  # such a marker, before a word, scores as a word this frequent: as the Korean list's particles (chosen on tune)
+LIST_MARKER_ZIPF = 7.0  # such a marker, before a word, scores as a word this frequent (chosen on tune)
 
 
 @lru_cache(maxsize=None)
 def _frequencies(lang):
     return {word: zipf for word, zipf in load_lexicon(lang)}
-
-
-def word_language(token):
-    """en or ko for a token the prior scores, None for anything else."""
-    if LATIN_WORD.match(token):
-        return "en"
-    if HANGUL.search(token) and all(HANGUL.match(ch) for ch in token):
-        return "ko"
-    return None
 
 
 def opens_with_marker(words):
@@ -60,14 +51,9 @@ class WordPrior:
     @lru_cache(maxsize=200_000)
     def word_score(self, token):
         word = token.strip(EDGE_PUNCTUATION)
-        lang = word_language(word)
-        if lang is None:
+        if not LATIN_WORD.match(word):
             return 0.0
-        zipf = _frequencies(lang).get(word.lower())
-        if zipf is None:
-            if lang == "ko":  # the Korean list holds morphemes: a word with its particle is often absent
-                return 0.0
-            zipf = self.oov_zipf
+        zipf = _frequencies("en").get(word.lower(), self.oov_zipf)
         # zipf is log10 of the frequency per billion words; relative to a rare word's, so known
         # words gain and unknown ones lose
         return self.weight * (max(zipf, self.min_zipf) - 3.0) * LN10
