@@ -435,8 +435,12 @@ def test_word_prior_prefers_frequent_words_and_leaves_codes_and_numbers_alone():
 class MorphemeWords(WordPrior):
     """The word prior as it was before session 21: Korean tokens scored by wordfreq's Korean list."""
 
+    def __init__(self, **settings):
+        super().__init__(**settings)
+        self.korean = dict(load_lexicon("ko"))
+
     def word_score(self, token):
-        zipf = dict(load_lexicon("ko")).get(token.strip(".,"))
+        zipf = self.korean.get(token.strip(".,"))
         return super().word_score(token) if zipf is None else self.weight * (zipf - 3.0) * math.log(10)
 
 

@@ -115,11 +115,11 @@ def phrase(rng, lang, low, high, running=False):
     """``low``-``high`` lexicon words, spaced as the language spaces them. ``running`` Korean is
     written as prose prints it, in eojeol (``lines.korean_word``: particles and endings on their
     word); otherwise Korean words stand bare, as in labels and table cells."""
-    vocabulary = _vocabulary(lang)
+    draw = _draw_from(_vocabulary(lang))
     count = int(rng.integers(low, high + 1))
     if running and lang == "ko":
-        return " ".join(korean_word(rng, _draw_from(vocabulary)) for _ in range(count))
-    words = [vocabulary[int(rng.integers(len(vocabulary)))] for _ in range(count)]
+        return " ".join(korean_word(rng, draw) for _ in range(count))
+    words = [draw(rng) for _ in range(count)]
     return ("" if lang in ("zh", "ja") else " ").join(words)
 
 

@@ -11,11 +11,9 @@ KOREAN_HADA = ("하다", "한다", "했다", "하는", "하고", "하며", "합�
 KOREAN_PREDICATES = ("있다", "없다", "있는", "없는", "있습니다", "없습니다", "같은", "같이", "좋은", "많은", "새로운",
                      "보고", "보면", "주었다", "받았다", "나왔다", "알려졌다", "밝혔다", "말했다", "이다", "입니다",
                      "아니다", "위해", "대한", "통해", "따라", "때문에", "것이다", "있을", "않는다", "않았다")
-KOREAN_ENDINGS = frozenset(("습니다", "지만", "는데", "라고", "세요", "다고", "면서", "어서", "다는", "으면", "니까", "으며",
-                           "네요", "아요", "한테", "는지", "도록", "라도", "다가", "다면", "아서", "인데", "거나", "는다",
-                           "어야", "해요", "라는"))  # verb endings the list splits off ("해서" is among KOREAN_HADA)
-KOREAN_MORPHEMES = frozenset(sum(KOREAN_PAIRED_PARTICLES, ()) + KOREAN_PARTICLES + KOREAN_HADA + KOREAN_PREDICATES) | \
-    KOREAN_ENDINGS
+KOREAN_MORPHEMES = frozenset(sum(KOREAN_PAIRED_PARTICLES, ()) + KOREAN_PARTICLES + KOREAN_HADA + KOREAN_PREDICATES + (
+    "습니다", "지만", "는데", "라고", "세요", "다고", "면서", "어서", "다는", "으면", "해서", "니까", "으며", "네요",
+    "아요", "한테", "는지", "도록", "라도", "다가", "다면", "아서", "인데", "거나", "는다", "어야", "해요", "라는"))
 
 
 def has_final_consonant(syllable, rieul_too=True):
@@ -30,4 +28,3 @@ def has_final_consonant(syllable, rieul_too=True):
 def attach_particle(stem, closed, open_):
     """``stem`` with the form of a paired particle its last syllable takes: 책을, 사과를, 길로, 집으로."""
     return stem + (closed if has_final_consonant(stem[-1], rieul_too=closed != "으로") else open_)
-
