@@ -231,6 +231,16 @@ def test_tables_in_train_are_ruled_in_full_or_between_rows_and_the_tune_table_is
     assert plain and not any("border:1px" in body or "border-bottom" in body for body in plain)
 
 
+def test_broken_rules_divide_train_layouts_only():
+    def rules(family):
+        bodies = [layouts.make_page(0, i)["body"] for i in range(660) if layouts.page_family(i) == family]
+        return {style for body in bodies for style in re.findall(r"border-(?:top|bottom):\dpx (\w+)", body)}
+    for family in ("article", "card", "price_list"):  # a detector learns a row of dashes is no text
+        assert {"dashed", "dotted"} <= rules(family), family
+    for family in layouts.families_of("tune") + layouts.families_of("test"):
+        assert "dotted" not in rules(family) and (family == "receipt") == ("dashed" in rules(family)), family
+
+
 def test_layout_pages_read_several_folders_one_after_the_other_and_refuse_a_missing_one(tmp_path):
     def page(page_id, shade):
         image = np.full((8, 12, 3), shade, np.uint8)

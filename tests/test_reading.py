@@ -584,6 +584,22 @@ def test_a_thumbnail_whose_lines_are_a_few_pixels_tall_is_unreadable(tiny_reader
     assert tiny_reader.read(thumbnail).verdict == "unreadable"
 
 
+def test_a_found_line_thinner_than_letters_is_a_rule_neither_read_nor_counted_as_unread(tiny_reader, monkeypatch):
+    from models.reading.pipeline import MIN_SHARP_PX
+
+    image, truth = paragraph()
+    line = LineBox(*map(int, truth[0]))
+    # a dashed rule under the line, found in a blurred extent as tall as a line but sharp only 2 px
+    rule = LineBox(line.x, line.y + line.h + 8, line.w, MIN_SHARP_PX - 1)
+    rule_found = LineBox(rule.x - 4, rule.y - 4, rule.w + 8, rule.h + 8)
+    monkeypatch.setattr(tiny_reader, "find", lambda *_: [(LineBox(line.x - 4, line.y - 4, line.w + 8, line.h + 8), line),
+                                                          (rule_found, rule)])
+    monkeypatch.setattr(tiny_reader, "read_line", lambda *_: LineReading("text", [1.0] * 4, 1.0))
+    reading = tiny_reader.read(image, sigma=3.0)
+    assert [read.box for read in reading.lines] == [line]
+    assert reading.verdict == "readable"  # a rule is no text left unread
+
+
 def test_with_a_detector_lines_are_read_in_their_blurred_extent_and_answered_at_their_sharp_ink(tiny_reader, monkeypatch):
     image, truth = paragraph()
     sharp = [LineBox(*box) for box in truth]

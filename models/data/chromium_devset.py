@@ -40,6 +40,10 @@ DPRS = (1, 2)
 RADIUS_GROUPS = {1: ((0, 0.5, 1), (1.5, 2), (3, 4)), 2: ((0, 0.5, 1), (1.5, 2), (3, 4))}
 WRAPPER_PAD = 24  # CSS px of constant background around each element: >= the crop margin below
 VIEWPORT_WIDTH = 1280
+# Chromium's GPU path sometimes drew the first frame after a filter change a grey level off the
+# frames after it (6 of 20 fresh browsers; 1 of 40 once the screenshot waited for two frames)
+TWO_FRAMES = "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
+SETTLE_TRIES = 4  # screenshots of one state at most, until two in a row agree
 ELEMENTS_PER_PAGE = 12
 
 
@@ -241,6 +245,19 @@ def _screenshot(page):
     return np.asarray(Image.open(io.BytesIO(page.screenshot(full_page=True))).convert("RGB"))
 
 
+def settled_screenshot(page, tries=SETTLE_TRIES):
+    """A full-page screenshot of a page that has drawn its last change: Chromium's GPU path
+    sometimes draws the first frames after a filter change a grey level off the frames after them,
+    so it waits two frames, then retakes the screenshot until two in a row agree (at most ``tries``)."""
+    page.evaluate(TWO_FRAMES)
+    shot = _screenshot(page)
+    for _ in range(tries - 1):
+        previous, shot = shot, _screenshot(page)
+        if np.array_equal(previous, shot):
+            break
+    return shot
+
+
 def capture_page(browser, elements, dpr, passes, pad=WRAPPER_PAD):
     """Render ``elements`` on one page and screenshot it whole: (rects, shots).
 
@@ -255,11 +272,11 @@ def capture_page(browser, elements, dpr, passes, pad=WRAPPER_PAD):
             "() => [...document.querySelectorAll('.t')].map(e => { const r = e.getBoundingClientRect(),"
             " w = e.parentElement.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom,"
             " w.left, w.top, w.right, w.bottom]; })")
-        shots = [_screenshot(page)]
+        shots = [settled_screenshot(page)]
         for radii in passes:
             page.evaluate("filters => document.querySelectorAll('.t').forEach((e, i) => e.style.filter = filters[i])",
                           [f"blur({radius}px)" for radius in radii])
-            shots.append(_screenshot(page))
+            shots.append(settled_screenshot(page))
     finally:
         page.close()
     return rects, shots

@@ -35,7 +35,6 @@ last; a rerun renders only the pages no shard holds. The folder belongs under ``
 """
 import argparse
 import html
-import io
 import json
 import math
 import os
@@ -45,17 +44,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from models.data.blur import chromium_blur
 from models.data.chromium_corpus import _consecutive, covered_elements, decode_png, encode_png, shard_indexes
-from models.data.chromium_devset import CJK_FONTS, FONTS, RASTER_ARGS, browser_rasters, chromium_version, launch
+from models.data.chromium_devset import (CJK_FONTS, FONTS, RASTER_ARGS, browser_rasters, chromium_version, launch,
+                                         settled_screenshot)
 from models.data.lexicon import load_lexicon
 from models.data.lines import korean_word
 from models.data.synth import CODE_LINES, UI_LABELS, jpeg_round_trip
 
-VERSION = 3                # 2: half the table_ruled pages ruled between rows only (other families as in 1)
+VERSION = 4                # 2: half the table_ruled pages ruled between rows only (other families as in 1)
                            # 3: Korean running text in eojeol (other languages, labels and cells as in 2)
+                           # 4: dividers (solid, dashed or dotted) in the train families article, card and
+                           #    price_list; tune and test families as in 3
 SPLITS = ("train", "tune", "test")
 FAMILY_SPLIT = {
     "article": "train", "links": "train", "card": "train", "callout": "train", "buttons": "train",
@@ -74,9 +75,6 @@ PAGE_PAD = 28             # CSS px of page around the layout: holds 3 sigma of t
 LEXICON_RANKS = 6000      # words are drawn from each language's most frequent ones
 INK_LEVELS = 40           # of 255: a pixel this far from its line box's commonest colour is ink
 INK_SHARE = 0.35          # ... or this share of the box's strongest contrast, if that is more
-# Chromium's GPU path sometimes drew the first frame after a filter change a grey level off the
-# frames after it (6 of 20 fresh browsers; 1 of 40 once the screenshot waits for two frames)
-TWO_FRAMES = "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
 
 
 def family_split(family):
@@ -220,8 +218,20 @@ def _heading(rng, lang, s, scale=None):
     return f'<h2 style="font-size:{s["size"] * scale:.1f}px;margin:0 0 .5em;font-weight:700">{esc(title(rng, lang))}</h2>'
 
 
+def _divider(rng, s):
+    """A rule between parts of a layout: solid, dashed or dotted, in a quiet or a strong colour. A
+    broken rule at mild blur is a row of marks the size of hyphens, which a detector must learn is
+    not a line of text (VERSION 4)."""
+    style = str(rng.choice(("solid", "dashed", "dotted")))
+    colour = s[str(rng.choice(("border", "muted", "fg", "accent")))]
+    return f'<div style="border-top:{int(rng.choice((1, 1, 2)))}px {style} {colour};margin:{rng.uniform(0.3, 0.9):.2f}em 0"></div>'
+
+
 def fam_article(rng, lang, s):
-    return _heading(rng, lang, s) + _paragraphs(rng, lang, int(rng.integers(1, 4)))
+    parts = [_heading(rng, lang, s)] + [_paragraphs(rng, lang, 1) for _ in range(int(rng.integers(1, 4)))]
+    if rng.random() < 0.5:
+        return _divider(rng, s).join(parts)
+    return "".join(parts)
 
 
 def fam_hero(rng, lang, s):
@@ -248,7 +258,7 @@ def fam_card(rng, lang, s):
         shadow = f"0 {int(rng.integers(1, 6))}px {int(rng.integers(4, 18))}px rgba(0,0,0,{rng.uniform(0.15, 0.5):.2f})"
         cards.append(f'<div style="background:{s["surface"]};box-shadow:{shadow};border-radius:{s["radius"]}px;'
                      f'padding:1em 1.2em;margin:0 0 1.2em">' + _heading(rng, lang, s, float(rng.uniform(1.1, 1.5)))
-                     + f"<p>{esc(sentence(rng, lang))}</p>"
+                     + f"<p>{esc(sentence(rng, lang))}</p>" + (_divider(rng, s) if rng.random() < 0.5 else "")
                      + f'<div style="color:{s["muted"]};font-size:.85em">{esc(phrase(rng, lang, 2, 4, running=True))} · {number(rng)}</div></div>')
     return "".join(cards)
 
@@ -321,9 +331,10 @@ def _two_columns(left, right, extra=""):
 
 
 def fam_price_list(rng, lang, s):
-    rows = [_two_columns(esc(phrase(rng, lang, 1, 3)), esc(price(rng)), f"padding:.35em 0;border-bottom:1px dotted {s['border']}")
+    rule = f"border-bottom:1px {rng.choice(('dotted', 'dashed', 'solid'))} {s[str(rng.choice(('border', 'muted')))]}"
+    rows = [_two_columns(esc(phrase(rng, lang, 1, 3)), esc(price(rng)), f"padding:.35em 0;{rule}")
             for _ in range(int(rng.integers(3, 8)))]
-    return _heading(rng, lang, s, 1.3) + "".join(rows)
+    return _heading(rng, lang, s, 1.3) + (_divider(rng, s) if rng.random() < 0.5 else "") + "".join(rows)
 
 
 def fam_receipt(rng, lang, s):
@@ -582,10 +593,6 @@ def dom_lines(page, dpr, sharp):
 
 # ---------------------------------------------------------------- rendering
 
-def _screenshot(page):
-    return np.asarray(Image.open(io.BytesIO(page.screenshot(full_page=True))).convert("RGB"))
-
-
 def as_picture(sharp, capture, size_px):
     """A capture blurred as a picture is: downscaled by ``scale``, Gaussian-blurred at the served size
     (sigma = ratio x the body font's served size), JPEG-compressed."""
@@ -611,7 +618,7 @@ def render_page(browser, spec):
         width = page.evaluate("document.documentElement.scrollWidth")
         if width > style["width"] + 2 * PAGE_PAD:
             page.set_viewport_size({"width": width + PAGE_PAD, "height": 64})
-        sharp = _screenshot(page)
+        sharp = settled_screenshot(page)
         lines = dom_lines(page, dpr, sharp)
         captures = []
         for capture in spec["captures"]:
@@ -620,8 +627,7 @@ def render_page(browser, spec):
                 continue
             page.evaluate("r => document.getElementById('layout').style.filter = r > 0 ? `blur(${r}px)` : ''",
                           capture["blur_css"])
-            page.evaluate(TWO_FRAMES)
-            captures.append(_screenshot(page))
+            captures.append(settled_screenshot(page))
     finally:
         page.close()
     return sharp, captures, lines

@@ -30,6 +30,7 @@ from models.reading.routing import has_hangul, reads_as_korean, sure_reading
 
 CONFIDENT = 0.9            # a character at or above this is shown as read; below it, marked uncertain
 MIN_LINE_PX = 6            # a line whose ink (tall letters to hanging ones) is shorter than this: a thumbnail, no readable letters (chosen on tune)
+MIN_SHARP_PX = 3           # a found line whose sharp text would be thinner than this is a rule or a sliver, not text (tune: 158 such, none over a true line)
 READABLE_SHARE = 0.85      # verdict readable: at least this share of the characters confident
 UNREADABLE_SHARE = 0.25    # verdict unreadable: fewer than this share confident
 UNSURE_LINE = 0.36         # a line none of whose characters the network gives this probability, before calibration, is junk (a sliver, a rule read as text): unread (chosen on tune)
@@ -215,7 +216,7 @@ class Reader:
         image = np.asarray(image)
         if image.ndim != 3 or image.shape[2] < 3 or image.dtype != np.uint8:
             raise ValueError("expected a uint8 (H, W, 3) image")
-        found = self.find(image, sigma)[:self.max_lines]
+        found = [(box, sharp) for box, sharp in self.find(image, sigma) if sharp.h >= MIN_SHARP_PX][:self.max_lines]
         sharp_of = dict(found)
         rows = reading_rows([box for box, _ in found if box.h >= MIN_LINE_PX])
         boxes = [box for row in rows for box in row]
