@@ -73,7 +73,7 @@ train: setup
 # document-like paragraphs (small type, shown as pictures), then 1 800 more once Korean lines were
 # written in eojeol (particles on their words). Stage 11 (session 21): 1 800 more on the layouts'
 # version 3, whose Korean prose is in eojeol too (the shipped chain's stages before it read versions 1
-# and 2; a run from nothing renders version 3 for all).
+# and 2; a run from nothing renders version 4 for all). Stage 12 (session 22): 1 800 more, seed 27.
 train-reader: setup
 	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.train_recognizer --task reader \
 		--init-from models/checkpoints/recognizer.pt --workers 1 --precision bf16 --batch-size 32 \
@@ -100,7 +100,11 @@ train-reader: setup
 	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.train_recognizer --task reader \
 		--init-from runs/reader_eoj/last.pt $(READER_LAYOUTS) --layouts runs/layouts_train,runs/layouts_tables \
 		--junk-share 0.1 --document-share 0.15 \
-		--seed 25 --lr 1.5e-4 --workers 2 --steps 1800 --out runs/reader_k3 --export models/checkpoints/reader.pt $(ARGS)
+		--seed 25 --lr 1.5e-4 --workers 2 --steps 1800 --out runs/reader_k3 $(ARGS)
+	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.train_recognizer --task reader \
+		--init-from runs/reader_k3/last.pt $(READER_LAYOUTS) --layouts runs/layouts_train,runs/layouts_tables \
+		--junk-share 0.1 --document-share 0.15 \
+		--seed 27 --lr 1.5e-4 --workers 2 --steps 1800 --out runs/reader_s12 --export models/checkpoints/reader.pt $(ARGS)
 	$(RUN_ENV) $(PY) -m models.training.calibrate_reader models/checkpoints/reader.pt --target 0.002
 
 READER_LAYOUTS := --locate-with models/checkpoints/line_detector.pt --paragraph-share 0.2 --layouts runs/layouts_train \
@@ -145,7 +149,9 @@ train-svtr: setup $(VENV)/.ppocr-port $(PPOCR_WHEEL)
 # stage of 4 000 steps from those weights on all 1 156: the shipped checkpoint's chain (about 4 CPU-hours
 # of training, in the model card). The first three stages' tables were all ruled in full when the shipped
 # chain ran them (layouts version 1) and its Korean pages were nouns spaced apart; a run from nothing now
-# renders version 3's: tables half ruled between rows, Korean prose in eojeol.
+# renders version 4's: tables half ruled between rows, Korean prose in eojeol, dividers (solid, dashed,
+# dotted) in articles, cards and price lists. The last stage (session 22, 39 min) trained from those
+# weights on version 4's train pages (version 3's table pages: that family did not change).
 train-detector: setup
 	$(RUN_ENV) $(PY) -m models.data.chromium_layouts --pages 330 --splits train --out runs/layouts_train
 	$(RUN_ENV) $(PY) -m models.data.chromium_layouts --pages 500 --splits tune,test --out runs/layouts
@@ -163,7 +169,10 @@ train-detector: setup
 		--out runs/layouts_tables
 	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.train_detector --init-from models/checkpoints/line_detector.pt \
 		--layouts runs/layouts_train,runs/layouts_tables --val-layouts runs/layouts --steps 4000 --lr 2e-4 --warmup 100 \
-		--faint-share 0.15 --crop-share 0.3 --seed 19 --out runs/detector3 --export models/checkpoints/line_detector.pt $(ARGS)
+		--faint-share 0.15 --crop-share 0.3 --seed 19 --out runs/detector3 $(ARGS)
+	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.train_detector --init-from runs/detector3/last.pt \
+		--layouts runs/layouts_train,runs/layouts_tables --val-layouts runs/layouts --steps 4000 --lr 2e-4 --warmup 100 \
+		--faint-share 0.15 --crop-share 0.3 --seed 33 --out runs/detector4 --export models/checkpoints/line_detector.pt $(ARGS)
 
 # Sharpening (PSNR, SSIM, Tesseract CER), then reading (the reader's text CER beside sharpen-then-Tesseract).
 # The layouts' measures read runs/layouts: the training recipes render its tune pages (which validate)

@@ -589,13 +589,12 @@ def test_a_found_line_thinner_than_letters_is_a_rule_neither_read_nor_counted_as
 
     image, truth = paragraph()
     line = LineBox(*map(int, truth[0]))
-    # a dashed rule under the line, found in a blurred extent as tall as a line but sharp only 2 px
-    rule = LineBox(line.x, line.y + line.h + 8, line.w, MIN_SHARP_PX - 1)
-    rule_found = LineBox(rule.x - 4, rule.y - 4, rule.w + 8, rule.h + 8)
-    monkeypatch.setattr(tiny_reader, "find", lambda *_: [(LineBox(line.x - 4, line.y - 4, line.w + 8, line.h + 8), line),
-                                                          (rule_found, rule)])
+    rule = LineBox(line.x, line.y + line.h + 8, line.w, MIN_SHARP_PX - 1)  # a dashed rule taken for a line
+    monkeypatch.setattr(tiny_reader, "detector", lambda _: [line, rule])
+    monkeypatch.setattr(tiny_reader, "rules_too", False)
+    assert [sharp for _, sharp in tiny_reader.find(blur(image, 3.0), 3.0)] == [line]
     monkeypatch.setattr(tiny_reader, "read_line", lambda *_: LineReading("text", [1.0] * 4, 1.0))
-    reading = tiny_reader.read(image, sigma=3.0)
+    reading = tiny_reader.read(blur(image, 3.0), sigma=3.0)
     assert [read.box for read in reading.lines] == [line]
     assert reading.verdict == "readable"  # a rule is no text left unread
 

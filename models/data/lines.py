@@ -147,6 +147,7 @@ def _amount(rng):
     forms = (f"{currency}{number}", f"{currency} {number}", f"{number} {currency}", f"{number}{currency}",
              f"{'+-'[int(rng.integers(0, 2))]}{rng.uniform(0, 100):.1f}%", f"#{rng.integers(100, 9_999_999)}",
              f"{rng.integers(1, 99)}×{rng.integers(1, 99)}", f"{rng.integers(2, 4000)}×{rng.integers(2, 4000)}",
+             f"{'x×'[int(rng.integers(0, 2))]}{rng.integers(1, 100)}",  # a quantity, as receipts print it
              f"{rng.uniform(-40, 45):.0f}°C", f"±{rng.uniform(0, 10):.1f}")
     return forms[int(rng.integers(len(forms)))]
 

@@ -85,15 +85,17 @@ def find_text_lines(image, sigma=None, detector=None, rules_too=True):
     extent, as ``find_lines`` finds it and as the reader was trained on) and where its sharp text
     lies. With a ``detector`` (a LineDetector): its lines, grown by the blur's spread
     (``line_colours.found_extents``), and with ``rules_too`` those ``find_lines`` finds that it
-    missed; without, ``find_lines``' lines."""
+    missed; without, ``find_lines``' lines. A line whose sharp text would be thinner than
+    ``MIN_SHARP_PX`` is a rule or a row of dashes, not text, and is left out."""
     if detector is None:
-        return [(box, text_box(box, sigma)) for box in find_lines(image)]
-    boxes = detector(image)
-    lines = list(zip(found_extents(image, boxes, sigma), boxes))
-    if rules_too:
-        missed = missed_lines(find_lines(image), [extent for extent, _ in lines])
-        lines = sorted(lines + [(box, text_box(box, sigma)) for box in missed], key=lambda line: (line[0].y, line[0].x))
-    return lines
+        lines = [(box, text_box(box, sigma)) for box in find_lines(image)]
+    else:
+        boxes = detector(image)
+        lines = list(zip(found_extents(image, boxes, sigma), boxes))
+        if rules_too:
+            missed = missed_lines(find_lines(image), [extent for extent, _ in lines])
+            lines = sorted(lines + [(box, text_box(box, sigma)) for box in missed], key=lambda line: (line[0].y, line[0].x))
+    return [(found, sharp) for found, sharp in lines if sharp.h >= MIN_SHARP_PX]
 
 
 def text_ems(text):
@@ -216,7 +218,7 @@ class Reader:
         image = np.asarray(image)
         if image.ndim != 3 or image.shape[2] < 3 or image.dtype != np.uint8:
             raise ValueError("expected a uint8 (H, W, 3) image")
-        found = [(box, sharp) for box, sharp in self.find(image, sigma) if sharp.h >= MIN_SHARP_PX][:self.max_lines]
+        found = self.find(image, sigma)[:self.max_lines]
         sharp_of = dict(found)
         rows = reading_rows([box for box, _ in found if box.h >= MIN_LINE_PX])
         boxes = [box for row in rows for box in row]
