@@ -90,26 +90,21 @@ train-reader: setup
 	$(RUN_ENV) $(PY) -m models.data.chromium_layouts --pages 5000 --first 1700 --splits train --families table_ruled \
 		--out runs/layouts_tables
 	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.train_recognizer --task reader \
-		--init-from runs/reader_s8/last.pt $(READER_LAYOUTS) --layouts runs/layouts_train,runs/layouts_tables \
-		--junk-share 0.1 --document-share 0.15 \
-		--seed 21 --lr 1.5e-4 --workers 2 --steps 1800 --out runs/reader_doc $(ARGS)
+		--init-from runs/reader_s8/last.pt $(READER_TABLES_DOCUMENTS) --seed 21 --out runs/reader_doc $(ARGS)
 	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.train_recognizer --task reader \
-		--init-from runs/reader_doc/last.pt $(READER_LAYOUTS) --layouts runs/layouts_train,runs/layouts_tables \
-		--junk-share 0.1 --document-share 0.15 \
-		--seed 23 --lr 1.5e-4 --workers 2 --steps 1800 --out runs/reader_eoj $(ARGS)
+		--init-from runs/reader_doc/last.pt $(READER_TABLES_DOCUMENTS) --seed 23 --out runs/reader_eoj $(ARGS)
 	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.train_recognizer --task reader \
-		--init-from runs/reader_eoj/last.pt $(READER_LAYOUTS) --layouts runs/layouts_train,runs/layouts_tables \
-		--junk-share 0.1 --document-share 0.15 \
-		--seed 25 --lr 1.5e-4 --workers 2 --steps 1800 --out runs/reader_k3 $(ARGS)
+		--init-from runs/reader_eoj/last.pt $(READER_TABLES_DOCUMENTS) --seed 25 --out runs/reader_k3 $(ARGS)
 	OMP_WAIT_POLICY=PASSIVE $(RUN_ENV) $(PY) -m models.training.train_recognizer --task reader \
-		--init-from runs/reader_k3/last.pt $(READER_LAYOUTS) --layouts runs/layouts_train,runs/layouts_tables \
-		--junk-share 0.1 --document-share 0.15 \
-		--seed 27 --lr 1.5e-4 --workers 2 --steps 1800 --out runs/reader_s12 --export models/checkpoints/reader.pt $(ARGS)
+		--init-from runs/reader_k3/last.pt $(READER_TABLES_DOCUMENTS) --seed 27 --out runs/reader_s12 --export models/checkpoints/reader.pt $(ARGS)
 	$(RUN_ENV) $(PY) -m models.training.calibrate_reader models/checkpoints/reader.pt --target 0.002
 
 READER_LAYOUTS := --locate-with models/checkpoints/line_detector.pt --paragraph-share 0.2 --layouts runs/layouts_train \
 	--layout-share 0.5 --korean-weight 0.4 --val-layouts runs/layouts --val-lines 400 --val-layout-lines 400 \
 	--warmup 60 --batch-size 32 --threads 1 --precision bf16
+# stages 9-12: the table pages beside the layouts, a tenth junk boxes, 15 % document lines, 1 800 steps each
+READER_TABLES_DOCUMENTS := $(READER_LAYOUTS) --layouts runs/layouts_train,runs/layouts_tables --junk-share 0.1 \
+	--document-share 0.15 --lr 1.5e-4 --workers 2 --steps 1800
 
 # The SVTR (/v1/read's lines without Hangul): PP-OCRv6 small ported, fine-tuned on our blurred lines located by
 # the rule finder, then by the shipped line detector (as /v1/read finds them), then with 30 % of each batch
