@@ -19,7 +19,8 @@ from models.reading.line_detector import missed_lines
 from models.reading.line_finder import (LineBox, article_columns, find_lines, reading_order, reading_rows, reading_window,
                                         text_box, without_slivers)
 from models.reading.pipeline import UNSURE_LINE, LineReading, Reader, Reading, ReadLine, join_word_gaps, verdict
-from models.reading.prior import CharacterPrior, LanguagePrior, WordPrior, nearby_words
+from models.reading.prior import (CharacterPrior, LanguagePrior, WordPrior, korean_word_score, nearby_korean_words,
+                                  nearby_words)
 from models.reading.recognizer import READER_CHARSET, SYMBOLS, build_recognizer, encode, line_input
 from models.training import train_recognizer
 from models.training.train_recognizer import located_boxes
@@ -420,6 +421,31 @@ def test_refine_words_replaces_an_uncertain_word_by_a_near_frequent_one_and_leav
     # without a prior the pixels decide, and a word read with confidence is never touched
     assert decode.refine_words(log_probs, "betveen here", confidences, encode_toy, None) == "betveen here"
     assert decode.refine_words(log_probs, "betveen here", [1.0] * 12, encode_toy, WordPrior()) == "betveen here"
+
+
+def test_nearby_korean_words_change_a_jamo_of_the_stem_and_keep_its_ending():
+    # 종전 (the end of a war) read 중전, its particle 과 kept; 포지션 read 포지선 before 에서
+    assert "종전과" in nearby_korean_words("중전과") and "포지션에서" in nearby_korean_words("포지선에서")
+    # two-syllable stems reach one jamo: 옵션 is three letters from 음선
+    assert "옵션" not in nearby_korean_words("음선") and "중전과" not in nearby_korean_words("중전과")
+    assert nearby_korean_words("price") == () and nearby_korean_words("3층") == ()
+
+
+def test_korean_word_score_rewards_a_known_stem_under_any_ending_and_scores_nothing_else():
+    assert korean_word_score("포지션에서") > korean_word_score("포지선에서")
+    assert korean_word_score("포지션에서") == korean_word_score("포지션")  # the stem is what the list knows
+    assert korean_word_score("website") == 0.0 and korean_word_score("3층") == 0.0
+
+
+def test_refine_words_puts_a_known_korean_stem_where_the_pixels_half_see_it():
+    charset = "중종전과 "
+    encode_toy = partial(encode, charset=charset)
+    log_probs = spelled("중전과 ", charset, doubt={0: ("종", 0.45)})
+    confidences = [0.55, 1.0, 1.0, 1.0]
+    assert decode.refine_words(log_probs, "중전과", confidences, encode_toy, None) == "종전과"
+    # where the pixels are all but sure of the syllable, the list does not overrule them
+    clear = spelled("중전과 ", charset, doubt={0: ("종", 0.02)})
+    assert decode.refine_words(clear, "중전과", confidences, encode_toy, None) == "중전과"
 
 
 def test_word_prior_prefers_frequent_words_and_leaves_codes_and_numbers_alone():

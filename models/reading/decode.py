@@ -15,7 +15,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models.reading.prior import EDGE_PUNCTUATION, cased_like, lexicon_prefixes, nearby_words
+from models.reading.prior import (EDGE_PUNCTUATION, HANGUL_WORD, cased_like, korean_word_score, lexicon_prefixes,
+                                  nearby_korean_words, nearby_words)
 from models.reading.recognizer import decode as collapse
 
 NEG_INF = -math.inf
@@ -250,7 +251,8 @@ def refine_words(log_probs, text, confidences, encode, prior=None, confident=0.9
     """``text`` with each uncertain word (a character below ``confident``) replaced by whichever of
     it, the English words within two edits of it and (``search``) the lexicon words its columns
     spell best (``lexicon_search``) the line's log-probabilities and the prior like best, over the
-    whole line. The beam keeps a few prefixes column by column; the words a blurred letter or two
+    whole line. A Korean word is weighed against the eojeol whose stem is a list word a jamo or
+    two from its own (``nearby_korean_words``), each scored by its stem (``korean_word_score``). The beam keeps a few prefixes column by column; the words a blurred letter or two
     away ("betveen", "Resolts") are often not among them.
 
     ``encode(text)``: the class labels of a text, ValueError for a character outside the charset;
@@ -262,7 +264,8 @@ def refine_words(log_probs, text, confidences, encode, prior=None, confident=0.9
         if min(confidences[starts[position]:starts[position] + len(word)], default=1.0) >= confident:
             continue
         core = word.strip(EDGE_PUNCTUATION)
-        neighbours = list(nearby_words(core)) if len(core) >= 2 else []
+        korean = bool(HANGUL_WORD.match(core))
+        neighbours = list(nearby_korean_words(core) if korean else nearby_words(core)) if len(core) >= 2 else []
         searchable = search and len(core) >= 2 and core.isascii() and core.isalpha()
         if searchable and searched is None:
             searched = (spans or _spans_of(log_probs, text, encode), _letter_classes(encode))
@@ -275,7 +278,7 @@ def refine_words(log_probs, text, confidences, encode, prior=None, confident=0.9
         if not neighbours:
             continue
         head, tail = word[:word.index(core)], word[word.index(core) + len(core):]
-        lines, label_lists = [], []
+        lines, label_lists, word_scores = [], [], []
         for other in [core] + neighbours:
             line = " ".join(words[:position] + [head + other + tail] + words[position + 1:])
             try:
@@ -283,7 +286,9 @@ def refine_words(log_probs, text, confidences, encode, prior=None, confident=0.9
             except ValueError:
                 continue
             lines.append(line)
-        scores = [likelihood + (prior(line, final=True) if prior is not None else 0.0)
-                  for line, likelihood in zip(lines, line_log_likelihoods(log_probs, label_lists))]
+            # Korean stems are scored here only (the prior leaves Korean words unscored: 31-2a)
+            word_scores.append(korean_word_score(other) if korean else 0.0)
+        scores = [likelihood + word_score + (prior(line, final=True) if prior is not None else 0.0)
+                  for line, likelihood, word_score in zip(lines, line_log_likelihoods(log_probs, label_lists), word_scores)]
         words = lines[int(np.argmax(scores))].split(" ")
     return " ".join(words)

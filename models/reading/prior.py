@@ -7,7 +7,9 @@ not words and get no word prior, but for a numbered list's marker opening a line
 scores as a frequent word. Chinese, Japanese and Korean are scored character by character
 instead, each by the character before it (``CharacterPrior``): Chinese and Japanese are written
 without spaces, and wordfreq's Korean list holds morphemes, whose particles, scored as words of
-their own, paid the beam for a space before them ("계획 을" for "계획을"; EXPERIMENTS 31-2a).
+their own, paid the beam for a space before them ("계획 을" for "계획을"; EXPERIMENTS 31-2a); a
+Korean word's stem is scored only where the decoder weighs an uncertain word against the list
+words a jamo or two from it (``nearby_korean_words``, ``korean_word_score``).
 ``LanguagePrior`` is both, what the reader decodes with.
 
 A prior is called as ``prior(text, final)``: the log-score of what ``text`` has settled (its
@@ -20,7 +22,9 @@ from functools import lru_cache
 
 import numpy as np
 
+from models.data.korean import KOREAN_MORPHEMES
 from models.data.lexicon import load_lexicon
+from models.reading.hangul import SYLLABLE_BASE, TAILS, VOWELS
 
 LN10 = math.log(10)
 LATIN_WORD = re.compile(r"^[A-Za-z][A-Za-z'\-]*$")
@@ -251,3 +255,73 @@ def cased_like(word, model):
     if model[:1].isupper():
         return word.capitalize()
     return word
+
+
+# --- Korean words near a misread one: jamo apart, with the particles and endings kept ---
+
+KOREAN_NEIGHBOUR_WORDS = 30_000  # the whole shipped Korean list
+KOREAN_STEM_WEIGHT = 0.25        # a known stem's zipf above a rare word's, in nats per zipf unit (chosen on tune)
+KOREAN_OOV_ZIPF = 1.0
+HANGUL_WORD = re.compile(r"^[\uac00-\ud7a3]+$")
+
+
+def _jamo_codes(word):
+    """(syllables, 3) lead, vowel and tail indices of a word of Hangul syllables."""
+    index = np.frombuffer(word.encode("utf-32-le"), np.uint32).astype(np.int32) - SYLLABLE_BASE
+    return np.stack([index // (VOWELS * TAILS), (index // TAILS) % VOWELS, index % TAILS], axis=1)
+
+
+@lru_cache(maxsize=None)
+def _korean_stems_by_length(count=KOREAN_NEIGHBOUR_WORDS):
+    """{syllables: (int (N, syllables, 3) jamo indices, [words] most frequent first)} of the Korean
+    list's words of two syllables or more that are not a particle or ending of our pools."""
+    groups = {}
+    for word, _ in load_lexicon("ko")[:count]:
+        if len(word) >= 2 and HANGUL_WORD.match(word) and word not in KOREAN_MORPHEMES:
+            groups.setdefault(len(word), []).append(word)
+    return {length: (np.stack([_jamo_codes(w) for w in words]), words) for length, words in groups.items()}
+
+
+def korean_splits(word):
+    """The ways a Korean eojeol splits into a stem of two syllables or more and what follows it
+    (a particle, an ending or nothing): (stem, rest) pairs, the bare word first. Korean attaches
+    many endings; any split is tried rather than a list of them."""
+    return [(word[:cut], word[cut:]) for cut in range(len(word), 1, -1)]
+
+
+@lru_cache(maxsize=200_000)
+def korean_word_score(token):
+    """The refinement's score of a Korean eojeol: ``KOREAN_STEM_WEIGHT`` x (the zipf of the most
+    frequent list word it opens with, of two syllables or more, or ``KOREAN_OOV_ZIPF``, less a
+    rare word's 3) in nats; 0 for a token that is not all Hangul. Only the refinement uses it:
+    scored in the beam, the list's particles paid for spaces before them (EXPERIMENTS 31-2a)."""
+    word = token.strip(EDGE_PUNCTUATION)
+    if not HANGUL_WORD.match(word):
+        return 0.0
+    frequencies = _frequencies("ko")
+    zipf = max((frequencies.get(stem, KOREAN_OOV_ZIPF) for stem, _ in korean_splits(word)
+                if stem not in KOREAN_MORPHEMES), default=KOREAN_OOV_ZIPF)
+    return KOREAN_STEM_WEIGHT * (max(zipf, KOREAN_OOV_ZIPF) - 3.0) * LN10
+
+
+@lru_cache(maxsize=4096)
+def nearby_korean_words(word, limit=MAX_NEIGHBOURS):
+    """Eojeol whose stem is a Korean list word a jamo or two from ``word``'s stem (one for stems of
+    two syllables), its particle or ending kept: the nearest first, then the most frequent. A
+    blurred 옵션 reads 옵선 or 음션; jamo distance counts the letters that differ, not syllables."""
+    if not HANGUL_WORD.match(word):
+        return ()
+    found = {}
+    for stem, ending in korean_splits(word):
+        group = _korean_stems_by_length().get(len(stem))
+        if group is None:
+            continue
+        codes, stems = group
+        distances = (codes != _jamo_codes(stem)[None]).sum(axis=(1, 2))
+        reach = 1 if len(stem) == 2 else 2
+        for rank in np.flatnonzero((distances > 0) & (distances <= reach)):
+            candidate = stems[rank] + ending
+            key = (int(distances[rank]), int(rank))
+            if candidate not in found or key < found[candidate]:
+                found[candidate] = key
+    return tuple(sorted(found, key=found.get)[:limit])
