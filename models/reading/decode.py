@@ -252,8 +252,9 @@ def refine_words(log_probs, text, confidences, encode, prior=None, confident=0.9
     it, the English words within two edits of it and (``search``) the lexicon words its columns
     spell best (``lexicon_search``) the line's log-probabilities and the prior like best, over the
     whole line. A Korean word is weighed against the eojeol whose stem is a list word a jamo or
-    two from its own (``nearby_korean_words``), each scored by its stem (``korean_word_score``). The beam keeps a few prefixes column by column; the words a blurred letter or two
-    away ("betveen", "Resolts") are often not among them.
+    two from its own (``nearby_korean_words``), each scored by its stem (``korean_word_score``).
+    The beam keeps a few prefixes column by column; the words a blurred letter or two away
+    ("betveen", "Resolts") are often not among them.
 
     ``encode(text)``: the class labels of a text, ValueError for a character outside the charset;
     ``spans``: ``text``'s alignment (``align``) where the caller has it."""
