@@ -157,8 +157,11 @@ class ReadService:
 
     def warmup(self):
         """Load the reader, the word lists and the network's kernels before the first request."""
+        from models.reading.prior import build_word_indexes
+
         reader = self.load()
         reader.prior("warm up 준비 完了", final=True)
+        build_word_indexes()
         image = np.full((40, 160, 3), 255, np.uint8)
         image[14:26, 10:150] = 0  # one dark bar: found as a line, so the network and the decoder run
         reader.read(image)

@@ -560,7 +560,8 @@ def test_layout_draws_add_boxes_holding_no_text_as_lines_read_as_nothing_and_run
 
 
 def test_hangul_round_trips_through_its_jamo_and_composed_syllables_keep_their_weakest_letter():
-    from models.reading.hangul import JAMO, from_jamo, is_syllable, to_jamo
+    from models.reading.hangul import (JAMO, LEAD_BASE, TAIL_BASE, VOWEL_BASE, from_jamo, is_syllable, jamo_indices,
+                                       to_jamo)
 
     syllables = "".join(ch for ch in READER_CHARSET if is_syllable(ch))
     text = syllables + " 값은 5,000원 price 価格"
@@ -569,6 +570,10 @@ def test_hangul_round_trips_through_its_jamo_and_composed_syllables_keep_their_w
     assert to_jamo("값") == "\u1100\u1161\u11b9"
     assert from_jamo("\u1100\u1161\u11b9a", [0.9, 0.4, 0.8, 1.0]) == ("값a", [0.4, 1.0])
     assert from_jamo("\u1100x") == "\u1100x"  # a lead without its vowel stays a letter
+    # the indices are to_jamo's letters, counted from each kind's first (a tail of 0: none)
+    letters = [ord(ch) for ch in to_jamo("값가")]
+    assert jamo_indices("값가").tolist() == [[letters[0] - LEAD_BASE, letters[1] - VOWEL_BASE, letters[2] - TAIL_BASE],
+                                           [letters[3] - LEAD_BASE, letters[4] - VOWEL_BASE, 0]]
 
 
 def test_a_jamo_head_trains_on_korean_lines_spelled_as_letters_and_the_pipeline_composes_them(

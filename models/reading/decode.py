@@ -289,7 +289,8 @@ def refine_words(log_probs, text, confidences, encode, prior=None, confident=0.9
             lines.append(line)
             # Korean stems are scored here only (the prior leaves Korean words unscored: 31-2a)
             word_scores.append(korean_word_score(other) if korean else 0.0)
+        likelihoods = line_log_likelihoods(log_probs, label_lists)
         scores = [likelihood + word_score + (prior(line, final=True) if prior is not None else 0.0)
-                  for line, likelihood, word_score in zip(lines, line_log_likelihoods(log_probs, label_lists), word_scores)]
+                  for line, likelihood, word_score in zip(lines, likelihoods, word_scores)]
         words = lines[int(np.argmax(scores))].split(" ")
     return " ".join(words)

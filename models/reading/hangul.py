@@ -9,6 +9,8 @@ trailing consonant (Unicode's conjoining jamo, U+1100–U+11FF), so a recogniser
 Pure functions; conjoining jamo that make no syllable (a lead without a vowel) are kept as they are.
 """
 
+import numpy as np
+
 SYLLABLE_BASE, SYLLABLE_LAST = 0xAC00, 0xD7A3
 LEAD_BASE, VOWEL_BASE, TAIL_BASE = 0x1100, 0x1161, 0x11A7  # a tail index 0 means no trailing consonant
 LEADS, VOWELS, TAILS = 19, 21, 28
@@ -37,6 +39,13 @@ def to_jamo(text):
         vowel, tail = divmod(rest, TAILS)
         out.append(chr(LEAD_BASE + lead) + chr(VOWEL_BASE + vowel) + (chr(TAIL_BASE + tail) if tail else ""))
     return "".join(out)
+
+
+def jamo_indices(word):
+    """(syllables, 3) int array of each syllable's lead, vowel and tail indices (tail 0: none) for a
+    word of Hangul syllables only: ``to_jamo``'s arithmetic for many words at once."""
+    index = np.frombuffer(word.encode("utf-32-le"), np.uint32).astype(np.int32) - SYLLABLE_BASE
+    return np.stack([index // (VOWELS * TAILS), (index // TAILS) % VOWELS, index % TAILS], axis=1)
 
 
 def _lead(ch):

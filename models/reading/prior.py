@@ -24,7 +24,7 @@ import numpy as np
 
 from models.data.korean import KOREAN_MORPHEMES
 from models.data.lexicon import load_lexicon
-from models.reading.hangul import SYLLABLE_BASE, TAILS, VOWELS
+from models.reading.hangul import jamo_indices
 
 LN10 = math.log(10)
 LATIN_WORD = re.compile(r"^[A-Za-z][A-Za-z'\-]*$")
@@ -265,12 +265,6 @@ KOREAN_OOV_ZIPF = 1.0
 HANGUL_WORD = re.compile(r"^[\uac00-\ud7a3]+$")
 
 
-def _jamo_codes(word):
-    """(syllables, 3) lead, vowel and tail indices of a word of Hangul syllables."""
-    index = np.frombuffer(word.encode("utf-32-le"), np.uint32).astype(np.int32) - SYLLABLE_BASE
-    return np.stack([index // (VOWELS * TAILS), (index // TAILS) % VOWELS, index % TAILS], axis=1)
-
-
 @lru_cache(maxsize=None)
 def _korean_stems_by_length(count=KOREAN_NEIGHBOUR_WORDS):
     """{syllables: (int (N, syllables, 3) jamo indices, [words] most frequent first)} of the Korean
@@ -279,7 +273,7 @@ def _korean_stems_by_length(count=KOREAN_NEIGHBOUR_WORDS):
     for word, _ in load_lexicon("ko")[:count]:
         if len(word) >= 2 and HANGUL_WORD.match(word) and word not in KOREAN_MORPHEMES:
             groups.setdefault(len(word), []).append(word)
-    return {length: (np.stack([_jamo_codes(w) for w in words]), words) for length, words in groups.items()}
+    return {length: (np.stack([jamo_indices(w) for w in words]), words) for length, words in groups.items()}
 
 
 def korean_splits(word):
@@ -317,7 +311,7 @@ def nearby_korean_words(word, limit=MAX_NEIGHBOURS):
         if group is None:
             continue
         codes, stems = group
-        distances = (codes != _jamo_codes(stem)[None]).sum(axis=(1, 2))
+        distances = (codes != jamo_indices(stem)[None]).sum(axis=(1, 2))
         reach = 1 if len(stem) == 2 else 2
         for rank in np.flatnonzero((distances > 0) & (distances <= reach)):
             candidate = stems[rank] + ending
@@ -325,3 +319,12 @@ def nearby_korean_words(word, limit=MAX_NEIGHBOURS):
             if candidate not in found or key < found[candidate]:
                 found[candidate] = key
     return tuple(sorted(found, key=found.get)[:limit])
+
+
+def build_word_indexes():
+    """Build the indexes ``refine_words`` searches (the English words by length, their prefix tree,
+    the Korean stems' jamo; about 0.7 s on 2 cores) now, so that the first uncertain word of the
+    first request does not wait for them."""
+    _words_by_length()
+    lexicon_prefixes()
+    _korean_stems_by_length()
