@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from models import build_model, save_checkpoint
+from models import CheckpointError, build_model, save_checkpoint
 from models.reading.line_networks import CrnnLines, SvtrLines, load_line_network
 from models.reading.pipeline import Reader
 from models.reading.recognizer import READER_CHARSET
@@ -292,6 +292,26 @@ def test_an_svtr_with_hangul_reads_every_line_unless_korean_is_kept_with_the_rea
         assert [line.text for line in reader.read_boxes(image, ["one", "two"])] == [expected] * 2
         assert reader.network.calls == ([] if expected == "SVTR 가" else [["one", "two"]])  # the reader is not run at all
     assert not Reader(reader_checkpoint, svtr=svtr_checkpoint).svtr_reads_all
+
+
+def test_a_korean_svtr_reads_the_lines_the_reader_routes_as_korean_and_only_those(
+        reader_checkpoint, svtr_checkpoint, tmp_path):
+    korean_svtr = tmp_path / "svtr_ko.pt"
+    save_checkpoint(korean_svtr, build_svtr_lcnet(charset=READER_CHARSET, **TINY))
+    reader = Reader(reader_checkpoint, svtr=svtr_checkpoint, korean_svtr=korean_svtr, refine=False)
+    assert not reader.svtr_reads_all
+    reader.network = FixedLines(READER_CHARSET, "가걱", texts={"price": ("price", 1.0)})
+    reader.svtr = FixedLines(without_hangul(READER_CHARSET), "SVTR", certainty=0.5)
+    reader.korean_svtr = FixedLines(READER_CHARSET, "가격")
+    image = np.zeros((20, 40, 3), np.uint8)
+    assert [line.text for line in reader.read_boxes(image, ["one", "price", "two"])] == ["가격", "SVTR", "가격"]
+    assert reader.korean_svtr.calls == [["one", "two"]]  # the line routed away from Korean is not read twice
+    reader.korean_svtr.calls.clear()
+    reader.network = FixedLines(READER_CHARSET, "price")
+    assert [line.text for line in reader.read_boxes(image, ["one"])] == ["SVTR"]
+    assert reader.korean_svtr.calls == []  # no Korean line: the Korean SVTR is not run
+    with pytest.raises(CheckpointError, match="Hangul"):
+        Reader(reader_checkpoint, svtr=svtr_checkpoint, korean_svtr=svtr_checkpoint)
 
 
 def test_hangul_is_appended_to_the_head_and_the_known_classes_keep_their_rows(svtr_checkpoint):

@@ -157,6 +157,8 @@ def main(argv=None):
     parser.add_argument("--reader", default=str(DEFAULT_READER))
     parser.add_argument("--svtr", default=str(DEFAULT_SVTR) if DEFAULT_SVTR.is_file() else "")
     parser.add_argument("--detector", default=str(DEFAULT_DETECTOR) if DEFAULT_DETECTOR.is_file() else "")
+    parser.add_argument("--korean-svtr", default="",
+                        help="an SVTR-LCNet whose head has Hangul, to read the lines routed as Korean in the reader's place")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--lines", action="store_true",
                         help="also write lines.json: every true line with what was read over it, and the invented lines")
@@ -166,7 +168,8 @@ def main(argv=None):
     started = time.time()
     try:
         pages = LayoutPages(args.layouts)
-        reader = Reader(args.reader, svtr=args.svtr or None, detector=args.detector or None)
+        reader = Reader(args.reader, svtr=args.svtr or None, detector=args.detector or None,
+                        korean_svtr=args.korean_svtr or None)
     except (OSError, ValueError, CheckpointError) as exc:
         sys.exit(f"error: {exc}")
     pages.pages = [page for page in pages.pages if page["id"] < args.pages]
@@ -186,7 +189,7 @@ def main(argv=None):
               f"sigma / the line's font size. {(time.time() - started) / 60:.1f} min.")
     results = {
         "header": header, "layouts": args.layouts, "splits": splits, "reader": args.reader, "svtr": args.svtr,
-        "detector": args.detector,
+        "korean_svtr": args.korean_svtr, "detector": args.detector,
         **summaries(records, splits), "records": records,
     }
     out = Path(args.out)

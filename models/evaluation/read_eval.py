@@ -239,6 +239,8 @@ def main(argv=None):
     parser.add_argument("--prior-weight", type=float, default=None, help="override the word prior's weight (0: none)")
     parser.add_argument("--char-prior-weight", type=float, default=None,
                         help="override the CJK character prior's weight (0: none)")
+    parser.add_argument("--korean-svtr", default="",
+                        help="an SVTR-LCNet whose head has Hangul, to read the lines routed as Korean in the reader's place")
     parser.add_argument("--korean-to-reader", action="store_true",
                         help="Korean lines read by the reader even when the SVTR has Hangul")
     parser.add_argument("--no-refine", action="store_true", help="keep the beam's words (no lexicon refinement)")
@@ -252,7 +254,7 @@ def main(argv=None):
     try:
         reader = Reader(args.reader, refine=not args.no_refine, svtr=args.svtr or None,
                         korean_to_reader=args.korean_to_reader, detector=args.detector or None,
-                        rules_too=not args.detector_only)
+                        rules_too=not args.detector_only, korean_svtr=args.korean_svtr or None)
         if args.prior_weight is not None:
             reader.prior.words.weight = args.prior_weight
         if args.char_prior_weight is not None:
@@ -266,7 +268,7 @@ def main(argv=None):
     baselines = load_baselines(out / "results.json")
     results = {
         "devset": str(args.devset), "samples": len(records), "reader": str(args.reader), "svtr": args.svtr or None,
-        "detector": args.detector or None, "rules_too": bool(args.detector) and not args.detector_only,
+        "korean_svtr": args.korean_svtr or None, "detector": args.detector or None, "rules_too": bool(args.detector) and not args.detector_only,
         "svtr_reads": "every line" if reader.svtr_reads_all else "lines without Hangul",
         "prior_weight": reader.prior.words.weight,
         "char_prior_weight": reader.prior.characters.weight, "refine": reader.refine, "confident": CONFIDENT,

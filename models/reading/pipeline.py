@@ -153,10 +153,11 @@ class Reader:
     """The reading pipeline around the reader checkpoint and, when one is given, the SVTR-LCNet.
     An SVTR whose head has Hangul reads every line; one without it reads the lines it reads surely
     and those the reader does not read as Korean (``models.reading.routing``). ``korean_to_reader`` keeps Korean lines with the
-    reader even when the SVTR has Hangul (for A/B runs)."""
+    reader even when the SVTR has Hangul (for A/B runs). ``korean_svtr``: an SVTR whose head has Hangul
+    reads the lines routed as Korean in the reader's place (the reader still routes them)."""
 
     def __init__(self, checkpoint=DEFAULT_READER, device="cpu", prior=None, beam_width=8, max_lines=200,
-                 refine=True, svtr=None, korean_to_reader=False, detector=None, rules_too=True):
+                 refine=True, svtr=None, korean_to_reader=False, detector=None, rules_too=True, korean_svtr=None):
         self.detector = LineDetector(detector, precision="auto") if detector else None
         self.rules_too = rules_too  # with a detector, also read the lines find_lines finds where it found none
         self.network = CrnnLines(read_checkpoint(checkpoint), checkpoint, device)
@@ -164,6 +165,10 @@ class Reader:
         if self.svtr is not None and not isinstance(self.svtr, SvtrLines):
             raise CheckpointError(f"{svtr} is not an SVTR-LCNet checkpoint")
         self.svtr_reads_all = self.svtr is not None and has_hangul(self.svtr.charset) and not korean_to_reader
+        self.korean_svtr = load_line_network(korean_svtr, device) if korean_svtr else None
+        if self.korean_svtr is not None and not (isinstance(self.korean_svtr, SvtrLines)
+                                                 and has_hangul(self.korean_svtr.charset)):
+            raise CheckpointError(f"{korean_svtr} is not an SVTR-LCNet checkpoint whose head has Hangul")
         self.prior = LanguagePrior() if prior is None else prior
         self.beam_width = beam_width
         self.max_lines = max_lines
@@ -206,8 +211,11 @@ class Reader:
         svtrs = self.svtr.log_probs(image, boxes, sigma)
         unsure = [i for i, log_probs in enumerate(svtrs) if not sure_reading(log_probs, self.svtr.charset)]
         readers = dict(zip(unsure, self.network.log_probs(image, [boxes[i] for i in unsure], sigma) if unsure else []))
-        korean = {i for i, log_probs in readers.items() if reads_as_korean(greedy(log_probs, self.network.charset))}
-        return [self.read_line(readers[i]) if i in korean else self.read_line(svtrs[i], self.svtr)
+        korean = [i for i, log_probs in readers.items() if reads_as_korean(greedy(log_probs, self.network.charset))]
+        korean_network = self.korean_svtr or self.network
+        if self.korean_svtr is not None and korean:
+            readers.update(zip(korean, self.korean_svtr.log_probs(image, [boxes[i] for i in korean], sigma)))
+        return [self.read_line(readers[i], korean_network) if i in korean else self.read_line(svtrs[i], self.svtr)
                 for i in range(len(boxes))]
 
     def find(self, image, sigma=None):
