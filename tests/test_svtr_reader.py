@@ -612,6 +612,22 @@ def test_a_jamo_head_trains_on_korean_lines_spelled_as_letters_and_the_pipeline_
     assert reader.read_line(reader.svtr.line, reader.svtr)[0] == "값 5"
 
 
+def test_a_korean_svtr_is_calibrated_on_korean_lines_when_asked(tmp_path, monkeypatch):
+    from models import read_checkpoint
+    from models.training import calibrate_reader
+
+    drawn = []
+    real_batch = calibrate_reader.svtr_batch
+    monkeypatch.setattr(calibrate_reader, "svtr_batch",
+                        lambda *args, **kwargs: drawn.append(real_batch(*args, **kwargs)) or drawn[-1])
+    korean_svtr = tmp_path / "svtr_ko.pt"
+    save_checkpoint(korean_svtr, build_svtr_lcnet(charset=READER_CHARSET, **TINY))
+    calibrate_reader.main([str(korean_svtr), "--lines", "4", "--korean-weight", "1"])
+    assert drawn and set(drawn[0][2]) == {"ko"}
+    report = read_checkpoint(korean_svtr)["extra"]["calibration"]
+    assert report["korean_weight"] == 1.0 and report["lines"] == 4 and report["power"] >= 1.0
+
+
 def test_the_junk_test_reads_the_networks_probability_not_its_calibration(reader_checkpoint, svtr_checkpoint):
     """The same line read at probability 0.5 by networks calibrated to different powers: the shown
     confidences differ, the peak the junk test compares with ``UNSURE_LINE`` does not."""

@@ -4,6 +4,7 @@ it, on lines without Hangul).
 
     python -m models.training.calibrate_reader models/checkpoints/reader.pt [--lines 600]
     python -m models.training.calibrate_reader models/checkpoints/svtr_reader.pt
+    python -m models.training.calibrate_reader models/checkpoints/svtr_korean.pt --korean-weight 1
 
 The network's probability for a character (its peak over the columns aligned to it) is mapped
 to ``probability ** power``; the smallest power is chosen at which, of the characters then
@@ -28,11 +29,13 @@ CALIBRATION_SEED = 9_191_919
 POWERS = tuple(round(1.0 + 0.25 * i, 2) for i in range(41))  # 1 .. 11
 
 
-def outcomes_on_synthetic_lines(reader, network, count, seed=CALIBRATION_SEED):
+def outcomes_on_synthetic_lines(reader, network, count, seed=CALIBRATION_SEED, korean_weight=0.15):
     """(probability, correct) for every character ``network`` reads through ``reader``'s decoding on
-    ``count`` synthetic lines, half of them cropped (and, for the reader, read) blind."""
+    ``count`` synthetic lines, half of them cropped (and, for the reader, read) blind; for an SVTR
+    whose head has Hangul, ``korean_weight`` of them Korean."""
     if isinstance(network, SvtrLines):
-        lines, texts, langs, _ = svtr_batch(seed, 0, count, network.charset, sigma_dropout=0.5)
+        lines, texts, langs, _ = svtr_batch(seed, 0, count, network.charset, sigma_dropout=0.5,
+                                            korean_weight=korean_weight)
         log_probs = network.lines_log_probs(lines)
     else:
         lines, sigmas, texts, langs, _ = reader_batch(seed, 0, count, sigma_dropout=0.5)
@@ -61,6 +64,8 @@ def main(argv=None):
     parser.add_argument("checkpoint")
     parser.add_argument("--lines", type=int, default=600)
     parser.add_argument("--target", type=float, default=0.002, help="largest share wrong among confident characters")
+    parser.add_argument("--korean-weight", type=float, default=0.15,
+                        help="the share of Korean lines, for an SVTR whose head has Hangul (1: a Korean SVTR)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     payload = read_checkpoint(args.checkpoint)
@@ -73,12 +78,12 @@ def main(argv=None):
         reader = Reader(args.checkpoint)
         network = reader.network
     network.power = 1.0  # raw probabilities in, whatever the checkpoint holds
-    outcomes = outcomes_on_synthetic_lines(reader, network, args.lines)
+    outcomes = outcomes_on_synthetic_lines(reader, network, args.lines, korean_weight=args.korean_weight)
     power = fit_power(outcomes, args.target)
     probabilities = np.array([p for p, _ in outcomes]) ** power
     correct = np.array([ok for _, ok in outcomes])
     confident = probabilities >= CONFIDENT
-    report = {"power": power, "lines": args.lines, "characters": len(outcomes),
+    report = {"power": power, "lines": args.lines, "korean_weight": args.korean_weight, "characters": len(outcomes),
               "confident_share": round(float(confident.mean()), 4),
               "confident_wrong": round(float(1 - correct[confident].mean()), 4) if confident.any() else None,
               "accuracy": round(float(correct.mean()), 4)}
