@@ -16,7 +16,7 @@ from models import DEFAULT_MODEL, default_checkpoint
 
 from . import imaging, security
 from .errors import ServerError, body_too_large_message
-from .reading import ReadService, resolve_detector, resolve_reader, resolve_svtr
+from .reading import ReadService, resolve_detector, resolve_korean_svtr, resolve_reader, resolve_svtr
 
 __version__ = "0.1.0"
 
@@ -51,6 +51,7 @@ def create_app(test_config=None):
         ENGINE=None,
         READER_CHECKPOINT=None,  # else $ANTI_AGING_READER, else the shipped models/checkpoints/reader.pt
         SVTR_CHECKPOINT=None,  # else $ANTI_AGING_SVTR, else the shipped svtr_reader.pt beside the shipped reader
+        KOREAN_SVTR_CHECKPOINT=None,  # else $ANTI_AGING_KOREAN_SVTR, else the shipped svtr_korean.pt beside it
         DETECTOR_CHECKPOINT=None,  # else $ANTI_AGING_DETECTOR, else the shipped line_detector.pt; "none": find_lines
         READER=None,  # a ReadService (serve's, or a test's); else one over READER_CHECKPOINT, loaded on first use
     )
@@ -68,7 +69,8 @@ def create_app(test_config=None):
     reader = resolve_reader(app.config["READER_CHECKPOINT"])
     app.extensions["reader"] = app.config["READER"] or ReadService(
         reader, device=engine.device, svtr=resolve_svtr(app.config["SVTR_CHECKPOINT"], reader),
-        detector=resolve_detector(app.config["DETECTOR_CHECKPOINT"]))
+        detector=resolve_detector(app.config["DETECTOR_CHECKPOINT"]),
+        korean_svtr=resolve_korean_svtr(app.config["KOREAN_SVTR_CHECKPOINT"], reader))
 
     app.before_request(_start_clock)
     app.before_request(security.check_request)

@@ -15,8 +15,8 @@ from . import DEFAULT_HOST, DEFAULT_PORT, create_app, resolve_checkpoint, runtim
 from .engine import PRECISIONS, Engine, cpu_count, resolve_device, validate_sigma
 from .errors import ReaderUnavailable, ServerError
 from .imaging import DEFAULT_MAX_PIXELS
-from .reading import (DETECTOR_ENV, READER_ENV, SVTR_ENV, ReadService, read_with_line_colours, reader_pixels,
-                      resolve_detector, resolve_reader, resolve_svtr)
+from .reading import (DETECTOR_ENV, KOREAN_SVTR_ENV, READER_ENV, SVTR_ENV, ReadService, read_with_line_colours,
+                      reader_pixels, resolve_detector, resolve_korean_svtr, resolve_reader, resolve_svtr)
 
 TOKEN_ENV = "ANTI_AGING_TOKEN"
 
@@ -40,6 +40,10 @@ def add_reader_option(parser):
                         help=f"SVTR-LCNet checkpoint that reads the lines without Hangul ('none': the reader reads "
                              f"all; default: ${SVTR_ENV}, else models/checkpoints/svtr_reader.pt beside the "
                              "shipped reader)")
+    parser.add_argument("--korean-svtr", metavar="CKPT",
+                        help=f"SVTR-LCNet checkpoint whose head has Hangul, that reads the lines routed as Korean "
+                             f"('none': the reader reads them; default: ${KOREAN_SVTR_ENV}, else "
+                             "models/checkpoints/svtr_korean.pt beside the shipped reader)")
     parser.add_argument("--detector", metavar="CKPT",
                         help=f"line detector checkpoint that finds the lines ('none': the rule-based finder; default: "
                              f"${DETECTOR_ENV}, else models/checkpoints/line_detector.pt where it is shipped)")
@@ -48,7 +52,8 @@ def add_reader_option(parser):
 def read_service(args, device, **options):
     reader = resolve_reader(args.reader)
     return ReadService(reader, device=device, svtr=resolve_svtr(args.svtr, reader),
-                       detector=resolve_detector(args.detector), **options)
+                       detector=resolve_detector(args.detector),
+                       korean_svtr=resolve_korean_svtr(args.korean_svtr, reader), **options)
 
 
 def add_serve_options(parser):
@@ -137,7 +142,7 @@ def load_reader(args, device, **options):
         service.warmup()
     except ReaderUnavailable as exc:
         if any((args.reader, os.environ.get(READER_ENV), args.svtr, os.environ.get(SVTR_ENV), args.detector,
-                os.environ.get(DETECTOR_ENV))):
+                os.environ.get(DETECTOR_ENV), args.korean_svtr, os.environ.get(KOREAN_SVTR_ENV))):
             raise SystemExit(f"error: {exc.message}") from None
     return service
 
@@ -153,6 +158,8 @@ def start_line(info, server, torch_threads, reader):
     threads = (f"{torch_threads} torch threads (OpenMP wait {os.environ.get('OMP_WAIT_POLICY', 'default').lower()})"
                if info["device"] == "cpu" else "GPU")
     helper = f" with {reader['svtr']} for lines without Hangul" if reader["svtr"] else ""
+    if reader.get("korean_svtr"):
+        helper += f" and {reader['korean_svtr']} for Korean lines"
     reading = (f"reader from {reader['checkpoint']}{helper}" if reader["loaded"]
                else f"no reader ({reader['checkpoint']} not loaded: /v1/read answers 503)")
     return (f"anti-aging: {info['model']} from {info['checkpoint']}; device {info['device']}, "
@@ -386,6 +393,9 @@ def serve_argv(args):
         argv += ["--reader", str(Path(args.reader).resolve())]
     if args.svtr:
         argv += ["--svtr", args.svtr if args.svtr == "none" else str(Path(args.svtr).resolve())]
+    if args.korean_svtr:
+        argv += ["--korean-svtr",
+                 args.korean_svtr if args.korean_svtr == "none" else str(Path(args.korean_svtr).resolve())]
     if args.detector:
         argv += ["--detector", args.detector if args.detector == "none" else str(Path(args.detector).resolve())]
     if args.token:

@@ -27,7 +27,7 @@ from . import create_app, resolve_checkpoint, runtime
 from .engine import PRECISIONS, Engine, cpu_count, resolve_device, resolve_precision
 from .errors import ServerError
 from .live import LiveServer
-from .reading import ReadService, resolve_detector, resolve_reader, resolve_svtr
+from .reading import ReadService, resolve_detector, resolve_korean_svtr, resolve_reader, resolve_svtr
 
 BENCH_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
@@ -123,11 +123,11 @@ def text_capture(width=1200, height=400, sigma=2.0):
     return out.getvalue()
 
 
-def bench_read(model, device, reader_checkpoint, seconds, svtr=None, detector=None):
+def bench_read(model, device, reader_checkpoint, seconds, svtr=None, detector=None, korean_svtr=None):
     """POST /v1/read of a 1200 x 400 capture over loopback HTTP, sigma given and blind."""
     reader_path = resolve_reader(reader_checkpoint)
     reader = ReadService(reader_path, device=device, svtr=resolve_svtr(svtr, reader_path),
-                         detector=resolve_detector(detector))
+                         detector=resolve_detector(detector), korean_svtr=resolve_korean_svtr(korean_svtr, reader_path))
     try:
         reader.load()
     except ServerError as exc:
@@ -136,6 +136,7 @@ def bench_read(model, device, reader_checkpoint, seconds, svtr=None, detector=No
     networks = reader.describe()
     print(f"\n/v1/read with the reader {networks['checkpoint']}"
           + (f" and the SVTR {networks['svtr']} for lines without Hangul" if networks["svtr"] else " alone")
+          + (f", the Korean SVTR {networks['korean_svtr']} for Korean lines" if networks["korean_svtr"] else "")
           + f"; lines found by {networks['detector'] or 'find_lines'}")
     engine = Engine(model, device=device)
     try:
@@ -285,6 +286,8 @@ def main(argv=None):
     parser.add_argument("--reader", help="reader checkpoint for /v1/read (default: $ANTI_AGING_READER or the shipped one)")
     parser.add_argument("--svtr", help="SVTR-LCNet checkpoint for lines without Hangul ('none': the reader alone; "
                                        "default: $ANTI_AGING_SVTR, else the shipped one beside the shipped reader)")
+    parser.add_argument("--korean-svtr", help="SVTR-LCNet checkpoint for the lines routed as Korean ('none': the "
+                                              "reader; default: $ANTI_AGING_KOREAN_SVTR, else the shipped one)")
     parser.add_argument("--detector", help="line detector checkpoint ('none': find_lines; default: "
                                            "$ANTI_AGING_DETECTOR, else the shipped one where there is one)")
     parser.add_argument("--only-read", action="store_true", help="only the /v1/read figure")
@@ -323,13 +326,13 @@ def main(argv=None):
         return
     model = load_model(args.checkpoint, device)
     if args.only_read:
-        bench_read(model, device, args.reader, args.seconds, args.svtr, args.detector)
+        bench_read(model, device, args.reader, args.seconds, args.svtr, args.detector, args.korean_svtr)
         return
     bench_throughput(model, device, parse_sizes(args.sizes), configs, args.seconds)
     bench_model_alone(model, device, resolve_precision("auto", device), args.seconds)
     if not args.no_e2e:
         bench_end_to_end(model, device, args.seconds, args.e2e_precision)
-        bench_read(model, device, args.reader, args.seconds, args.svtr, args.detector)
+        bench_read(model, device, args.reader, args.seconds, args.svtr, args.detector, args.korean_svtr)
         bench_launch_paths(args.checkpoint, args.seconds, args.torch_threads, launch_names)
     if args.sigma_images:
         bench_sigma_range(model, device, args.sigma_images, args.sigma_size)

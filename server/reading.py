@@ -12,7 +12,10 @@ The reader checkpoint is optional: without one the server still sharpens and /v1
 503 ``reader_unavailable`` saying how to get one. Beside the reader, an SVTR-LCNet checkpoint (the
 pretrained recogniser fine-tuned on our lines) reads every line the reader does not read as Korean:
 --svtr or $ANTI_AGING_SVTR names one ("none": the reader reads every line); otherwise the shipped
-svtr_reader.pt goes with the shipped reader.pt, and a reader named by path reads alone. It is loaded once, on first use or at
+svtr_reader.pt goes with the shipped reader.pt, and a reader named by path reads alone. Likewise a
+Korean SVTR (an SVTR whose head has Hangul) reads the lines the reader routes as Korean, in its
+place: --korean-svtr or $ANTI_AGING_KOREAN_SVTR ("none": the reader reads them), else the shipped
+svtr_korean.pt beside the shipped reader. They are loaded once, on first use or at
 ``load()`` (serve calls it at start); a missing file is looked for again on the next request,
 so a checkpoint dropped in place later is picked up without a restart.
 
@@ -35,6 +38,7 @@ from .errors import QueueFull, ReaderUnavailable, RequestTimeout, ServerError, S
 
 READER_ENV = "ANTI_AGING_READER"
 SVTR_ENV = "ANTI_AGING_SVTR"
+KOREAN_SVTR_ENV = "ANTI_AGING_KOREAN_SVTR"
 DETECTOR_ENV = "ANTI_AGING_DETECTOR"
 NO_SVTR = NO_DETECTOR = "none"
 DEFAULT_QUEUE_SIZE = 64  # images waiting at most, as the engine's default
@@ -46,6 +50,7 @@ HOW_TO_GET_A_READER = ("pass --reader PATH, set $ANTI_AGING_READER, or train one
 # seconds (SciPy, the word lists) that a server that only sharpens should not pay at start.
 DEFAULT_READER = default_checkpoint("reader")
 DEFAULT_SVTR = default_checkpoint("svtr_reader")  # models.reading.line_networks.DEFAULT_SVTR
+DEFAULT_KOREAN_SVTR = default_checkpoint("svtr_korean")  # models.reading.line_networks.DEFAULT_KOREAN_SVTR
 DEFAULT_DETECTOR = default_checkpoint("line_detector")  # models.reading.line_detector.DEFAULT_DETECTOR
 
 
@@ -54,14 +59,24 @@ def resolve_reader(path=None):
     return str(path or os.environ.get(READER_ENV) or DEFAULT_READER)
 
 
-def resolve_svtr(path=None, reader=None):
-    """--svtr wins, then $ANTI_AGING_SVTR ("none" for neither); else the shipped svtr_reader.pt when
-    the reader is the shipped reader.pt and the file is there (the two were measured together)."""
-    named = path or os.environ.get(SVTR_ENV)
+def _beside_the_shipped_reader(path, environment, shipped, reader):
+    """``path`` wins, then ``$environment`` ("none" for neither); else ``shipped`` when the reader is
+    the shipped reader.pt and the file is there (they were measured together)."""
+    named = path or os.environ.get(environment)
     if named:
         return None if named == NO_SVTR else str(named)
     shipped_pair = reader is not None and Path(reader).resolve() == DEFAULT_READER.resolve()
-    return str(DEFAULT_SVTR) if shipped_pair and DEFAULT_SVTR.is_file() else None
+    return str(shipped) if shipped_pair and shipped.is_file() else None
+
+
+def resolve_svtr(path=None, reader=None):
+    """--svtr, $ANTI_AGING_SVTR, or the shipped svtr_reader.pt beside the shipped reader."""
+    return _beside_the_shipped_reader(path, SVTR_ENV, DEFAULT_SVTR, reader)
+
+
+def resolve_korean_svtr(path=None, reader=None):
+    """--korean-svtr, $ANTI_AGING_KOREAN_SVTR, or the shipped svtr_korean.pt beside the shipped reader."""
+    return _beside_the_shipped_reader(path, KOREAN_SVTR_ENV, DEFAULT_KOREAN_SVTR, reader)
 
 
 def resolve_detector(path=None):
@@ -104,14 +119,15 @@ def read_with_line_colours(reader, image, sigma=None):
 
 
 class ReadService:
-    """One reader for the whole process. ``checkpoint`` (with ``svtr`` beside it and the line
-    ``detector``, if given) is loaded on first use; ``reader`` (a built Reader, e.g. a test's) is
+    """One reader for the whole process. ``checkpoint`` (with ``svtr``, ``korean_svtr`` and the line
+    ``detector`` beside it, if given) is loaded on first use; ``reader`` (a built Reader, e.g. a test's) is
     used as it is."""
 
     def __init__(self, checkpoint=None, reader=None, device="cpu", queue_size=DEFAULT_QUEUE_SIZE, svtr=None,
-                 detector=None):
+                 detector=None, korean_svtr=None):
         self.checkpoint = str(checkpoint) if checkpoint else None
         self.svtr = str(svtr) if svtr else None
+        self.korean_svtr = str(korean_svtr) if korean_svtr else None
         self.detector = str(detector) if detector else None
         self.device = device
         self.queue_size = queue_size
@@ -132,8 +148,8 @@ class ReadService:
         return self.loaded or bool(self.checkpoint and Path(self.checkpoint).is_file())
 
     def describe(self):
-        return {"checkpoint": self.checkpoint, "svtr": self.svtr, "detector": self.detector, "loaded": self.loaded,
-                "available": self.available}
+        return {"checkpoint": self.checkpoint, "svtr": self.svtr, "korean_svtr": self.korean_svtr,
+                "detector": self.detector, "loaded": self.loaded, "available": self.available}
 
     def load(self):
         """The shared Reader, built on the first call; ReaderUnavailable when there is none to build."""
@@ -151,7 +167,8 @@ class ReadService:
         from models.reading.pipeline import Reader
 
         try:
-            return Reader(checkpoint=self.checkpoint, device=self.device, svtr=self.svtr, detector=self.detector)
+            return Reader(checkpoint=self.checkpoint, device=self.device, svtr=self.svtr, detector=self.detector,
+                          korean_svtr=self.korean_svtr)
         except CheckpointError as exc:
             raise ReaderUnavailable(f"a reading checkpoint cannot be used: {exc}; {HOW_TO_GET_A_READER}") from None
 

@@ -153,17 +153,19 @@ def test_serve_needs_a_reader_it_is_told_to_use_but_not_the_default_one(tmp_path
     monkeypatch.setattr(reading, "DEFAULT_READER", tmp_path / "reader.pt")
     monkeypatch.setattr(reading, "DEFAULT_SVTR", tmp_path / "svtr_reader.pt")
     monkeypatch.setattr(reading, "DEFAULT_DETECTOR", tmp_path / "line_detector.pt")
+    monkeypatch.setattr(reading, "DEFAULT_KOREAN_SVTR", tmp_path / "svtr_korean.pt")
     monkeypatch.delenv(reading.DETECTOR_ENV, raising=False)
+    monkeypatch.delenv(reading.KOREAN_SVTR_ENV, raising=False)
     # the shipped ones missing: serve still starts
-    without = load_reader(argparse.Namespace(reader=None, svtr=None, detector=None), "cpu")
-    assert without.describe() == {"checkpoint": str(tmp_path / "reader.pt"), "svtr": None, "detector": None,
-                                  "loaded": False, "available": False}
+    without = load_reader(argparse.Namespace(reader=None, svtr=None, detector=None, korean_svtr=None), "cpu")
+    assert without.describe() == {"checkpoint": str(tmp_path / "reader.pt"), "svtr": None, "korean_svtr": None,
+                                  "detector": None, "loaded": False, "available": False}
     for named in ("flag", "env"):
         if named == "env":
             monkeypatch.setenv(READER_ENV, str(tmp_path / "named.pt"))
         with pytest.raises(SystemExit, match="named.pt is not there; pass --reader PATH"):
             load_reader(argparse.Namespace(reader=str(tmp_path / "named.pt") if named == "flag" else None, svtr=None,
-                                           detector=None), "cpu")
+                                           detector=None, korean_svtr=None), "cpu")
 
 
 @pytest.mark.starts_server

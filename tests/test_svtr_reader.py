@@ -294,17 +294,17 @@ def test_an_svtr_with_hangul_reads_every_line_unless_korean_is_kept_with_the_rea
     assert not Reader(reader_checkpoint, svtr=svtr_checkpoint).svtr_reads_all
 
 
-def test_a_korean_svtr_reads_the_lines_the_reader_routes_as_korean_and_only_those(
+def test_a_korean_svtr_reads_the_korean_lines_it_is_surer_of_than_the_reader_and_only_korean_lines(
         reader_checkpoint, svtr_checkpoint, tmp_path):
     korean_svtr = tmp_path / "svtr_ko.pt"
     save_checkpoint(korean_svtr, build_svtr_lcnet(charset=READER_CHARSET, **TINY))
     reader = Reader(reader_checkpoint, svtr=svtr_checkpoint, korean_svtr=korean_svtr, refine=False)
     assert not reader.svtr_reads_all
-    reader.network = FixedLines(READER_CHARSET, "가걱", texts={"price": ("price", 1.0)})
+    reader.network = FixedLines(READER_CHARSET, "가걱", certainty=0.8, texts={"price": ("price", 1.0)})
     reader.svtr = FixedLines(without_hangul(READER_CHARSET), "SVTR", certainty=0.5)
-    reader.korean_svtr = FixedLines(READER_CHARSET, "가격")
+    reader.korean_svtr = FixedLines(READER_CHARSET, "가격", certainty=0.9, texts={"two": ("가각", 0.7)})
     image = np.zeros((20, 40, 3), np.uint8)
-    assert [line.text for line in reader.read_boxes(image, ["one", "price", "two"])] == ["가격", "SVTR", "가격"]
+    assert [line.text for line in reader.read_boxes(image, ["one", "price", "two"])] == ["가격", "SVTR", "가걱"]
     assert reader.korean_svtr.calls == [["one", "two"]]  # the line routed away from Korean is not read twice
     reader.korean_svtr.calls.clear()
     reader.network = FixedLines(READER_CHARSET, "price")
@@ -312,6 +312,14 @@ def test_a_korean_svtr_reads_the_lines_the_reader_routes_as_korean_and_only_thos
     assert reader.korean_svtr.calls == []  # no Korean line: the Korean SVTR is not run
     with pytest.raises(CheckpointError, match="Hangul"):
         Reader(reader_checkpoint, svtr=svtr_checkpoint, korean_svtr=svtr_checkpoint)
+
+
+def test_the_certainties_compared_are_calibrated():
+    """0.9 raw under a power of 4 (0.66) is less sure than 0.8 raw under a power of 1."""
+    charset = "ab"
+    assert path_certainty(fixed_log_probs(charset, "ab", 0.9), power=4.0) == pytest.approx(0.9 ** 4)
+    assert path_certainty(fixed_log_probs(charset, "ab", 0.9), power=4.0) < \
+        path_certainty(fixed_log_probs(charset, "ab", 0.8))
 
 
 def test_hangul_is_appended_to_the_head_and_the_known_classes_keep_their_rows(svtr_checkpoint):
@@ -391,30 +399,35 @@ def test_no_korean_lines_are_drawn_for_the_svtr():
     assert all(line.shape[-2] == HEIGHT for line in lines)
 
 
-def test_the_svtr_is_the_named_one_or_goes_with_the_shipped_reader(tmp_path, monkeypatch):
+@pytest.mark.parametrize("kind", ["svtr", "korean_svtr"])
+def test_an_svtr_is_the_named_one_or_goes_with_the_shipped_reader(tmp_path, monkeypatch, kind):
     from server import reading
 
-    monkeypatch.delenv(reading.SVTR_ENV, raising=False)
-    shipped_reader, shipped_svtr = tmp_path / "reader.pt", tmp_path / "svtr_reader.pt"
+    environment, resolve = {"svtr": (reading.SVTR_ENV, reading.resolve_svtr),
+                            "korean_svtr": (reading.KOREAN_SVTR_ENV, reading.resolve_korean_svtr)}[kind]
+    monkeypatch.delenv(environment, raising=False)
+    shipped_reader, shipped_svtr = tmp_path / "reader.pt", tmp_path / f"{kind}.pt"
     monkeypatch.setattr(reading, "DEFAULT_READER", shipped_reader)
-    monkeypatch.setattr(reading, "DEFAULT_SVTR", shipped_svtr)
-    assert reading.resolve_svtr(None, str(shipped_reader)) is None          # none shipped
+    monkeypatch.setattr(reading, f"DEFAULT_{kind.upper()}", shipped_svtr)
+    assert resolve(None, str(shipped_reader)) is None          # none shipped
     shipped_svtr.write_bytes(b"")
-    assert reading.resolve_svtr(None, str(shipped_reader)) == str(shipped_svtr)
-    assert reading.resolve_svtr(None, str(tmp_path / "mine.pt")) is None    # a reader of one's own reads alone
-    assert reading.resolve_svtr("other.pt", str(shipped_reader)) == "other.pt"
-    assert reading.resolve_svtr("none", str(shipped_reader)) is None
-    monkeypatch.setenv(reading.SVTR_ENV, "from-env.pt")
-    assert reading.resolve_svtr(None, str(tmp_path / "mine.pt")) == "from-env.pt"
-    assert reading.resolve_svtr("none", str(shipped_reader)) is None
+    assert resolve(None, str(shipped_reader)) == str(shipped_svtr)
+    assert resolve(None, str(tmp_path / "mine.pt")) is None    # a reader of one's own reads alone
+    assert resolve("other.pt", str(shipped_reader)) == "other.pt"
+    assert resolve("none", str(shipped_reader)) is None
+    monkeypatch.setenv(environment, "from-env.pt")
+    assert resolve(None, str(tmp_path / "mine.pt")) == "from-env.pt"
+    assert resolve("none", str(shipped_reader)) is None
 
 
-def test_the_server_reads_with_the_svtr_it_is_given(engine, reader_checkpoint, svtr_checkpoint):
+def test_the_server_reads_with_the_svtrs_it_is_given(engine, reader_checkpoint, svtr_checkpoint, tmp_path):
     from server import create_app
     from server.security import LOOPBACK_NAMES
 
+    korean_svtr = tmp_path / "svtr_ko.pt"
+    save_checkpoint(korean_svtr, build_svtr_lcnet(charset=READER_CHARSET, **TINY))
     app = create_app({"ENGINE": engine, "READER_CHECKPOINT": str(reader_checkpoint),
-                      "SVTR_CHECKPOINT": str(svtr_checkpoint)})
+                      "SVTR_CHECKPOINT": str(svtr_checkpoint), "KOREAN_SVTR_CHECKPOINT": str(korean_svtr)})
     client = app.test_client()
     host = {"Host": f"{LOOPBACK_NAMES[1]}:{app.config['PORT']}"}
     image = np.full((40, 120, 3), 255, np.uint8)
@@ -425,7 +438,8 @@ def test_the_server_reads_with_the_svtr_it_is_given(engine, reader_checkpoint, s
     assert response.status_code == 200 and response.get_json()["verdict"] in ("readable", "partly", "unreadable")
     described = client.get("/v1/models", headers=host).get_json()["reader"]
     assert described["svtr"] == str(svtr_checkpoint) and described["loaded"]
-    assert app.extensions["reader"].load().svtr is not None
+    assert described["korean_svtr"] == str(korean_svtr)
+    assert app.extensions["reader"].load().svtr is not None and app.extensions["reader"].load().korean_svtr is not None
     app.extensions["reader"].close()
 
 

@@ -27,7 +27,7 @@ from models.data.chromium_layouts import LayoutPages, families_of
 from models.evaluation.line_eval import BUCKET_NAMES, iou, ratio_bucket, truth_boxes
 from models.evaluation.ocr import edit_distance, normalize_text
 from models.reading.line_detector import DEFAULT_DETECTOR
-from models.reading.line_networks import DEFAULT_SVTR
+from models.reading.line_networks import DEFAULT_KOREAN_SVTR, DEFAULT_SVTR
 from models.reading.pipeline import Reader
 from models.reading.recognizer import DEFAULT_READER
 
@@ -157,7 +157,7 @@ def main(argv=None):
     parser.add_argument("--reader", default=str(DEFAULT_READER))
     parser.add_argument("--svtr", default=str(DEFAULT_SVTR) if DEFAULT_SVTR.is_file() else "")
     parser.add_argument("--detector", default=str(DEFAULT_DETECTOR) if DEFAULT_DETECTOR.is_file() else "")
-    parser.add_argument("--korean-svtr", default="",
+    parser.add_argument("--korean-svtr", default=str(DEFAULT_KOREAN_SVTR) if DEFAULT_KOREAN_SVTR.is_file() else "",
                         help="an SVTR-LCNet whose head has Hangul, to read the lines routed as Korean in the reader's place")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--lines", action="store_true",

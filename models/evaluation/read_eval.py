@@ -24,7 +24,7 @@ from models.data.splits import SPLITS, by_split, split_of, split_sections
 from models.evaluation.evaluate import BUCKETS, LABEL_FONT, sigma_bucket
 from models.evaluation.ocr import cer, normalize_text
 from models.reading.line_detector import DEFAULT_DETECTOR
-from models.reading.line_networks import DEFAULT_SVTR
+from models.reading.line_networks import DEFAULT_KOREAN_SVTR, DEFAULT_SVTR
 from models.reading.pipeline import CONFIDENT, Reader
 from models.reading.recognizer import DEFAULT_READER
 
@@ -239,7 +239,7 @@ def main(argv=None):
     parser.add_argument("--prior-weight", type=float, default=None, help="override the word prior's weight (0: none)")
     parser.add_argument("--char-prior-weight", type=float, default=None,
                         help="override the CJK character prior's weight (0: none)")
-    parser.add_argument("--korean-svtr", default="",
+    parser.add_argument("--korean-svtr", default=str(DEFAULT_KOREAN_SVTR) if DEFAULT_KOREAN_SVTR.is_file() else "",
                         help="an SVTR-LCNet whose head has Hangul, to read the lines routed as Korean in the reader's place")
     parser.add_argument("--korean-to-reader", action="store_true",
                         help="Korean lines read by the reader even when the SVTR has Hangul")

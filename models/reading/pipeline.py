@@ -26,7 +26,7 @@ from models.reading.line_finder import LineBox, find_lines, reading_rows, text_b
 from models.reading.line_networks import CrnnLines, SvtrLines, load_line_network
 from models.reading.prior import LanguagePrior
 from models.reading.recognizer import DEFAULT_READER, encode
-from models.reading.routing import has_hangul, reads_as_korean, sure_reading
+from models.reading.routing import has_hangul, path_certainty, reads_as_korean, sure_reading
 
 CONFIDENT = 0.9            # a character at or above this is shown as read; below it, marked uncertain
 MIN_LINE_PX = 6            # a line whose ink (tall letters to hanging ones) is shorter than this: a thumbnail, no readable letters (chosen on tune)
@@ -154,7 +154,8 @@ class Reader:
     An SVTR whose head has Hangul reads every line; one without it reads the lines it reads surely
     and those the reader does not read as Korean (``models.reading.routing``). ``korean_to_reader`` keeps Korean lines with the
     reader even when the SVTR has Hangul (for A/B runs). ``korean_svtr``: an SVTR whose head has Hangul
-    reads the lines routed as Korean in the reader's place (the reader still routes them)."""
+    reads the lines routed as Korean beside the reader (which still routes them): each such line is
+    read by whichever of the two is the more certain of it (``routing.path_certainty``, calibrated)."""
 
     def __init__(self, checkpoint=DEFAULT_READER, device="cpu", prior=None, beam_width=8, max_lines=200,
                  refine=True, svtr=None, korean_to_reader=False, detector=None, rules_too=True, korean_svtr=None):
@@ -203,7 +204,8 @@ class Reader:
         """The ``LineReading`` of each box: the SVTR's when it reads every line; otherwise the
         SVTR's where it reads the line surely or the reader's best path is not mostly Hangul
         (``reads_as_korean``), the reader's elsewhere (the reader runs only on the lines the SVTR
-        is unsure of; only the network that reads a line decodes it)."""
+        is unsure of; only the network that reads a line decodes it). With a Korean SVTR, a Korean
+        line is its reading where its best path is as certain as the reader's, calibrated, or more."""
         if self.svtr_reads_all:
             return [self.read_line(log_probs, self.svtr) for log_probs in self.svtr.log_probs(image, boxes, sigma)]
         if self.svtr is None:
@@ -212,10 +214,12 @@ class Reader:
         unsure = [i for i, log_probs in enumerate(svtrs) if not sure_reading(log_probs, self.svtr.charset)]
         readers = dict(zip(unsure, self.network.log_probs(image, [boxes[i] for i in unsure], sigma) if unsure else []))
         korean = [i for i, log_probs in readers.items() if reads_as_korean(greedy(log_probs, self.network.charset))]
-        korean_network = self.korean_svtr or self.network
+        network_of = {i: self.network for i in korean}
         if self.korean_svtr is not None and korean:
-            readers.update(zip(korean, self.korean_svtr.log_probs(image, [boxes[i] for i in korean], sigma)))
-        return [self.read_line(readers[i], korean_network) if i in korean else self.read_line(svtrs[i], self.svtr)
+            for i, log_probs in zip(korean, self.korean_svtr.log_probs(image, [boxes[i] for i in korean], sigma)):
+                if path_certainty(log_probs, self.korean_svtr.power) >= path_certainty(readers[i], self.network.power):
+                    readers[i], network_of[i] = log_probs, self.korean_svtr
+        return [self.read_line(readers[i], network_of[i]) if i in korean else self.read_line(svtrs[i], self.svtr)
                 for i in range(len(boxes))]
 
     def find(self, image, sigma=None):

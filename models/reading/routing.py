@@ -38,14 +38,15 @@ def without_hangul(charset):
     return "".join(ch for ch in charset if not is_hangul(ch))
 
 
-def path_certainty(log_probs):
+def path_certainty(log_probs, power=1.0):
     """The mean probability of a line's best path over its character columns (those whose best
-    class is not the blank, class 0); 0 for a line read as nothing."""
+    class is not the blank, class 0), each raised to ``power`` (a network's calibration); 0 for a
+    line read as nothing."""
     log_probs = np.asarray(log_probs)
     if not len(log_probs):
         return 0.0
     best = log_probs.max(-1)[log_probs.argmax(-1) != 0]
-    return float(np.exp(best).mean()) if len(best) else 0.0
+    return float((np.exp(best) ** power).mean()) if len(best) else 0.0
 
 
 def sure_reading(log_probs, charset, threshold=SURE_READING):
