@@ -211,7 +211,8 @@ def test_without_a_reader_checkpoint_sharpening_works_and_read_says_how_to_get_o
     client = make_app(engine, READER_CHECKPOINT=str(missing), DETECTOR_CHECKPOINT="none").test_client()
     assert client.post("/v1/sharpen", data=png_bytes(random_image(16, 16)), content_type="image/png").status_code == 200
     assert client.get("/healthz").get_json()["reader"] is False
-    assert client.get("/v1/models").get_json()["reader"] == {"checkpoint": str(missing), "svtr": None, "detector": None,
+    assert client.get("/v1/models").get_json()["reader"] == {"checkpoint": str(missing), "svtr": None,
+                                                           "korean_svtr": None, "detector": None,
                                                            "loaded": False, "available": False}
     data = png_bytes(text_image("Hi", size=(80, 40)))
     response = post_read(client, data)
