@@ -41,8 +41,8 @@ def add_reader_option(parser):
                              f"all; default: ${SVTR_ENV}, else models/checkpoints/svtr_reader.pt beside the "
                              "shipped reader)")
     parser.add_argument("--korean-svtr", metavar="CKPT",
-                        help=f"SVTR-LCNet checkpoint whose head has Hangul, that reads the lines routed as Korean "
-                             f"('none': the reader reads them; default: ${KOREAN_SVTR_ENV}, else "
+                        help=f"SVTR-LCNet checkpoint whose head has Hangul, that reads the Korean lines it is surer "
+                             f"of than the reader ('none': the reader reads them; default: ${KOREAN_SVTR_ENV}, else "
                              "models/checkpoints/svtr_korean.pt beside the shipped reader)")
     parser.add_argument("--detector", metavar="CKPT",
                         help=f"line detector checkpoint that finds the lines ('none': the rule-based finder; default: "

@@ -286,8 +286,8 @@ def main(argv=None):
     parser.add_argument("--reader", help="reader checkpoint for /v1/read (default: $ANTI_AGING_READER or the shipped one)")
     parser.add_argument("--svtr", help="SVTR-LCNet checkpoint for lines without Hangul ('none': the reader alone; "
                                        "default: $ANTI_AGING_SVTR, else the shipped one beside the shipped reader)")
-    parser.add_argument("--korean-svtr", help="SVTR-LCNet checkpoint for the lines routed as Korean ('none': the "
-                                              "reader; default: $ANTI_AGING_KOREAN_SVTR, else the shipped one)")
+    parser.add_argument("--korean-svtr", help="SVTR-LCNet checkpoint for the Korean lines it is surer of than the reader "
+                                              "('none': the reader; default: $ANTI_AGING_KOREAN_SVTR, else the shipped one)")
     parser.add_argument("--detector", help="line detector checkpoint ('none': find_lines; default: "
                                            "$ANTI_AGING_DETECTOR, else the shipped one where there is one)")
     parser.add_argument("--only-read", action="store_true", help="only the /v1/read figure")
