@@ -15,7 +15,7 @@ from models.reading.pipeline import Reader
 
 SENTENCE = "The quick brown fox jumps over the lazy dog."
 FONT_PX = 22  # the text size of server.bench's read figures; 18 to 28 px all read to the letter
-NOT_DEBLURRING = {"reader", "recognizer", "svtr_reader", "line_detector"}
+NOT_DEBLURRING = {"reader", "recognizer", "svtr_reader", "svtr_korean", "line_detector"}
 DEBLURRING = sorted(path.stem for path in CHECKPOINT_DIR.glob("*.pt") if path.stem not in NOT_DEBLURRING)
 DEBLUR_SIGMA = 2.0
 # Over the same network untrained, whose zero-initialised last layer passes its base estimate
@@ -48,6 +48,13 @@ def shipped_reader():
 def shipped_pair():
     """What /v1/read runs: the reader, and the SVTR for the lines it does not read as Korean."""
     return Reader(CHECKPOINT_DIR / "reader.pt", svtr=CHECKPOINT_DIR / "svtr_reader.pt")
+
+
+@pytest.fixture(scope="module")
+def shipped_trio():
+    """The pair and the Korean SVTR beside the reader on the lines it reads as Korean: all /v1/read runs."""
+    return Reader(CHECKPOINT_DIR / "reader.pt", svtr=CHECKPOINT_DIR / "svtr_reader.pt",
+                  korean_svtr=CHECKPOINT_DIR / "svtr_korean.pt")
 
 
 @pytest.mark.parametrize("sigma", [0.0, 1.5])
@@ -106,6 +113,17 @@ def test_the_shipped_pair_reads_korean_with_the_reader_and_the_rest_with_the_svt
     # the SVTR has no Hangul, so this holds only if the reader read the line (which errs on sharp
     # Korean: "날씨가" comes back "남시가")
     assert cer(reading.text, "오늘 날씨가 좋습니다", "ko") <= 0.3  # 2 of 9 wrong; read by the SVTR, all 9
+
+
+@pytest.mark.parametrize("px, sigma", [(22, 0.0), (13, 1.3)])
+def test_the_shipped_korean_svtr_reads_korean_the_reader_misreads(shipped_trio, px, sigma):
+    sentence = "회의는 4시로 미뤄졌습니다"  # the reader alone reads 미워졌습니다 at both, and drops 시 at 13 px
+    font = ImageFont.truetype(str(FONT_ROOT / CJK_FONTS[0]), px, index=CJK_FACE_INDEX["ko"])
+    image = Image.new("RGB", (20 * px, 3 * px), "white")
+    ImageDraw.Draw(image).text((px, px), sentence, font=font, fill="black")
+    blurred = to_tensor(image)[None]
+    reading = shipped_trio.read(as_uint8(chromium_blur(blurred, sigma) if sigma else blurred), sigma)
+    assert reading.text == sentence
 
 
 def test_every_registered_deblurring_model_ships_a_checkpoint():
