@@ -183,7 +183,8 @@ def main(argv=None):
                   "lines": record.pop("lines"), "invented": record.pop("invented")} for record in records]
     header = (f"End-to-end reading (`models.evaluation.layout_reading`) of the Chromium layouts in `{args.layouts}` "
               f"(page ids < {args.pages}; " + ", ".join(f"{s}: {', '.join(families_of(s))}" for s in splits)
-              + f"; {len(records)} captures), reader `{args.reader}`, SVTR `{args.svtr or 'none'}`, detector "
+              + f"; {len(records)} captures), reader `{args.reader}`, SVTR `{args.svtr or 'none'}`, Korean SVTR "
+              f"`{args.korean_svtr or 'none'}`, detector "
               f"`{args.detector or 'none (find_lines)'}`. CER of each true line against the read line over it "
               f"(IoU >= {MATCH_IOU}), a missed line counting whole and an invented one by its length; bucket: "
               f"sigma / the line's font size. {(time.time() - started) / 60:.1f} min.")

@@ -205,6 +205,8 @@ def bucket_table(summary):
 def markdown(results):
     svtr_lines = results.get("svtr_reads", "lines without Hangul")
     networks = results["reader"] + (f" with {results['svtr']} for {svtr_lines}" if results.get("svtr") else "")
+    if results.get("korean_svtr"):
+        networks += f" and {results['korean_svtr']} for the Korean lines it is surer of than the reader"
     lines = [f"Reading on {results['devset']} ({results['samples']} samples), reader {networks}; "
              f"sigma buckets in device px. CER: text CER (lower is better); confidently wrong: of the characters "
              f"marked >= {CONFIDENT}, the share wrong; read confidently: the share of the reference text read "
