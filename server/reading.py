@@ -13,8 +13,8 @@ The reader checkpoint is optional: without one the server still sharpens and /v1
 pretrained recogniser fine-tuned on our lines) reads every line the reader does not read as Korean:
 --svtr or $ANTI_AGING_SVTR names one ("none": the reader reads every line); otherwise the shipped
 svtr_reader.pt goes with the shipped reader.pt, and a reader named by path reads alone. Likewise a
-Korean SVTR (an SVTR whose head has Hangul) reads the lines the reader routes as Korean, in its
-place: --korean-svtr or $ANTI_AGING_KOREAN_SVTR ("none": the reader reads them), else the shipped
+Korean SVTR (an SVTR whose head has Hangul) reads each line the reader routes as Korean that it is
+surer of than the reader: --korean-svtr or $ANTI_AGING_KOREAN_SVTR ("none": the reader reads them), else the shipped
 svtr_korean.pt beside the shipped reader. They are loaded once, on first use or at
 ``load()`` (serve calls it at start); a missing file is looked for again on the next request,
 so a checkpoint dropped in place later is picked up without a restart.

@@ -158,7 +158,7 @@ def main(argv=None):
     parser.add_argument("--svtr", default=str(DEFAULT_SVTR) if DEFAULT_SVTR.is_file() else "")
     parser.add_argument("--detector", default=str(DEFAULT_DETECTOR) if DEFAULT_DETECTOR.is_file() else "")
     parser.add_argument("--korean-svtr", default=str(DEFAULT_KOREAN_SVTR) if DEFAULT_KOREAN_SVTR.is_file() else "",
-                        help="an SVTR-LCNet whose head has Hangul, to read the lines routed as Korean in the reader's place")
+                        help="an SVTR-LCNet with Hangul, for the Korean lines it is surer of than the reader")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--lines", action="store_true",
                         help="also write lines.json: every true line with what was read over it, and the invented lines")

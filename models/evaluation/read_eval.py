@@ -242,7 +242,7 @@ def main(argv=None):
     parser.add_argument("--char-prior-weight", type=float, default=None,
                         help="override the CJK character prior's weight (0: none)")
     parser.add_argument("--korean-svtr", default=str(DEFAULT_KOREAN_SVTR) if DEFAULT_KOREAN_SVTR.is_file() else "",
-                        help="an SVTR-LCNet whose head has Hangul, to read the lines routed as Korean in the reader's place")
+                        help="an SVTR-LCNet with Hangul, for the Korean lines it is surer of than the reader")
     parser.add_argument("--korean-to-reader", action="store_true",
                         help="Korean lines read by the reader even when the SVTR has Hangul")
     parser.add_argument("--no-refine", action="store_true", help="keep the beam's words (no lexicon refinement)")
@@ -270,7 +270,8 @@ def main(argv=None):
     baselines = load_baselines(out / "results.json")
     results = {
         "devset": str(args.devset), "samples": len(records), "reader": str(args.reader), "svtr": args.svtr or None,
-        "korean_svtr": args.korean_svtr or None, "detector": args.detector or None, "rules_too": bool(args.detector) and not args.detector_only,
+        "korean_svtr": args.korean_svtr or None, "detector": args.detector or None,
+        "rules_too": bool(args.detector) and not args.detector_only,
         "svtr_reads": "every line" if reader.svtr_reads_all else "lines without Hangul",
         "prior_weight": reader.prior.words.weight,
         "char_prior_weight": reader.prior.characters.weight, "refine": reader.refine, "confident": CONFIDENT,

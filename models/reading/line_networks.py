@@ -16,7 +16,7 @@ from models.nets.common import resolve_precision
 from models.reading import recognizer, svtr_lcnet
 
 DEFAULT_SVTR = CHECKPOINT_DIR / "svtr_reader.pt"
-DEFAULT_KOREAN_SVTR = CHECKPOINT_DIR / "svtr_korean.pt"  # an SVTR whose head has Hangul, for the lines routed as Korean
+DEFAULT_KOREAN_SVTR = CHECKPOINT_DIR / "svtr_korean.pt"  # an SVTR with Hangul, beside the reader on Korean lines
 BATCH_LINES = 16  # lines of similar width are run together: little padding
 
 
