@@ -14,7 +14,8 @@ from models.data.chromium_layouts import LayoutPages, build_layouts, write_shard
 from models.evaluation import line_eval
 from models.evaluation.line_eval import evaluate_pages, rates, summarize
 from models.nets.line_detector import LineDetectorConfig, build_line_detector, load_line_detector
-from models.reading.line_detector import LineDetector, core_box, decode_lines, join_pieces, unshrink
+from models.reading.line_detector import (SMALL_LINE_PX, ZOOM, ZOOM_MAX_PIXELS, LineDetector, core_box, decode_lines,
+                                          join_pieces, needs_zoom, unshrink, unzoomed, zoomed)
 from models.reading.line_finder import MIN_LINE_PX, LineBox
 from models.training import train_detector
 from models.training.train_detector import DetectorTrainConfig, detector_batch, line_targets
@@ -155,6 +156,45 @@ def test_boxes_stay_inside_the_capture():
     assert (line.x, line.y, line.x + line.w, line.y + line.h) == (0, 8, 50, 20)
 
 
+def test_a_capture_of_small_lines_is_searched_again_larger_unless_it_would_grow_too_big():
+    small, tall = LineBox(0, 0, 80, int(SMALL_LINE_PX) - 1), LineBox(0, 20, 80, int(SMALL_LINE_PX) + 4)
+    assert needs_zoom([small, small, tall], (200, 300, 3))
+    assert not needs_zoom([small, tall, tall], (200, 300, 3))       # the median line is tall enough
+    assert not needs_zoom([], (200, 300, 3))                        # nothing found: nothing to measure
+    side = int((ZOOM_MAX_PIXELS / ZOOM ** 2) ** 0.5) + 1
+    assert not needs_zoom([small], (side, side, 3))                 # the zoomed capture would be too large
+
+
+def test_zoomed_captures_keep_their_colours_and_their_lines_come_back_in_capture_pixels():
+    image = np.zeros((10, 20, 3), np.uint8)
+    image[:, 10:] = (200, 40, 90)
+    big = zoomed(image, 2)
+    assert big.shape == (20, 40, 3) and tuple(big[5, 35]) == (200, 40, 90)
+    assert zoomed(image[..., 0], 2).shape == (20, 40)               # a grey capture stays grey
+    assert unzoomed([LineBox(21, 9, 40, 13)], 2) == [LineBox(10, 4, 21, 7)]  # the smallest box around the scaled one
+
+
+class TwoScaleOracle(torch.nn.Module):
+    """Stands in for a net that finds small lines only at twice their size: on a 60 x 240 capture
+    it sees one small line over a label and its value; at 120 x 480, the two apart."""
+
+    def __init__(self):
+        super().__init__()
+        self.config = LineDetectorConfig()
+
+    def forward(self, x):
+        boxes = [[10, 20, 220, 30]] if x.shape[-1] == 240 else [[20, 40, 200, 60], [260, 40, 440, 60]]
+        core, log_height = line_targets(boxes, x.shape[-2], x.shape[-1], SHRINK, 16.0)
+        return torch.stack([torch.from_numpy(core) * 20 - 10, torch.from_numpy(log_height)])[None]
+
+
+def test_small_lines_are_the_ones_found_at_twice_the_size():
+    image = np.full((60, 240, 3), 255, np.uint8)
+    found = LineDetector(TwoScaleOracle())(image)
+    assert [(box.x, box.y, box.x + box.w, box.y + box.h) for box in found] == [(10, 20, 100, 30), (130, 20, 220, 30)]
+    assert len(LineDetector(TwoScaleOracle(), small_line_px=0)(image)) == 1
+
+
 def test_line_targets_decode_back_to_the_lines_they_were_made_from():
     boxes = [list(b) for b in PAGE_LINES]
     core, log_height = line_targets(boxes, 90, 170, SHRINK, 16.0)
@@ -203,7 +243,7 @@ class OracleNet(torch.nn.Module):
 
 def test_the_detector_is_a_line_eval_finder(fake_layouts, tmp_path):
     pages = LayoutPages(fake_layouts)
-    records = evaluate_pages(pages, finder=LineDetector(OracleNet()), splits=("tune",), log=lambda *_: None)
+    records = evaluate_pages(pages, finder=LineDetector(OracleNet(), small_line_px=0), splits=("tune",), log=lambda *_: None)
     assert rates(summarize(records)["tune"]["all"]) == (1.0, 1.0)
     path = tmp_path / "untrained.pt"
     save_checkpoint(path, build_line_detector())

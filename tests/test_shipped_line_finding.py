@@ -75,6 +75,18 @@ def receipt():
     return page((380, 100), lines, "DejaVuSans.ttf", 15)
 
 
+def small_form():
+    """A form in 8 px type, the size a downscaled picture shows: pale grey labels on the page, values
+    in dark fields. Its lines are found only at twice its size (``LineDetector``'s zoom)."""
+    rows = [("Chicken Emotions", "7,035.82"), ("Environment", "18,389.71"), ("Is Drops", "180"), ("Nick", "48.65")]
+    lines = []
+    for i, (label, value) in enumerate(rows):
+        lines += [(label, (8, 8 + 21 * i), (200, 200, 200)), (value, (100, 8 + 21 * i), (200, 200, 200))]
+    fields = [lambda d, i=i: d.rounded_rectangle((96, 4 + 21 * i, 328, 19 + 21 * i), radius=3, fill=(30, 28, 28),
+                                                 outline=(70, 70, 70)) for i in range(len(rows))]
+    return page((348, 100), lines, "DejaVuSerif.ttf", 8, fields)
+
+
 def dashed_receipt(scale=1):
     """The receipt between two dashed rules (1 CSS px dashes, as a receipt's border-top: dashed draws
     them) at DPR ``scale``: a row of marks the size of hyphens, which is no line of text."""
@@ -105,7 +117,8 @@ def matched(found, truth):
 
 
 @pytest.mark.parametrize("layout, sigma", [(quotation, 0), (quotation, 1.0), (code_block, 0.5), (code_block, 1.0),
-                                           (bubble, 1.0), (small_text, 0.5), (receipt, 1.0),
+                                           (bubble, 1.0), (small_text, 0.5), (receipt, 1.0), (small_form, 0),
+                                           (small_form, 0.8),
                                            (dashed_receipt, 0.5), (dashed_receipt, 1.0), (dashed_receipt_dpr2, 0),
                                            (dashed_receipt_dpr2, 1.0), (dashed_receipt_dpr2, 3.0),
                                            pytest.param(dashed_receipt_dpr2, 2.0, marks=pytest.mark.xfail(
@@ -119,6 +132,12 @@ def test_the_rule_finder_alone_reads_the_quotation_and_its_rule_as_one_box():
     image, truth = quotation()
     found = find_lines(blur(image, 1.0))
     assert len(found) == 1 and found[0].x <= 16  # why the detector ships: the rule joins the lines for the rules
+
+
+def test_the_small_form_is_found_only_at_twice_its_size():
+    image, truth = small_form()
+    unzoomed = LineDetector(DEFAULT_DETECTOR, precision="auto", small_line_px=0)
+    assert not matched(find_text_lines(blur(image, 0.8), 0.8, unzoomed), truth)
 
 
 def test_the_receipt_is_read_row_by_row(detector):

@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 import torch
+from PIL import Image
 from scipy import ndimage
 
 from models import CHECKPOINT_DIR
@@ -24,6 +25,9 @@ MIN_SCORE = 0.75       # a component whose mean core probability is below this i
 JOIN_GAP = 0.5         # pieces of one row nearer than this many line heights are one line the core broke at a space (what the shipped figures use; 1.0 was better at step 4 750, EXPERIMENTS 22-3h)
 SAME_ROW = 0.5         # ... pieces "of one row" share this much of the shorter one's height
 MISSED_OVERLAP = 0.2   # a find_lines line overlapping no detected line by more than this share of the smaller box is one the detector missed
+SMALL_LINE_PX = 12.0   # a capture whose lines are mostly shorter than this (median box height) is searched again at ZOOM x (tune, EXPERIMENTS 35-1a)
+ZOOM = 2               # ... the net, trained on pages zoomed 0.6-1.6 x, finds small and blurred lines better at twice the size
+ZOOM_MAX_PIXELS = 4_000_000  # ... unless the zoomed capture would be larger than this (its time grows with its area)
 
 
 def core_box(box, shrink):
@@ -111,6 +115,33 @@ def missed_lines(found, detected, share=MISSED_OVERLAP):
             if not any(overlap_area(box, other) > share * min(box.w * box.h, other.w * other.h) for other in detected)]
 
 
+def needs_zoom(boxes, shape, small_line_px=SMALL_LINE_PX, zoom=ZOOM, max_pixels=ZOOM_MAX_PIXELS):
+    """Whether a capture of ``shape`` (H, W, ...) whose lines were found as ``boxes`` is to be
+    searched again ``zoom`` x larger: its lines are mostly under ``small_line_px`` tall, and the
+    larger capture stays within ``max_pixels``."""
+    return (bool(boxes) and float(np.median([box.h for box in boxes])) < small_line_px
+            and shape[0] * shape[1] * zoom * zoom <= max_pixels)
+
+
+def zoomed(image, zoom):
+    """``image`` (uint8 (H, W, 3) or (H, W)) ``zoom`` x larger, bicubic."""
+    array = np.asarray(image)
+    array = np.ascontiguousarray(array[..., :3] if array.ndim == 3 else array)
+    picture = Image.fromarray(array)
+    return np.asarray(picture.resize((picture.width * zoom, picture.height * zoom), Image.BICUBIC))
+
+
+def unzoomed(boxes, zoom):
+    """LineBoxes found on a capture ``zoom`` x larger, in the capture's own pixels: each the
+    smallest whole-pixel box around the scaled one."""
+    scaled = []
+    for box in boxes:
+        left, top = math.floor(box.x / zoom), math.floor(box.y / zoom)
+        right, bottom = math.ceil((box.x + box.w) / zoom), math.ceil((box.y + box.h) / zoom)
+        scaled.append(LineBox(left, top, right - left, bottom - top))
+    return scaled
+
+
 def image_tensor(image):
     """uint8 (H, W, 3) RGB or (H, W) grey -> float (1, 3, H, W) in [0, 1]."""
     array = np.asarray(image)
@@ -130,19 +161,30 @@ def line_maps(model, image, precision="fp32"):
 
 class LineDetector:
     """A line finder backed by the learned detector: ``detector(image) -> [LineBox]``. Built once
-    (from a checkpoint path or a net) and shared by threads: a call keeps no state."""
+    (from a checkpoint path or a net) and shared by threads: a call keeps no state. A capture
+    whose lines are small is searched again at ``ZOOM`` x (``needs_zoom``; ``small_line_px`` 0
+    never zooms), and the lines found there are its lines when there are any."""
 
-    def __init__(self, checkpoint, threshold=CORE_THRESHOLD, min_score=MIN_SCORE, gap=JOIN_GAP, precision="fp32"):
+    def __init__(self, checkpoint, threshold=CORE_THRESHOLD, min_score=MIN_SCORE, gap=JOIN_GAP, precision="fp32",
+                 small_line_px=SMALL_LINE_PX):
         if isinstance(checkpoint, torch.nn.Module):  # a net in training: used as it is
             self.model = checkpoint.eval()
         else:
             self.model = load_line_detector(checkpoint).to(memory_format=torch.channels_last)
         self.precision = resolve_precision(precision, "cpu")
         self.threshold, self.min_score, self.gap = threshold, min_score, gap
+        self.small_line_px = small_line_px
 
-    def __call__(self, image):
-        if min(np.asarray(image).shape[:2]) < 1:
-            return []
+    def lines_at_scale(self, image):
         core, heights = line_maps(self.model, image, self.precision)
         return decode_lines(core, heights, self.model.config.core_shrink, self.threshold, self.min_score,
                             self.gap)
+
+    def __call__(self, image):
+        shape = np.asarray(image).shape
+        if min(shape[:2]) < 1:
+            return []
+        boxes = self.lines_at_scale(image)
+        if needs_zoom(boxes, shape, self.small_line_px):
+            boxes = unzoomed(self.lines_at_scale(zoomed(image, ZOOM)), ZOOM) or boxes
+        return boxes
