@@ -639,16 +639,16 @@ def test_with_a_detector_lines_are_read_in_their_blurred_extent_and_answered_at_
     assert {(box.x, box.y) for box in read_in} == {(box.x - 4, box.y - 4) for box in sharp}  # 1.2 / 1.08 + 1.14 sigma
 
 
-def test_the_detector_alone_finds_lines_unless_told_to_take_the_rule_finders_it_missed(tiny_reader, monkeypatch):
+def test_lines_the_detector_missed_are_taken_from_the_rule_finder_unless_told_not_to(tiny_reader, monkeypatch):
     image, truth = paragraph()
     capture = blur(image, 2.0)
     found = find_lines(capture)
     detected = [LineBox(*box) for box in truth[::2]]  # a detector that sees every other line
     monkeypatch.setattr(tiny_reader, "detector", lambda _: detected)
-    assert {sharp for _, sharp in tiny_reader.find(capture, 2.0)} == set(detected)
-    monkeypatch.setattr(tiny_reader, "rules_too", True)
     lines = tiny_reader.find(capture, 2.0)
     assert {sharp for _, sharp in lines} >= set(detected) and len(lines) == len(found) == len(truth)
+    monkeypatch.setattr(tiny_reader, "rules_too", False)
+    assert {sharp for _, sharp in tiny_reader.find(capture, 2.0)} == set(detected)
 
 
 def test_missed_lines_are_those_overlapping_no_detected_line():

@@ -248,15 +248,15 @@ def main(argv=None):
     parser.add_argument("--no-refine", action="store_true", help="keep the beam's words (no lexicon refinement)")
     parser.add_argument("--detector", default=str(DEFAULT_DETECTOR) if DEFAULT_DETECTOR.is_file() else "",
                         help="find lines with this line detector checkpoint ('': find_lines; default: the shipped one)")
-    parser.add_argument("--rules-too", action="store_true",
-                        help="with a detector, also read find_lines' lines it missed (before session 25's zoom)")
+    parser.add_argument("--detector-only", action="store_true",
+                        help="with a detector, read only its lines (not find_lines' lines it missed too)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     started = time.time()
     try:
         reader = Reader(args.reader, refine=not args.no_refine, svtr=args.svtr or None,
                         korean_to_reader=args.korean_to_reader, detector=args.detector or None,
-                        rules_too=args.rules_too, korean_svtr=args.korean_svtr or None)
+                        rules_too=not args.detector_only, korean_svtr=args.korean_svtr or None)
         if args.prior_weight is not None:
             reader.prior.words.weight = args.prior_weight
         if args.char_prior_weight is not None:
@@ -271,7 +271,7 @@ def main(argv=None):
     results = {
         "devset": str(args.devset), "samples": len(records), "reader": str(args.reader), "svtr": args.svtr or None,
         "korean_svtr": args.korean_svtr or None, "detector": args.detector or None,
-        "rules_too": bool(args.detector) and args.rules_too,
+        "rules_too": bool(args.detector) and not args.detector_only,
         "svtr_reads": "every line" if reader.svtr_reads_all else "lines without Hangul",
         "prior_weight": reader.prior.words.weight,
         "char_prior_weight": reader.prior.characters.weight, "refine": reader.refine, "confident": CONFIDENT,

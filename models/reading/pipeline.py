@@ -80,13 +80,12 @@ class Reading:
                 "confident_share": round(confident_share(confidences), 4) if confidences else 0.0}
 
 
-def find_text_lines(image, sigma=None, detector=None, rules_too=False):
+def find_text_lines(image, sigma=None, detector=None, rules_too=True):
     """Each line of ``image`` as (found, sharp): the box the reader crops around (the blurred ink's
     extent, as ``find_lines`` finds it and as the reader was trained on) and where its sharp text
     lies. With a ``detector`` (a LineDetector): its lines, grown by the blur's spread
     (``line_colours.found_extents``), and with ``rules_too`` those ``find_lines`` finds that it
-    missed (off since the detector searches small lines at twice their size: EXPERIMENTS 35-1c);
-    without, ``find_lines``' lines. A line whose sharp text would be thinner than
+    missed; without, ``find_lines``' lines. A line whose sharp text would be thinner than
     ``MIN_SHARP_PX`` is a rule or a row of dashes, not text, and is left out."""
     if detector is None:
         lines = [(box, text_box(box, sigma)) for box in find_lines(image)]
@@ -159,7 +158,7 @@ class Reader:
     read by whichever of the two is the more certain of it (``routing.path_certainty``, calibrated)."""
 
     def __init__(self, checkpoint=DEFAULT_READER, device="cpu", prior=None, beam_width=8, max_lines=200,
-                 refine=True, svtr=None, korean_to_reader=False, detector=None, rules_too=False, korean_svtr=None):
+                 refine=True, svtr=None, korean_to_reader=False, detector=None, rules_too=True, korean_svtr=None):
         self.detector = LineDetector(detector, precision="auto") if detector else None
         self.rules_too = rules_too  # with a detector, also read the lines find_lines finds where it found none
         self.network = CrnnLines(read_checkpoint(checkpoint), checkpoint, device)

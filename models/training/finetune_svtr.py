@@ -10,10 +10,9 @@ and trains on Korean lines too.
     python -m models.training.finetune_svtr --init-from runs/svtr/last.pt --add-hangul --korean-weight 0.3 ...
 
 Lines are located as ``/v1/read`` finds them: with ``--locate-with`` a line detector checkpoint
-(the shipped one: ``models/checkpoints/line_detector.pt``), by the detector
-(``pipeline.find_text_lines``; before session 25 with the rule finder's lines it missed), each crop
-grown by the σ told or measured blind; without it, by the rule finder alone (the shipped SVTR's
-first stages).
+(the shipped one: ``models/checkpoints/line_detector.pt``), by the detector with the rule finder's
+lines it missed (``pipeline.find_text_lines``), each crop grown by the σ told or measured blind;
+without it, by the rule finder alone (the shipped SVTR's training).
 
 With ``--layouts`` a share of each batch (``--layout-share``) is lines of the Chromium layouts'
 train families (``models.data.chromium_layouts``: real browser renders, CSS-blurred and as pictures,
